@@ -1,0 +1,284 @@
+/**
+ * The running gateway: the DICOM listener (one `serveAssociation` per connection), the durable
+ * store and queue index, and the uploader. `startGateway` is what `run` and the tests use.
+ * @module
+ */
+import type { Config } from "./config.ts";
+import { joinPath } from "./config.ts";
+import { logger } from "./log.ts";
+import { serveAssociation } from "./ul/association.ts";
+import type { AssociationPolicy, NegotiationResult } from "./ul/negotiation.ts";
+import { createStorageProvider, type InstanceSink, type ServiceStatistics } from "./dimse/service.ts";
+import { Spool } from "./store/spool.ts";
+import { decodeFileMetaInformation, readDatasetAttributes } from "./store/part10.ts";
+import { QueueIndex } from "./store/index.ts";
+import { Uploader } from "./upload/uploader.ts";
+import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from "./version.ts";
+
+/** Association counters for the status page and /metrics. */
+export interface AssociationStatistics {
+  active: number;
+  total: number;
+  rejected: number;
+}
+
+/** A running gateway. */
+export interface Gateway {
+  /** The DICOM port actually bound (useful when configured as 0 in tests). */
+  readonly port: number;
+  readonly config: Config;
+  readonly index: QueueIndex;
+  readonly uploader: Uploader | null;
+  readonly associations: AssociationStatistics;
+  readonly storage: ServiceStatistics;
+  readonly startedAt: number;
+  /** Stops accepting, waits for open associations to end (up to a few seconds), stops the uploader. */
+  close(): Promise<void>;
+}
+
+/** Error for a DICOM port that another program already holds. */
+export class PortInUseError extends Error {
+  override name = "PortInUseError";
+}
+
+const log = logger("ul");
+const storeLog = logger("store");
+
+/** Starts receiving (and uploading, when a destination is configured). */
+export async function startGateway(config: Config): Promise<Gateway> {
+  const spool = new Spool({ dataDir: config.dataDir, fsync: config.fsync });
+  await spool.init();
+  const index = QueueIndex.open(joinPath(config.dataDir, "queue.sqlite"));
+  try {
+    await reconcile(config.dataDir, index);
+  } catch (error) {
+    index.close();
+    throw error;
+  }
+
+  let listener: Deno.TcpListener;
+  try {
+    listener = Deno.listen({ hostname: config.bindAddress, port: config.port, transport: "tcp" });
+  } catch (error) {
+    index.close();
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new PortInUseError(
+        `Port ${config.port} is already in use: is another copy of dicom-gateway (or another DICOM program) running?`,
+      );
+    }
+    throw error;
+  }
+  const port = (listener.addr as Deno.NetAddr).port;
+
+  const uploader = config.upload.url ? new Uploader({ index, dataDir: config.dataDir, config: config.upload }) : null;
+  uploader?.start();
+
+  const associations: AssociationStatistics = { active: 0, total: 0, rejected: 0 };
+  const storage: ServiceStatistics = { instancesStored: 0, instancesFailed: 0, bytesStored: 0 };
+  const sink: InstanceSink = {
+    record(instance) {
+      const a = instance.attributes;
+      index.recordReceived({
+        sopInstanceUid: a.sopInstanceUid,
+        sopClassUid: a.sopClassUid,
+        studyInstanceUid: a.studyInstanceUid,
+        seriesInstanceUid: a.seriesInstanceUid,
+        transferSyntaxUid: instance.transferSyntaxUid,
+        path: instance.path,
+        size: instance.size,
+        callingAeTitle: instance.callingAeTitle,
+        receivedAt: instance.receivedAt,
+        patientId: a.patientId,
+        patientName: a.patientName,
+        modality: a.modality,
+        studyDate: a.studyDate,
+        studyDescription: a.studyDescription,
+        accessionNumber: a.accessionNumber,
+      });
+    },
+  };
+  const policy: AssociationPolicy = {
+    aeTitle: config.aeTitle,
+    allowedCallingAeTitles: config.allowedCallingAeTitles,
+    allowedAddresses: config.allowedAddresses,
+    requireCalledAeTitle: config.requireCalledAeTitle,
+    maxAssociations: config.maxAssociations,
+    maxPduLength: config.maxPduLength,
+    implementationClassUid: IMPLEMENTATION_CLASS_UID,
+    implementationVersionName: IMPLEMENTATION_VERSION_NAME,
+  };
+
+  // Connections that have not (yet) been accepted as associations also count against a hard cap,
+  // so a flood of idle TCP connections cannot exhaust the process; ARTIM closes them anyway.
+  const maxConnections = config.maxAssociations * 2 + 16;
+  let connections = 0;
+  let nextId = 1;
+  const running = new Set<Promise<void>>();
+
+  const onNegotiated = (result: NegotiationResult) => {
+    if (result.kind === "accept") {
+      associations.active++;
+      associations.total++;
+    } else {
+      associations.rejected++;
+    }
+  };
+
+  const acceptLoop = (async () => {
+    for (;;) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) return;
+        log.error("Accepting a connection failed: {error}", { error: String(error) });
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      if (connections >= maxConnections) {
+        log.warn("Too many open connections ({n}); refusing {peer}", {
+          n: connections,
+          peer: (conn.remoteAddr as Deno.NetAddr).hostname,
+        });
+        conn.close();
+        continue;
+      }
+      // Without TCP_NODELAY every small C-STORE-RSP waits ~40 ms for the peer's delayed ACK.
+      try {
+        conn.setNoDelay(true);
+      } catch { /* the peer may already be gone */ }
+      connections++;
+      const id = `#${nextId++}`;
+      let accepted = false;
+      const task = serveAssociation(conn, {
+        id,
+        policy,
+        log,
+        artimTimeoutMs: config.artimTimeoutMs,
+        idleTimeoutMs: config.idleTimeoutMs,
+        activeAssociations: () => associations.active,
+        onNegotiated: (result) => {
+          accepted = result.kind === "accept";
+          onNegotiated(result);
+        },
+        createHandler: (info, sender) =>
+          createStorageProvider(info, sender, {
+            spool,
+            sink,
+            implementationClassUid: IMPLEMENTATION_CLASS_UID,
+            implementationVersionName: IMPLEMENTATION_VERSION_NAME,
+            log: storeLog,
+            statistics: storage,
+          }),
+      }).finally(() => {
+        connections--;
+        if (accepted) associations.active--;
+        running.delete(task);
+      });
+      running.add(task);
+    }
+  })();
+
+  let closed = false;
+  return {
+    port,
+    config,
+    index,
+    uploader,
+    associations,
+    storage,
+    startedAt: Date.now(),
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        listener.close();
+      } catch { /* already closed */ }
+      await acceptLoop;
+      const deadline = new Promise((r) => setTimeout(r, 5000));
+      await Promise.race([Promise.allSettled([...running]), deadline]);
+      await uploader?.stop();
+      index.close();
+    },
+  };
+}
+
+/**
+ * Start-up reconciliation of files and index (issue: a crash may fall between any two steps).
+ * Half-written temporaries were removed by `Spool.init`. Files under `instances/` that the index
+ * does not know (a crash between rename and index insert) are indexed now and will be uploaded;
+ * index rows whose file has gone are dropped.
+ */
+export async function reconcile(dataDir: string, index: QueueIndex): Promise<{ indexed: number; dropped: number }> {
+  const known = index.allPaths();
+  const onDisk = new Set<string>();
+  let indexed = 0;
+  for await (const relative of walkDcm(joinPath(dataDir, "instances"), "instances")) {
+    onDisk.add(relative);
+    if (known.has(relative)) continue;
+    const path = joinPath(dataDir, ...relative.split("/"));
+    try {
+      const head = await readHead(path, 64 * 1024);
+      const { meta } = decodeFileMetaInformation(head);
+      const a = await readDatasetAttributes(path);
+      const stat = await Deno.stat(path);
+      index.recordReceived({
+        sopInstanceUid: a.sopInstanceUid,
+        sopClassUid: a.sopClassUid,
+        studyInstanceUid: a.studyInstanceUid,
+        seriesInstanceUid: a.seriesInstanceUid,
+        transferSyntaxUid: meta.transferSyntaxUid,
+        path: relative,
+        size: stat.size,
+        callingAeTitle: meta.sourceApplicationEntityTitle ?? "",
+        receivedAt: stat.mtime?.getTime() ?? Date.now(),
+        patientId: a.patientId,
+        patientName: a.patientName,
+        modality: a.modality,
+        studyDate: a.studyDate,
+        studyDescription: a.studyDescription,
+        accessionNumber: a.accessionNumber,
+      });
+      indexed++;
+    } catch (error) {
+      storeLog.error("Cannot index {path} found in the data folder: {error}; left in place", {
+        path: relative,
+        error: String(error),
+      });
+    }
+  }
+  const dropped = index.removeMissing(onDisk);
+  if (indexed || dropped) {
+    storeLog.warn("Start-up check: {indexed} file(s) added to the queue, {dropped} missing file(s) dropped", {
+      indexed,
+      dropped,
+    });
+  }
+  return { indexed, dropped };
+}
+
+async function* walkDcm(dir: string, relative: string): AsyncGenerator<string> {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(dir));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    throw error;
+  }
+  for (const entry of entries) {
+    if (entry.isDirectory) yield* walkDcm(joinPath(dir, entry.name), `${relative}/${entry.name}`);
+    else if (entry.isFile && entry.name.endsWith(".dcm")) yield `${relative}/${entry.name}`;
+  }
+}
+
+async function readHead(path: string, length: number): Promise<Uint8Array> {
+  using file = await Deno.open(path, { read: true });
+  const buffer = new Uint8Array(length);
+  let filled = 0;
+  while (filled < length) {
+    const n = await file.read(buffer.subarray(filled));
+    if (n === null) break;
+    filled += n;
+  }
+  return buffer.subarray(0, filled);
+}

@@ -1,0 +1,499 @@
+/**
+ * The acceptor side of one DICOM association over one TCP connection (PS3.8 §9.2). This is the
+ * only Upper Layer file that touches `Deno.Conn`: bytes are framed by `PduFramer`, decoded by
+ * `decodePdu`, and every event is looked up in the state table (`state_machine.ts`); the action
+ * named there is carried out here. DIMSE work is delegated to a `PDataHandler` per association.
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import { PduFramer } from "./framer.ts";
+import { decodePdu } from "./pdu_decode.ts";
+import { encodePdu, encodePDataTf } from "./pdu_encode.ts";
+import { type AcceptedContext, negotiate, type NegotiationResult } from "./negotiation.ts";
+import type { AssociationPolicy } from "./negotiation.ts";
+import { type Action, type Event, type State, transition } from "./state_machine.ts";
+import { AbortReason, AbortSource, type AssociateRq, type Pdu, PduError, type Pdv } from "./pdu.ts";
+
+/** What the DIMSE layer learns about an accepted association. */
+export interface AssociationInfo {
+  /** A short id for log lines, e.g. "#12". */
+  id: string;
+  callingAeTitle: string;
+  calledAeTitle: string;
+  peerAddress: string;
+  peerPort: number;
+  contexts: Map<number, AcceptedContext>;
+  /** The largest P-DATA-TF the peer accepts (its Maximum Length Received), 0 = unlimited. */
+  peerMaxPduLength: number;
+}
+
+/** Sends P-DATA-TF PDUs to the peer, split to its maximum PDU length. */
+export interface PDataSender {
+  /** Sends one whole message part (command or data set) on a presentation context. */
+  send(presentationContextId: number, isCommand: boolean, bytes: Uint8Array): Promise<void>;
+}
+
+/** A protocol violation found above the UL (e.g. DIMSE fragments out of order): the association is aborted. */
+export class ProtocolError extends Error {
+  override name = "ProtocolError";
+}
+
+/** The DIMSE side of an association: receives PDVs in order, may send replies. */
+export interface PDataHandler {
+  /** Called for every PDV in arrival order; the next read waits for the returned promise (back-pressure). */
+  onPdv(pdv: Pdv): Promise<void>;
+  /** Called once when the association ends for any reason (release, abort, connection lost). */
+  onClose(how: "released" | "aborted"): Promise<void>;
+}
+
+/** Options for `serveAssociation`. */
+export interface ServeAssociationOptions {
+  policy: AssociationPolicy;
+  /** Number of other associations currently established (for the concurrency cap). */
+  activeAssociations: () => number;
+  /** ARTIM timer (PS3.8 §9.1.5). */
+  artimTimeoutMs: number;
+  /** Abort an established association with no PDU for this long. */
+  idleTimeoutMs: number;
+  /** Builds the DIMSE handler once the association is accepted. */
+  createHandler: (info: AssociationInfo, sender: PDataSender) => PDataHandler;
+  log: Logger;
+  id: string;
+  /** Called when the association is accepted or rejected (for statistics). */
+  onNegotiated?: (result: NegotiationResult, rq: AssociateRq) => void;
+}
+
+const READ_SIZE = 256 * 1024;
+
+type ReadResult = { kind: "bytes"; bytes: Uint8Array } | { kind: "closed" } | { kind: "timeout" };
+
+/**
+ * Runs the acceptor state machine for one accepted TCP connection until it is closed.
+ * Never throws: every failure ends in an A-ABORT or a close, and a log line naming the peer.
+ */
+export async function serveAssociation(conn: Deno.Conn, options: ServeAssociationOptions): Promise<void> {
+  const session = new AcceptorSession(conn, options);
+  try {
+    await session.run();
+  } catch (error) {
+    options.log.error("Association {id} from {peer}: internal error: {error}", {
+      id: options.id,
+      peer: session.peerName(),
+      error: String(error),
+    });
+  } finally {
+    await session.finish();
+  }
+}
+
+class AcceptorSession {
+  #conn: Deno.Conn;
+  #options: ServeAssociationOptions;
+  #state: State = "Sta1";
+  #framer: PduFramer;
+  #handler: PDataHandler | null = null;
+  #info: AssociationInfo | null = null;
+  #closed = false;
+  #artimRunning = false;
+  #pendingPdu: Pdu | null = null;
+  #closeHow: "released" | "aborted" = "aborted";
+  #callingAeTitle = "";
+  #peerAddress: string;
+  #peerPort: number;
+  #pendingRead: Promise<number | null> | null = null;
+  #pendingBuffer: Uint8Array | null = null;
+
+  constructor(conn: Deno.Conn, options: ServeAssociationOptions) {
+    this.#conn = conn;
+    this.#options = options;
+    this.#framer = new PduFramer({ maxPDataLength: options.policy.maxPduLength });
+    const remote = conn.remoteAddr as Deno.NetAddr;
+    this.#peerAddress = remote.hostname ?? "unknown";
+    this.#peerPort = remote.port ?? 0;
+  }
+
+  peerName(): string {
+    const ae = this.#callingAeTitle ? `${this.#callingAeTitle} ` : "";
+    return `${ae}(${this.#peerAddress}:${this.#peerPort})`;
+  }
+
+  async run(): Promise<void> {
+    // PS3.8 §9.2.3 Evt5 "Transport connection indication" → AE-5: issue transport response,
+    // start ARTIM timer; next state Sta2.
+    await this.#apply("Evt5");
+    while (!this.#closed && this.#state !== "Sta1") {
+      const result = await this.#read(this.#currentTimeout());
+      if (result.kind === "closed") {
+        await this.#apply("Evt17");
+        break;
+      }
+      if (result.kind === "timeout") {
+        if (this.#state === "Sta6") {
+          this.#options.log.warn("Association {id} from {peer}: no data for {seconds} s, aborting", {
+            id: this.#options.id,
+            peer: this.peerName(),
+            seconds: Math.round(this.#options.idleTimeoutMs / 1000),
+          });
+          // Local A-ABORT request (Evt15 → AA-1): idle peers must not hold a slot for ever.
+          await this.#apply("Evt15");
+        } else {
+          this.#options.log.warn("Association {id} from {peer}: ARTIM timer expired in {state}", {
+            id: this.#options.id,
+            peer: this.peerName(),
+            state: this.#state,
+          });
+          await this.#apply("Evt18");
+        }
+        continue;
+      }
+      let frames: Uint8Array[];
+      try {
+        frames = this.#framer.push(result.bytes);
+      } catch (error) {
+        await this.#invalidPdu(error);
+        continue;
+      }
+      for (const frame of frames) {
+        if (this.#closed || this.#state === "Sta1") break;
+        let pdu: Pdu;
+        try {
+          pdu = decodePdu(frame);
+        } catch (error) {
+          await this.#invalidPdu(error);
+          break;
+        }
+        this.#pendingPdu = pdu;
+        await this.#apply(eventForPdu(pdu));
+        this.#pendingPdu = null;
+      }
+    }
+  }
+
+  async finish(): Promise<void> {
+    if (this.#handler) {
+      const handler = this.#handler;
+      this.#handler = null;
+      try {
+        await handler.onClose(this.#closeHow);
+      } catch (error) {
+        this.#options.log.error("Association {id}: cleanup failed: {error}", {
+          id: this.#options.id,
+          error: String(error),
+        });
+      }
+    }
+    this.#close();
+  }
+
+  #abortReason = 0;
+
+  async #invalidPdu(error: unknown): Promise<void> {
+    const reason = error instanceof PduError ? error.abortReason : AbortReason.InvalidPduParameterValue;
+    this.#abortReason = reason;
+    this.#options.log.warn("Association {id} from {peer}: invalid PDU, aborting: {reason}", {
+      id: this.#options.id,
+      peer: this.peerName(),
+      reason: error instanceof Error ? error.message : String(error),
+    });
+    // Evt19 "Unrecognized or invalid PDU received".
+    await this.#apply("Evt19");
+  }
+
+  #currentTimeout(): number {
+    if (this.#artimRunning) return this.#options.artimTimeoutMs;
+    return this.#options.idleTimeoutMs;
+  }
+
+  /** Looks the event up in the state table and carries out the action. */
+  async #apply(event: Event): Promise<void> {
+    const { action, next } = transition(this.#state, event);
+    this.#options.log.debug("Association {id}: {state} + {event} → {action} → {next}", {
+      id: this.#options.id,
+      state: this.#state,
+      event,
+      action,
+      next,
+    });
+    this.#state = next;
+    await this.#perform(action);
+  }
+
+  async #perform(action: Action): Promise<void> {
+    const log = this.#options.log;
+    switch (action) {
+      case "AE-5":
+        // Issue connection response primitive; start ARTIM timer.
+        this.#artimRunning = true;
+        return;
+      case "AE-6": {
+        // Stop ARTIM; issue A-ASSOCIATE indication (here: our policy decides at once).
+        this.#artimRunning = false;
+        const rq = this.#pendingPdu as AssociateRq;
+        this.#callingAeTitle = rq.callingAeTitle;
+        const result = negotiate(rq, this.#options.policy, {
+          peerAddress: this.#peerAddress,
+          activeAssociations: this.#options.activeAssociations(),
+        });
+        this.#options.onNegotiated?.(result, rq);
+        if (result.kind === "accept") {
+          await this.#acceptAssociation(rq, result);
+        } else {
+          log.warn("Association {id} from {peer} to {called} rejected: {reason}", {
+            id: this.#options.id,
+            peer: this.peerName(),
+            called: rq.calledAeTitle,
+            reason: result.reason,
+          });
+          this.#rejection = result.rj;
+          await this.#apply("Evt8");
+        }
+        return;
+      }
+      case "AE-7":
+        // Send A-ASSOCIATE-AC PDU.
+        await this.#write(encodePdu(this.#acceptance!));
+        this.#acceptance = null;
+        return;
+      case "AE-8":
+        // Send A-ASSOCIATE-RJ PDU and start ARTIM timer.
+        await this.#write(encodePdu(this.#rejection!));
+        this.#artimRunning = true;
+        return;
+      case "DT-2":
+        // Send P-DATA indication primitive.
+        await this.#pData();
+        return;
+      case "AR-2":
+        // Issue A-RELEASE indication primitive. All our DIMSE work is awaited in order, so the
+        // local A-RELEASE response (Evt14) follows at once.
+        this.#closeHow = "released";
+        log.info("Association {id} from {peer} released", { id: this.#options.id, peer: this.peerName() });
+        await this.#apply("Evt14");
+        return;
+      case "AR-4":
+        // Issue A-RELEASE-RP PDU and start ARTIM timer.
+        await this.#write(encodePdu({ type: "A-RELEASE-RP" }));
+        this.#artimRunning = true;
+        return;
+      case "AR-5":
+        // Stop ARTIM timer.
+        this.#artimRunning = false;
+        this.#close();
+        return;
+      case "AA-1":
+        // Send A-ABORT PDU (service-user source) and start (or restart) ARTIM timer.
+        await this.#sendAbort(AbortSource.ServiceUser, 0);
+        this.#artimRunning = true;
+        return;
+      case "AA-2":
+        // Stop ARTIM timer if running. Close transport connection.
+        this.#artimRunning = false;
+        this.#close();
+        return;
+      case "AA-3": {
+        // If (service-user initiated abort) issue A-ABORT indication, otherwise A-P-ABORT; close.
+        const pdu = this.#pendingPdu;
+        const detail = pdu?.type === "A-ABORT" ? ` (source ${pdu.source}, reason ${pdu.reason})` : "";
+        log.warn("Association {id} from {peer} aborted by the peer{detail}", {
+          id: this.#options.id,
+          peer: this.peerName(),
+          detail,
+        });
+        this.#close();
+        return;
+      }
+      case "AA-4":
+        // Issue A-P-ABORT indication primitive (connection lost).
+        if (this.#handler) {
+          log.warn("Association {id} from {peer}: connection closed without release", {
+            id: this.#options.id,
+            peer: this.peerName(),
+          });
+        }
+        this.#close();
+        return;
+      case "AA-5":
+        // Stop ARTIM timer.
+        this.#artimRunning = false;
+        this.#close();
+        return;
+      case "AA-6":
+        // Ignore PDU.
+        return;
+      case "AA-7":
+        // Send A-ABORT PDU.
+        await this.#sendAbort(AbortSource.ServiceProvider, AbortReason.UnexpectedPdu);
+        return;
+      case "AA-8": {
+        // Send A-ABORT PDU (service-provider source), issue an A-P-ABORT indication, start ARTIM.
+        const reason = this.#abortReason || AbortReason.UnexpectedPdu;
+        if (!this.#abortReason) {
+          log.warn("Association {id} from {peer}: unexpected {pdu} in {state}, aborting", {
+            id: this.#options.id,
+            peer: this.peerName(),
+            pdu: this.#pendingPdu?.type ?? "PDU",
+            state: this.#state,
+          });
+        }
+        await this.#sendAbort(AbortSource.ServiceProvider, reason);
+        this.#abortReason = 0;
+        this.#artimRunning = true;
+        return;
+      }
+      default:
+        // Requestor-only actions (AE-1..4, AR-1, AR-3, AR-6..10, DT-1) cannot be reached by an
+        // acceptor that never requests release; reaching one is a bug, so abort safely.
+        log.error("Association {id}: unexpected action {action} in {state}", {
+          id: this.#options.id,
+          action,
+          state: this.#state,
+        });
+        await this.#sendAbort(AbortSource.ServiceProvider, AbortReason.NotSpecified);
+        this.#close();
+    }
+  }
+
+  #acceptance: Pdu | null = null;
+  #rejection: Pdu | null = null;
+
+  async #acceptAssociation(rq: AssociateRq, result: Extract<NegotiationResult, { kind: "accept" }>) {
+    const info: AssociationInfo = {
+      id: this.#options.id,
+      callingAeTitle: rq.callingAeTitle,
+      calledAeTitle: rq.calledAeTitle,
+      peerAddress: this.#peerAddress,
+      peerPort: this.#peerPort,
+      contexts: result.contexts,
+      peerMaxPduLength: result.peerMaxPduLength,
+    };
+    this.#info = info;
+    this.#handler = this.#options.createHandler(info, { send: (id, isCommand, bytes) => this.#sendPData(id, isCommand, bytes) });
+    this.#acceptance = result.ac;
+    this.#options.log.info("Association {id} from {peer} to {called} accepted ({accepted} of {proposed} contexts)", {
+      id: this.#options.id,
+      peer: this.peerName(),
+      called: rq.calledAeTitle,
+      accepted: result.contexts.size,
+      proposed: rq.presentationContexts.length,
+    });
+    await this.#apply("Evt7");
+  }
+
+  async #pData(): Promise<void> {
+    const pdu = this.#pendingPdu;
+    if (pdu?.type !== "P-DATA-TF" || !this.#handler || !this.#info) return;
+    for (const pdv of pdu.pdvs) {
+      if (!this.#info.contexts.has(pdv.presentationContextId)) {
+        this.#abortReason = AbortReason.InvalidPduParameterValue;
+        this.#options.log.warn(
+          "Association {id} from {peer}: PDV on presentation context {pc}, which was not accepted; aborting",
+          { id: this.#options.id, peer: this.peerName(), pc: pdv.presentationContextId },
+        );
+        // Treat as an invalid PDU (Evt19 → AA-8).
+        await this.#apply("Evt19");
+        return;
+      }
+      try {
+        await this.#handler.onPdv(pdv);
+      } catch (error) {
+        this.#abortReason = AbortReason.UnexpectedPduParameter;
+        this.#options.log.warn("Association {id} from {peer}: DIMSE protocol error, aborting: {reason}", {
+          id: this.#options.id,
+          peer: this.peerName(),
+          reason: error instanceof Error ? error.message : String(error),
+        });
+        await this.#apply("Evt19");
+        return;
+      }
+    }
+  }
+
+  async #sendPData(presentationContextId: number, isCommand: boolean, bytes: Uint8Array): Promise<void> {
+    if (this.#state !== "Sta6" || this.#closed) return;
+    // PS3.8 §9.3.5: each PDV item adds 6 bytes (4 length + 1 context id + 1 control header)
+    // and must fit the peer's Maximum Length Received (0 = no limit).
+    const peerMax = this.#info?.peerMaxPduLength ?? 0;
+    const maxFragment = peerMax > 0 ? Math.max(1, peerMax - 6) : 1024 * 1024;
+    let offset = 0;
+    do {
+      const end = Math.min(bytes.length, offset + maxFragment);
+      const pdv: Pdv = { presentationContextId, isCommand, isLast: end === bytes.length, data: bytes.subarray(offset, end) };
+      await this.#write(encodePDataTf([pdv]));
+      offset = end;
+    } while (offset < bytes.length);
+  }
+
+  async #sendAbort(source: number, reason: number): Promise<void> {
+    await this.#write(encodePdu({ type: "A-ABORT", source, reason }));
+  }
+
+  async #write(bytes: Uint8Array): Promise<void> {
+    if (this.#closed) return;
+    try {
+      let written = 0;
+      while (written < bytes.length) written += await this.#conn.write(bytes.subarray(written));
+    } catch (error) {
+      this.#options.log.warn("Association {id} from {peer}: write failed: {error}", {
+        id: this.#options.id,
+        peer: this.peerName(),
+        error: String(error),
+      });
+      this.#close();
+    }
+  }
+
+  /** Reads with a timeout; an unfinished read is kept for the next call so no bytes are lost. */
+  async #read(timeoutMs: number): Promise<ReadResult> {
+    if (this.#closed) return { kind: "closed" };
+    if (!this.#pendingRead) {
+      const buffer = new Uint8Array(READ_SIZE);
+      this.#pendingBuffer = buffer;
+      this.#pendingRead = this.#conn.read(buffer).catch(() => null);
+    }
+    let timer: number | undefined;
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), timeoutMs);
+    });
+    try {
+      const n = await Promise.race([this.#pendingRead, timeout]);
+      if (n === "timeout") return { kind: "timeout" };
+      const buffer = this.#pendingBuffer!;
+      this.#pendingRead = null;
+      this.#pendingBuffer = null;
+      if (n === null) return { kind: "closed" };
+      return { kind: "bytes", bytes: buffer.subarray(0, n) };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed by the peer
+    }
+  }
+}
+
+/** PS3.8 §9.2.3: the event a received PDU causes. */
+function eventForPdu(pdu: Pdu): Event {
+  switch (pdu.type) {
+    case "A-ASSOCIATE-AC":
+      return "Evt3";
+    case "A-ASSOCIATE-RJ":
+      return "Evt4";
+    case "A-ASSOCIATE-RQ":
+      return "Evt6";
+    case "P-DATA-TF":
+      return "Evt10";
+    case "A-RELEASE-RQ":
+      return "Evt12";
+    case "A-RELEASE-RP":
+      return "Evt13";
+    case "A-ABORT":
+      return "Evt16";
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * Running the gateway: what a double-click does. Loads the configuration, sets up logging,
+ * starts the receiver, uploader and status page, prints the banner the modality engineer needs,
+ * and stops cleanly on Ctrl+C, window close or logoff (a kill at any moment loses nothing anyway).
+ * @module
+ */
+import { ConfigError, loadConfig } from "./config.ts";
+import { setupLogging } from "../log_setup.ts";
+import { type Gateway, PortInUseError, startGateway } from "../gateway.ts";
+import { startStatusServer } from "../status/server.ts";
+import { createStatusSource } from "../status_source.ts";
+import { acquireInstanceLock } from "./install.ts";
+import { type LocalAddress, localPrivateAddresses } from "../net.ts";
+import type { Config } from "../config.ts";
+import { logger } from "../log.ts";
+import { VERSION } from "../version.ts";
+
+const log = logger();
+
+/** Runs until a stop signal; returns the exit code. */
+export async function runGateway(args: string[]): Promise<number> {
+  const doubleClicked = Deno.build.os === "windows" && args.length === 0;
+  let loaded;
+  try {
+    loaded = await loadConfig(args);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`Cannot start: ${error.message}`);
+    await waitForEnter(doubleClicked);
+    return 2;
+  }
+  const { config, configPath, configFileFound } = loaded;
+  await setupLogging({ logDir: config.logDir, retentionDays: config.logRetentionDays });
+
+  const lock = await acquireInstanceLock(config.dataDir);
+  if ("heldBy" in lock) {
+    console.error(
+      `Cannot start: another copy of dicom-gateway (process ${lock.heldBy.pid}, started ${lock.heldBy.startedAt}) ` +
+        `is already using ${config.dataDir}. Close it first, or look for its window.`,
+    );
+    await waitForEnter(doubleClicked);
+    return 1;
+  }
+
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway(config);
+  } catch (error) {
+    lock.release();
+    if (error instanceof PortInUseError) {
+      console.error(`Cannot start: ${error.message}`);
+      await waitForEnter(doubleClicked);
+      return 1;
+    }
+    console.error(`Cannot start: ${error instanceof Error ? error.message : String(error)}`);
+    await waitForEnter(doubleClicked);
+    return 1;
+  }
+
+  let status: { url: string; close(): Promise<void> } | null = null;
+  if (config.statusPort !== 0) {
+    try {
+      status = startStatusServer({
+        hostname: config.statusBindAddress,
+        port: config.statusPort,
+        source: createStatusSource(gateway, { configPath }),
+      });
+    } catch (error) {
+      log.error("The status page could not start on port {port}: {error}. Receiving continues.", {
+        port: config.statusPort,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+
+  console.log(banner({
+    config,
+    port: gateway.port,
+    addresses: localPrivateAddresses(),
+    statusUrl: status?.url ?? null,
+    configPath: configFileFound ? configPath : `${configPath} (not found: built-in defaults)`,
+  }));
+
+  await waitForStopSignal();
+  console.log("Stopping: finishing open transfers…");
+  await status?.close();
+  await gateway.close();
+  lock.release();
+  console.log("Stopped.");
+  return 0;
+}
+
+/** The start-up banner: exactly what the modality engineer must type in, and where things are. */
+export function banner(o: {
+  config: Config;
+  port: number;
+  addresses: LocalAddress[];
+  statusUrl: string | null;
+  configPath: string;
+}): string {
+  const { config } = o;
+  const usable = o.addresses.filter((a) => !a.linkLocal);
+  const ipLines = usable.length
+    ? usable.map((a) => `      IP address: ${a.address}   (${a.interfaceName})`)
+    : ["      IP address: none found: connect this PC to the clinic network"];
+  const lines = [
+    `dicom-gateway ${VERSION}`,
+    "",
+    "  Enter these on each modality / PACS (DICOM destination, \"C-STORE SCP\"):",
+    `      AE title:   ${config.aeTitle}`,
+    ...ipLines,
+    `      Port:       ${o.port}`,
+    "    then press \"Verify\" / \"C-ECHO\" on the modality to test.",
+    usable.length
+      ? "    Give this PC a fixed IP (static, or a DHCP reservation) so the address never changes."
+      : "",
+    "",
+    `  Status page:  ${o.statusUrl ?? "off"}`,
+    `  Data folder:  ${config.dataDir}`,
+    `  Log folder:   ${config.logDir || "off"}`,
+    `  Settings:     ${o.configPath}`,
+    `  Uploading to: ${config.upload.url ? redactUrl(config.upload.url) : "NOT CONFIGURED: studies are received and kept here, but nothing is uploaded"}`,
+    "",
+    "  Press Ctrl+C to stop.",
+    "",
+  ];
+  return lines.filter((l, i, all) => !(l === "" && all[i - 1] === "")).join("\n");
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = "";
+    u.password = "";
+    return u.toString().replace(/\/$/, "");
+  } catch {
+    return url;
+  }
+}
+
+/** Resolves on Ctrl+C, Ctrl+Break, console close (SIGHUP) or logoff/termination (SIGTERM). */
+function waitForStopSignal(): Promise<void> {
+  const signals: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT", "SIGBREAK", "SIGHUP", "SIGTERM"] as Deno.Signal[]
+    : ["SIGINT", "SIGTERM", "SIGHUP"];
+  return new Promise((resolve) => {
+    const handler = () => {
+      for (const s of signals) {
+        try {
+          Deno.removeSignalListener(s, handler);
+        } catch { /* not registered */ }
+      }
+      resolve();
+    };
+    for (const s of signals) {
+      try {
+        Deno.addSignalListener(s, handler);
+      } catch { /* signal not supported on this platform */ }
+    }
+  });
+}
+
+/** When started by double-click and stopping on an error, keep the window open until Enter. */
+async function waitForEnter(doubleClicked: boolean): Promise<void> {
+  if (!doubleClicked || !Deno.stdin.isTerminal()) return;
+  console.error("\nPress Enter to close this window.");
+  const buffer = new Uint8Array(16);
+  await Deno.stdin.read(buffer).catch(() => null);
+}

@@ -1,0 +1,355 @@
+/**
+ * Durable instance files: each incoming instance is streamed to `dataDir/tmp/<random>.part`,
+ * then committed by fsync → close → rename into place → fsync of the directory, so that after
+ * `commit` resolves the file survives a power cut (the gateway answers C-STORE Success only
+ * then). A crash mid-transfer leaves only a `.part` file, removed by {@link Spool.init}.
+ *
+ * Windows: `Deno.rename` replaces an existing file, but antivirus and indexers hold files
+ * open briefly, failing the rename with os error 5 (access denied) or 32 (sharing violation):
+ * retried with backoff. Directories cannot be fsynced there (and NTFS journals metadata), so
+ * the directory fsync is skipped.
+ * @module
+ */
+import { logger } from "../log.ts";
+import { toNativePath } from "./names.ts";
+
+const log = logger("store");
+
+/** Where and how instances are spooled. */
+export interface SpoolOptions {
+  /** The data folder; `tmp/` and `instances/` are made inside it. */
+  dataDir: string;
+  /** fsync the file and directories on commit. Only benchmarks turn this off. */
+  fsync: boolean;
+  /** test hook to inject write failures (disk full) */
+  openFile?: (path: string) => Promise<SpoolSink>;
+  /** test hook: the rename used by commit (default `Deno.rename`). */
+  rename?: (from: string, to: string) => Promise<void>;
+  /** test hook: the platform whose rules apply (default `Deno.build.os`). */
+  os?: typeof Deno.build.os;
+  /** test hook: waits between rename retries (default `setTimeout`). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** The file a spool writes to: `write` writes every byte or throws. */
+export interface SpoolSink {
+  write(bytes: Uint8Array): Promise<void>;
+  sync(): Promise<void>;
+  close(): void;
+}
+
+/** One instance being received. */
+export interface SpoolFile {
+  /** Absolute or dataDir-relative path of the temporary `.part` file. */
+  readonly tempPath: string;
+  /** Bytes written so far. */
+  readonly bytesWritten: number;
+  /**
+   * Appends bytes (writes are queued in call order). The caller must not change `bytes` until
+   * the promise resolves. A failure throws {@link SpoolWriteError} and deletes the temporary file.
+   */
+  write(bytes: Uint8Array): Promise<void>;
+  /**
+   * Makes the file durable at `dataDir/<relativePath>` ("/"-separated, no `..`): fsync the file
+   * (if `fsync`), close, create missing directories (fsyncing the parent of each created one),
+   * rename over any existing file, fsync the destination directory (not on Windows). Throws
+   * {@link SpoolWriteError} (and deletes the temporary file) if any step fails.
+   */
+  commit(relativePath: string): Promise<{ path: string; size: number }>;
+  /** Closes and deletes the temporary file. Never throws; a no-op after commit. */
+  discard(): Promise<void>;
+}
+
+/** A write, sync or rename of a spooled instance failed (disk full, I/O error): answer 0xA700. */
+export class SpoolWriteError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "SpoolWriteError";
+  }
+}
+
+/** Writes instances to temporary files and commits them durably. */
+export class Spool {
+  readonly #options: SpoolOptions;
+  readonly #os: typeof Deno.build.os;
+  readonly #sep: string;
+
+  constructor(options: SpoolOptions) {
+    this.#options = options;
+    this.#os = options.os ?? Deno.build.os;
+    this.#sep = this.#os === "windows" ? "\\" : "/";
+  }
+
+  /** The folder holding temporary `.part` files. */
+  get tmpDir(): string {
+    return this.#join(this.#options.dataDir, "tmp");
+  }
+
+  /**
+   * Creates `dataDir`, `dataDir/tmp` and `dataDir/instances` and deletes leftover `*.part`
+   * files (instances half-received when the process died). Returns how many were deleted.
+   */
+  async init(): Promise<number> {
+    await Deno.mkdir(this.#options.dataDir, { recursive: true });
+    await Deno.mkdir(this.tmpDir, { recursive: true });
+    await Deno.mkdir(this.#join(this.#options.dataDir, "instances"), { recursive: true });
+    let removed = 0;
+    for await (const entry of Deno.readDir(this.tmpDir)) {
+      if (!entry.isFile || !entry.name.endsWith(".part")) continue;
+      try {
+        await Deno.remove(this.#join(this.tmpDir, entry.name));
+        removed++;
+      } catch (error) {
+        log.warn("Cannot remove stale temporary file {name}: {error}", { name: entry.name, error: String(error) });
+      }
+    }
+    if (removed > 0) {
+      log.info("Removed {removed} incomplete temporary instance file(s) left by an earlier run", { removed });
+    }
+    return removed;
+  }
+
+  /** Creates a new temporary file `dataDir/tmp/<random>.part`. Throws {@link SpoolWriteError}. */
+  async begin(): Promise<SpoolFile> {
+    const tempPath = this.#join(this.tmpDir, `${crypto.randomUUID()}.part`);
+    let sink: SpoolSink;
+    try {
+      sink = await (this.#options.openFile ?? openFileSink)(tempPath);
+    } catch (error) {
+      await removeQuietly(tempPath);
+      throw new SpoolWriteError(`Cannot create temporary file ${tempPath}: ${messageOf(error)}`, { cause: error });
+    }
+    return new SpoolFileImpl(tempPath, sink, {
+      dataDir: this.#options.dataDir,
+      fsync: this.#options.fsync,
+      os: this.#os,
+      rename: this.#options.rename ?? Deno.rename,
+      sleep: this.#options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+    });
+  }
+
+  #join(a: string, b: string): string {
+    return a.replace(/[\\/]+$/, "") + this.#sep + b;
+  }
+}
+
+/** The default sink: a `Deno.FsFile` opened create-new, write-only. */
+async function openFileSink(path: string): Promise<SpoolSink> {
+  const file = await Deno.open(path, { createNew: true, write: true });
+  return {
+    async write(bytes: Uint8Array): Promise<void> {
+      // Deno.FsFile.write may write fewer bytes than given: loop without copying.
+      let offset = 0;
+      while (offset < bytes.length) {
+        offset += await file.write(offset === 0 ? bytes : bytes.subarray(offset));
+      }
+    },
+    sync: () => file.sync(),
+    close: () => file.close(),
+  };
+}
+
+interface FileContext {
+  dataDir: string;
+  fsync: boolean;
+  os: typeof Deno.build.os;
+  rename: (from: string, to: string) => Promise<void>;
+  sleep: (ms: number) => Promise<void>;
+}
+
+/** Delays between rename attempts on Windows sharing/access errors (about 1.5 s in all). */
+const RENAME_RETRY_DELAYS_MS = [20, 50, 100, 200, 400, 800];
+
+class SpoolFileImpl implements SpoolFile {
+  readonly tempPath: string;
+  #sink: SpoolSink;
+  #ctx: FileContext;
+  #bytesWritten = 0;
+  #state: "open" | "committing" | "committed" | "failed" | "discarded" = "open";
+  #closed = false;
+  /** Tail of the write queue; never rejects (failures are recorded in #failure). */
+  #queue: Promise<void> = Promise.resolve();
+  #failure: SpoolWriteError | null = null;
+
+  constructor(tempPath: string, sink: SpoolSink, ctx: FileContext) {
+    this.tempPath = tempPath;
+    this.#sink = sink;
+    this.#ctx = ctx;
+  }
+
+  get bytesWritten(): number {
+    return this.#bytesWritten;
+  }
+
+  write(bytes: Uint8Array): Promise<void> {
+    if (this.#state !== "open") {
+      return Promise.reject(
+        this.#failure ?? new SpoolWriteError(`Cannot write to ${this.tempPath}: the file is ${this.#state}`),
+      );
+    }
+    const result = this.#queue.then(async () => {
+      if (this.#failure) throw this.#failure;
+      try {
+        await this.#sink.write(bytes);
+        this.#bytesWritten += bytes.length;
+      } catch (error) {
+        await this.#fail(
+          new SpoolWriteError(
+            `Cannot write ${bytes.length} bytes to ${this.tempPath} at offset ${this.#bytesWritten}: ${
+              messageOf(error)
+            }`,
+            { cause: error },
+          ),
+        );
+        throw this.#failure;
+      }
+    });
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
+  async commit(relativePath: string): Promise<{ path: string; size: number }> {
+    if (this.#state !== "open") {
+      throw this.#failure ?? new SpoolWriteError(`Cannot commit ${this.tempPath}: the file is ${this.#state}`);
+    }
+    const segments = checkRelativePath(relativePath);
+    this.#state = "committing";
+    await this.#queue;
+    if (this.#failure) throw this.#failure;
+    const sep = this.#ctx.os === "windows" ? "\\" : "/";
+    const destination = [this.#ctx.dataDir.replace(/[\\/]+$/, ""), toNativePath(relativePath, this.#ctx.os)]
+      .join(sep);
+    try {
+      if (this.#ctx.fsync) await this.#sink.sync();
+      this.#close();
+      const directory = await this.#makeDirectories(segments.slice(0, -1), sep);
+      await this.#renameWithRetry(this.tempPath, destination);
+      // POSIX: the rename is durable only once the directory holding the new entry is fsynced.
+      if (this.#ctx.fsync) await this.#syncDirectory(directory);
+    } catch (error) {
+      await this.#fail(
+        new SpoolWriteError(`Cannot commit ${this.tempPath} to ${destination}: ${messageOf(error)}`, {
+          cause: error,
+        }),
+      );
+      throw this.#failure;
+    }
+    this.#state = "committed";
+    return { path: destination, size: this.#bytesWritten };
+  }
+
+  async discard(): Promise<void> {
+    // A commit under way cleans up after itself if it fails; a committed file is never touched.
+    if (this.#state === "committed" || this.#state === "committing" || this.#state === "discarded") return;
+    this.#state = "discarded"; // later writes and commits are refused from here on
+    await this.#queue;
+    this.#close();
+    await removeQuietly(this.tempPath);
+  }
+
+  /** Records the failure, closes and deletes the temporary file. */
+  async #fail(error: SpoolWriteError): Promise<void> {
+    this.#failure ??= error;
+    this.#state = "failed";
+    this.#close();
+    await removeQuietly(this.tempPath);
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#sink.close();
+    } catch {
+      // Already closed or never fully opened: nothing more to release.
+    }
+  }
+
+  /**
+   * `mkdir -p dataDir/<segments>` one level at a time, so that the parent of every directory
+   * created here can be fsynced (its new entry is otherwise not durable). Returns the deepest.
+   */
+  async #makeDirectories(segments: string[], sep: string): Promise<string> {
+    let current = this.#ctx.dataDir.replace(/[\\/]+$/, "");
+    for (const segment of segments) {
+      const parent = current;
+      current = parent + sep + segment;
+      try {
+        await Deno.mkdir(current);
+      } catch (error) {
+        if (error instanceof Deno.errors.AlreadyExists) continue;
+        throw error;
+      }
+      if (this.#ctx.fsync) await this.#syncDirectory(parent);
+    }
+    return current;
+  }
+
+  async #syncDirectory(path: string): Promise<void> {
+    // Windows cannot open a directory as a file without FILE_FLAG_BACKUP_SEMANTICS, and NTFS
+    // journals the rename; FlushFileBuffers on the file was done by sync() above.
+    if (this.#ctx.os === "windows") return;
+    const directory = await Deno.open(path, { read: true });
+    try {
+      await directory.sync();
+    } finally {
+      directory.close();
+    }
+  }
+
+  async #renameWithRetry(from: string, to: string): Promise<void> {
+    for (let attempt = 0;; attempt++) {
+      try {
+        await this.#ctx.rename(from, to);
+        return;
+      } catch (error) {
+        const delay = RENAME_RETRY_DELAYS_MS[attempt];
+        if (delay === undefined || !isTransientRenameError(error, this.#ctx.os)) throw error;
+        log.debug("Rename {from} → {to} failed ({error}); retrying in {delay} ms", {
+          from,
+          to,
+          error: messageOf(error),
+          delay,
+        });
+        await this.#ctx.sleep(delay);
+      }
+    }
+  }
+}
+
+/**
+ * True for the errors Windows reports while another process (antivirus, indexer, a viewer)
+ * briefly holds the source or destination open: ERROR_ACCESS_DENIED (os error 5) and
+ * ERROR_SHARING_VIOLATION (os error 32). Never retried elsewhere: on POSIX they are final.
+ */
+export function isTransientRenameError(error: unknown, os: typeof Deno.build.os = Deno.build.os): boolean {
+  if (os !== "windows") return false;
+  if (error instanceof Deno.errors.PermissionDenied) return true;
+  const message = messageOf(error);
+  return /os error (5|32)\)/.test(message);
+}
+
+/** Validates a "/"-separated relative path and returns its segments. */
+function checkRelativePath(relativePath: string): string[] {
+  const segments = relativePath.split("/");
+  const bad = relativePath === "" || relativePath.startsWith("/") ||
+    segments.some((s) => s === "" || s === "." || s === ".." || /[\\:\0]/.test(s));
+  if (bad) {
+    throw new SpoolWriteError(`Cannot commit to ${JSON.stringify(relativePath)}: not a plain relative path`);
+  }
+  return segments;
+}
+
+async function removeQuietly(path: string): Promise<void> {
+  try {
+    await Deno.remove(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) {
+      log.warn("Cannot remove temporary file {path}: {error}", { path, error: messageOf(error) });
+    }
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

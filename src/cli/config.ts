@@ -119,7 +119,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     name: "ae_title",
     cliName: "ae-title",
     kind: "aeTitle",
-    doc: "Our AE title: what the modality must enter as the destination (called) AE title. 1 to 16 characters.",
+    doc:
+      "Our AE title: what the modality must enter as the destination (called) AE title. 1 to 16 characters.",
     read: (c) => c.aeTitle,
   }),
   row({
@@ -193,7 +194,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     name: "allowed_calling_ae_titles",
     cliName: "allowed-calling-ae-titles",
     kind: "aeTitleList",
-    doc: 'Only accept these modalities (their own AE titles), e.g. ["CT_SCANNER", "US_ROOM2"]. Empty: accept all.',
+    doc:
+      'Only accept these modalities (their own AE titles), e.g. ["CT_SCANNER", "US_ROOM2"]. Empty: accept all.',
     read: (c) => c.allowedCallingAeTitles,
   }),
   row({
@@ -201,7 +203,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     name: "allowed_addresses",
     cliName: "allowed-addresses",
     kind: "addressList",
-    doc: 'Only accept connections from these addresses or ranges, e.g. ["192.168.1.0/24"]. Empty: accept all.',
+    doc:
+      'Only accept connections from these addresses or ranges, e.g. ["192.168.1.0/24"]. Empty: accept all.',
     read: (c) => c.allowedAddresses,
   }),
   row({
@@ -217,7 +220,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     name: "fsync",
     cliName: "fsync",
     kind: "bool",
-    doc: "Force every image onto the disk before confirming it to the modality. Only benchmarks turn this off.",
+    doc:
+      "Force every image onto the disk before confirming it to the modality. Only benchmarks turn this off.",
     read: (c) => c.fsync,
   }),
   row({
@@ -235,7 +239,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     name: "bind",
     cliName: "status-bind",
     kind: "host",
-    doc: 'Address of the status page. Keep "127.0.0.1" (this PC only) unless a monitoring system must reach it.',
+    doc:
+      'Address of the status page. Keep "127.0.0.1" (this PC only) unless a monitoring system must reach it.',
     read: (c) => c.statusBindAddress,
   }),
   row({
@@ -269,7 +274,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     name: "url",
     cliName: "upload-url",
     kind: "uploadUrl",
-    doc: 'DICOMweb address of the central archive, e.g. "https://pacs.example.org/dicom-web". "" : keep images here, upload nothing.',
+    doc:
+      'DICOMweb address of the central archive, e.g. "https://pacs.example.org/dicom-web". "" : keep images here, upload nothing.',
     read: (c) => c.upload.url,
   }),
   row({
@@ -277,7 +283,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     name: "ca_file",
     cliName: "upload-ca-file",
     kind: "optionalPath",
-    doc: "PEM file with the certificate of a private certificate authority to trust (besides Windows' own list).",
+    doc:
+      "PEM file with the certificate of a private certificate authority to trust (besides Windows' own list).",
     read: (c) => c.upload.caFile,
   }),
   row({
@@ -285,7 +292,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     name: "proxy",
     cliName: "upload-proxy",
     kind: "proxyUrl",
-    doc: 'Web proxy, e.g. "http://proxy.clinic.local:3128". "" : use HTTPS_PROXY / NO_PROXY if set, else none.',
+    doc:
+      'Web proxy, e.g. "http://proxy.clinic.local:3128". "" : use HTTPS_PROXY / NO_PROXY if set, else none.',
     read: (c) => c.upload.proxy,
   }),
   row({
@@ -345,7 +353,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     kind: "int",
     min: 0,
     max: 3650,
-    doc: "Days a delivered study stays on this PC. 0 keeps it for ever. Undelivered images are never deleted.",
+    doc:
+      "Days a delivered study stays on this PC. 0 keeps it for ever. Undelivered images are never deleted.",
     read: (c) => c.upload.retentionDays,
   }),
   row({
@@ -363,7 +372,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     name: "kind",
     cliName: "upload-auth",
     kind: "authKind",
-    doc: 'How to sign in: "auto" (from what is filled in below), "none", "basic", "bearer", "header" or "oauth2".',
+    doc:
+      'How to sign in: "auto" (from what is filled in below), "none", "basic", "bearer", "header" or "oauth2".',
     read: (c) => c.upload.auth.kind === "none" ? "auto" : c.upload.auth.kind,
   }),
   row({
@@ -473,7 +483,11 @@ function tomlLabel(key: ConfigKey): string {
 }
 
 function problem(key: ConfigKey, origin: Origin, allowed: string, got: unknown): string {
-  const shown = key.kind === "secret" ? "(hidden)" : typeof got === "string" ? JSON.stringify(got) : String(got);
+  const shown = key.kind === "secret"
+    ? "(hidden)"
+    : typeof got === "string"
+    ? JSON.stringify(got)
+    : String(got);
   const subject = origin.source === "file" ? `${where(origin)}: ${tomlLabel(key)}` : where(origin);
   return `${subject} must be ${allowed}, got ${shown}`;
 }
@@ -577,7 +591,10 @@ function checkUrl(
   const secure = url.protocol === "https:" || (url.protocol === "http:" && isLoopbackHost(url.hostname));
   if (!secure) return { ok: false, allowed };
   if (what === "upload" && (url.search !== "" || url.hash !== "")) {
-    return { ok: false, allowed: `${allowed} without ? or # parts (the DICOMweb root, e.g. https://host/dicom-web)` };
+    return {
+      ok: false,
+      allowed: `${allowed} without ? or # parts (the DICOMweb root, e.g. https://host/dicom-web)`,
+    };
   }
   return { ok: true, value: what === "upload" ? text.replace(/\/+$/, "") : text };
 }
@@ -600,7 +617,9 @@ function checkValue(key: ConfigKey, raw: unknown, text: boolean): Checked {
     case "port":
     case "portOrZero":
     case "int": {
-      const allowed = `a whole number from ${min} to ${max}${key.kind === "portOrZero" ? " (0 turns it off)" : ""}`;
+      const allowed = `a whole number from ${min} to ${max}${
+        key.kind === "portOrZero" ? " (0 turns it off)" : ""
+      }`;
       let n: number | null = null;
       if (typeof raw === "number" || typeof raw === "bigint") n = Number(raw);
       else if (text && typeof raw === "string" && /^\s*\d+\s*$/.test(raw)) n = Number(raw);
@@ -645,7 +664,9 @@ function checkValue(key: ConfigKey, raw: unknown, text: boolean): Checked {
   if (typeof raw !== "string") return { ok: false, allowed: "text in double quotes" };
   switch (key.kind) {
     case "aeTitle": {
-      return checkAeTitle(raw) === null ? { ok: true, value: raw.trim() } : { ok: false, allowed: AE_ALLOWED };
+      return checkAeTitle(raw) === null
+        ? { ok: true, value: raw.trim() }
+        : { ok: false, allowed: AE_ALLOWED };
     }
     case "host": {
       const h = raw.trim();
@@ -656,7 +677,9 @@ function checkValue(key: ConfigKey, raw: unknown, text: boolean): Checked {
       };
     }
     case "path":
-      return raw.trim() === "" ? { ok: false, allowed: "a folder name (not empty)" } : { ok: true, value: raw.trim() };
+      return raw.trim() === ""
+        ? { ok: false, allowed: "a folder name (not empty)" }
+        : { ok: true, value: raw.trim() };
     case "optionalPath":
       return { ok: true, value: raw.trim() };
     case "uploadUrl":
@@ -811,7 +834,10 @@ function readEnv(env: Record<string, string>, problems: string[], warnings: stri
   return layer;
 }
 
-function readFlags(args: string[], problems: string[]): { layer: Layer; configFlag: string | null; rest: string[] } {
+function readFlags(
+  args: string[],
+  problems: string[],
+): { layer: Layer; configFlag: string | null; rest: string[] } {
   const layer: Layer = { values: new Map() };
   type Opt = { type: "string" | "boolean" };
   const options: Record<string, Opt> = { config: { type: "string" } };
@@ -851,7 +877,9 @@ function readFlags(args: string[], problems: string[]): { layer: Layer; configFl
     if (secret) {
       problems.push(
         `option ${flag} is not accepted: a secret on the command line is visible to other programs. ` +
-          `Set the environment variable ${envName(secret)} instead (or ${secret.name} in [${secret.section}]).`,
+          `Set the environment variable ${
+            envName(secret)
+          } instead (or ${secret.name} in [${secret.section}]).`,
       );
       continue;
     }
@@ -889,7 +917,9 @@ function readFlags(args: string[], problems: string[]): { layer: Layer; configFl
 function exampleValue(key: ConfigKey): string {
   const v = key.read(defaultConfig(""));
   if (Array.isArray(v)) return "A,B";
-  if (v === "" || v === "auto") return key.kind === "uploadUrl" ? "https://pacs.example.org/dicom-web" : "VALUE";
+  if (v === "" || v === "auto") {
+    return key.kind === "uploadUrl" ? "https://pacs.example.org/dicom-web" : "VALUE";
+  }
   return String(v);
 }
 
@@ -987,7 +1017,9 @@ function assembleAuth(merged: Merged, configFile: string, problems: string[]): U
   const fields = AUTH_FIELDS[kind as keyof typeof AUTH_FIELDS];
   const missing = fields.required.filter((name) => v(name) === "");
   for (const name of missing) {
-    problems.push(`Upload sign-in "${kind}" needs ${name.replaceAll("_", " ")}: set ${howToSet(name, configFile)}.`);
+    problems.push(
+      `Upload sign-in "${kind}" needs ${name.replaceAll("_", " ")}: set ${howToSet(name, configFile)}.`,
+    );
   }
   if (missing.length > 0) return { kind: "none" };
   switch (kind) {
@@ -1029,12 +1061,13 @@ export interface LoadedConfig {
  * `run` should refuse a non-empty `rest`.
  *
  * @param args command-line arguments (e.g. `Deno.args`)
- * @param options `env` replaces `Deno.env` (tests), `baseDir` replaces {@link installDir}
+ * @param options `env` replaces `Deno.env` (tests), `baseDir` replaces {@link installDir};
+ *   `skipFile` works out `configPath` without reading the file (for `init`, which may replace a broken one)
  * @throws {ConfigError} naming every wrong value with its file line, variable or flag
  */
 export async function loadConfig(
   args: string[],
-  options: { env?: Record<string, string>; baseDir?: string } = {},
+  options: { env?: Record<string, string>; baseDir?: string; skipFile?: boolean } = {},
 ): Promise<LoadedConfig> {
   const env = options.env ?? Deno.env.toObject();
   const baseDir = options.baseDir ?? installDir();
@@ -1050,8 +1083,10 @@ export async function loadConfig(
   let configFileFound = false;
   let text: string | null = null;
   try {
-    text = await Deno.readTextFile(configPath);
-    configFileFound = true;
+    if (!options.skipFile) {
+      text = await Deno.readTextFile(configPath);
+      configFileFound = true;
+    }
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) {
       problems.push(`Cannot read the settings file ${configPath}: ${(e as Error).message}`);
@@ -1064,7 +1099,9 @@ export async function loadConfig(
 
   const merged: Merged = new Map();
   const defaults = defaultConfig(baseDir);
-  for (const key of CONFIG_KEYS) merged.set(keyId(key), { value: key.read(defaults), origin: { source: "default" } });
+  for (const key of CONFIG_KEYS) {
+    merged.set(keyId(key), { value: key.read(defaults), origin: { source: "default" } });
+  }
   for (const layer of [fileLayer, envLayer, flags.layer]) {
     for (const [id, entry] of layer.values) merged.set(id, entry);
   }
@@ -1078,7 +1115,9 @@ export function configHelpText(): string {
   const lines = ["Settings (flag, environment variable; the same names as in dicom-gateway.toml):"];
   lines.push(`  --config FILE                      ${CONFIG_ENV}`);
   for (const key of CONFIG_KEYS) {
-    const flag = key.secret ? "(no flag: secret)" : key.kind === "bool"
+    const flag = key.secret
+      ? "(no flag: secret)"
+      : key.kind === "bool"
       ? `--${key.cliName} / --no-${key.cliName}`
       : `--${key.cliName} VALUE`;
     lines.push(`  ${flag.padEnd(34)} ${envName(key)}`);
@@ -1237,7 +1276,9 @@ export async function writeUploadSettings(configPath: string, settings: UploadSe
   const after = readTomlText(text, label, problems);
   const merged: Merged = new Map();
   const defaults = defaultConfig("");
-  for (const key of CONFIG_KEYS) merged.set(keyId(key), { value: key.read(defaults), origin: { source: "default" } });
+  for (const key of CONFIG_KEYS) {
+    merged.set(keyId(key), { value: key.read(defaults), origin: { source: "default" } });
+  }
   for (const [id, entry] of after.values) merged.set(id, entry);
   assembleAuth(merged, label, problems);
   if (problems.length > 0) throw new ConfigError(problems);
@@ -1259,7 +1300,9 @@ async function renameWithRetry(from: string, to: string): Promise<void> {
       await Deno.rename(from, to);
       return;
     } catch (e) {
-      if (attempt >= 5 || !(e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.Busy)) throw e;
+      if (attempt >= 5 || !(e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.Busy)) {
+        throw e;
+      }
       await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
     }
   }

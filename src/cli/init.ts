@@ -8,8 +8,8 @@ import { defaultConfig } from "../config.ts";
 import {
   CONFIG_ENV,
   CONFIG_KEYS,
-  type ConfigKey,
   ConfigError,
+  type ConfigKey,
   type ConfigSection,
   type ConfigValue,
   envName,
@@ -91,7 +91,9 @@ export function initialConfigText(): string {
     }
     out.push("");
     out.push(`# ${key.doc}`);
-    const via = key.secret ? `environment ${envName(key)}` : key.kind === "bool"
+    const via = key.secret
+      ? `environment ${envName(key)}`
+      : key.kind === "bool"
       ? `option --${key.cliName} / --no-${key.cliName}, environment ${envName(key)}`
       : `option --${key.cliName}, environment ${envName(key)}`;
     out.push(`# (${via})`);

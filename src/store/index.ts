@@ -1,0 +1,786 @@
+/**
+ * The durable queue index: one row per received SOP instance, in `node:sqlite` with WAL and
+ * `synchronous=FULL`, so a row the receiver recorded before answering C-STORE Success survives a
+ * power cut. The receiver records instances; the uploader claims batches, sends them and settles
+ * each instance as delivered, failed (rejected by the server for its content) or pending again
+ * (a retryable problem). The status page reads counts, studies and failures from the same file.
+ *
+ * Instance life cycle (column `status`):
+ * ```
+ * pending ──claim──▶ sending ──server confirmed──▶ delivered ──retention──▶ (file purged, row kept)
+ *    ▲                  │ ──server rejected──▶ failed ──retryFailed──▶ pending
+ *    └──retryable / crash (requeueSending)──┘
+ * ```
+ * A re-received instance (same SOP Instance UID) replaces its row, goes back to pending with
+ * attempts 0 and a new `generation`; settling a claim whose generation is stale changes nothing,
+ * so an in-flight send of the old file can never mark the new file delivered.
+ * @module
+ */
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+
+/** What the receiver knows about an instance it has just stored durably. */
+export interface ReceivedInstance {
+  sopInstanceUid: string;
+  sopClassUid: string;
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  transferSyntaxUid: string;
+  /** Relative to the data directory, "/" separators. */
+  path: string;
+  /** File size in bytes. */
+  size: number;
+  callingAeTitle: string;
+  /** Milliseconds since the epoch. */
+  receivedAt: number;
+  patientId: string;
+  patientName: string;
+  modality: string;
+  studyDate: string;
+  studyDescription: string;
+  accessionNumber: string;
+}
+
+/** Where an instance is in the upload queue. */
+export type InstanceStatus = "pending" | "sending" | "delivered" | "failed";
+
+/** Queue totals for the status page. `bytesPending` counts pending and sending files. */
+export interface QueueCounts {
+  pending: number;
+  sending: number;
+  delivered: number;
+  failed: number;
+  bytesPending: number;
+}
+
+/** One study as the status page shows it. */
+export interface StudySummary {
+  studyInstanceUid: string;
+  patientId: string;
+  patientName: string;
+  modality: string;
+  studyDate: string;
+  studyDescription: string;
+  accessionNumber: string;
+  callingAeTitle: string;
+  firstReceivedAt: number;
+  lastReceivedAt: number;
+  /** Instances received (each SOP instance once, whatever its state). */
+  received: number;
+  delivered: number;
+  failed: number;
+  /** Pending or being sent. */
+  pending: number;
+  /** The most recent failure reason of a failed instance of this study, if any. */
+  lastError: string | null;
+}
+
+/** A failed instance for the status page. */
+export interface FailureRecord {
+  sopInstanceUid: string;
+  studyInstanceUid: string;
+  reason: string;
+  at: number;
+}
+
+/** An instance handed to the uploader by {@linkcode QueueIndex.claimBatch}. */
+export interface ClaimedInstance {
+  sopInstanceUid: string;
+  sopClassUid: string;
+  studyInstanceUid: string;
+  transferSyntaxUid: string;
+  path: string;
+  size: number;
+  /** Bumped on every re-receive; settle calls only touch the row if it still matches. */
+  generation: number;
+  /** Failed attempts so far (retryable failures only). */
+  attempts: number;
+}
+
+/** Identifies one claim of one instance when settling it. */
+export interface ClaimRef {
+  sopInstanceUid: string;
+  generation: number;
+}
+
+/** A delivered file that retention may delete. */
+export interface PurgeCandidate {
+  sopInstanceUid: string;
+  generation: number;
+  path: string;
+  size: number;
+  deliveredAt: number;
+}
+
+/** A file replaced by a re-received copy stored under another name; retention deletes it. */
+export interface SupersededFile {
+  path: string;
+  supersededAt: number;
+}
+
+/** Per-study progress, for the uploader's log lines. */
+export interface StudyProgress {
+  received: number;
+  delivered: number;
+  failed: number;
+  pending: number;
+}
+
+/** Limits for one batch (one STOW-RS request). */
+export interface BatchLimits {
+  maxInstances: number;
+  maxBytes: number;
+}
+
+/**
+ * Chooses the prefix of `candidates` (already ordered, all of one study) that fits the limits:
+ * at most `maxInstances`, at most `maxBytes` in total — except that the first candidate is always
+ * taken, so a single file bigger than `maxBytes` goes alone. Pure.
+ */
+export function planBatch<T extends { size: number }>(candidates: readonly T[], limits: BatchLimits): T[] {
+  const chosen: T[] = [];
+  let bytes = 0;
+  for (const candidate of candidates) {
+    if (chosen.length >= Math.max(1, limits.maxInstances)) break;
+    if (chosen.length > 0 && bytes + candidate.size > limits.maxBytes) break;
+    chosen.push(candidate);
+    bytes += candidate.size;
+  }
+  return chosen;
+}
+
+const SCHEMA_VERSION = "1";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS instances (
+  sop_instance_uid TEXT PRIMARY KEY,
+  sop_class_uid TEXT NOT NULL,
+  study_instance_uid TEXT NOT NULL,
+  series_instance_uid TEXT NOT NULL,
+  transfer_syntax_uid TEXT NOT NULL,
+  path TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  calling_ae_title TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'delivered', 'failed')),
+  generation INTEGER NOT NULL DEFAULT 1,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT,
+  delivered_at INTEGER,
+  failed_at INTEGER,
+  failure_reason TEXT,
+  purged_at INTEGER
+) STRICT;
+CREATE INDEX IF NOT EXISTS instances_queue ON instances (status, next_attempt_at, received_at);
+CREATE INDEX IF NOT EXISTS instances_study ON instances (study_instance_uid, status);
+CREATE INDEX IF NOT EXISTS instances_path ON instances (path);
+CREATE INDEX IF NOT EXISTS instances_delivered ON instances (status, purged_at, delivered_at);
+CREATE TABLE IF NOT EXISTS studies (
+  study_instance_uid TEXT PRIMARY KEY,
+  patient_id TEXT NOT NULL,
+  patient_name TEXT NOT NULL,
+  modality TEXT NOT NULL,
+  study_date TEXT NOT NULL,
+  study_description TEXT NOT NULL,
+  accession_number TEXT NOT NULL,
+  calling_ae_title TEXT NOT NULL,
+  first_received_at INTEGER NOT NULL,
+  last_received_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS studies_recent ON studies (last_received_at);
+CREATE TABLE IF NOT EXISTS superseded_files (
+  path TEXT PRIMARY KEY,
+  superseded_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS state (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT;
+`;
+
+type Row = Record<string, SQLInputValue>;
+
+function text(row: Row, column: string): string {
+  const value = row[column];
+  return value === null || value === undefined ? "" : String(value);
+}
+
+function num(row: Row, column: string): number {
+  const value = row[column];
+  return typeof value === "number" ? value : typeof value === "bigint" ? Number(value) : 0;
+}
+
+function nullableText(row: Row, column: string): string | null {
+  const value = row[column];
+  return value === null || value === undefined ? null : String(value);
+}
+
+/**
+ * The queue index over one SQLite file. All methods are synchronous (node:sqlite) and each write is
+ * one transaction, committed with a WAL fsync (`synchronous=FULL`) before the method returns.
+ */
+export class QueueIndex {
+  readonly #db: DatabaseSync;
+  readonly #listeners = new Set<() => void>();
+  readonly #statements = new Map<string, StatementSync>();
+
+  private constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  /** Opens (creating if needed) the index at `path`: schema, WAL, `synchronous=FULL`, busy timeout. */
+  static open(path: string): QueueIndex {
+    const db = new DatabaseSync(path, { timeout: 10_000 });
+    try {
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec("PRAGMA synchronous = FULL");
+      db.exec("PRAGMA busy_timeout = 10000");
+      db.exec("PRAGMA foreign_keys = ON");
+      db.exec(SCHEMA);
+      const index = new QueueIndex(db);
+      if (index.getState("schema.version") === undefined) index.setState("schema.version", SCHEMA_VERSION);
+      return index;
+    } catch (error) {
+      db.close();
+      throw new Error(
+        `Cannot open the queue index ${path}: ${error instanceof Error ? error.message : error}`,
+      );
+    }
+  }
+
+  /** Closes the database. Further calls throw. */
+  close(): void {
+    this.#statements.clear();
+    this.#listeners.clear();
+    this.#db.close();
+  }
+
+  #stmt(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  #all(sql: string, ...params: SQLInputValue[]): Row[] {
+    return this.#stmt(sql).all(...params) as Row[];
+  }
+
+  #get(sql: string, ...params: SQLInputValue[]): Row | undefined {
+    return this.#stmt(sql).get(...params) as Row | undefined;
+  }
+
+  #run(sql: string, ...params: SQLInputValue[]): number {
+    return Number(this.#stmt(sql).run(...params).changes);
+  }
+
+  #transaction<T>(body: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = body();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  #notify(): void {
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener();
+      } catch {
+        // A listener's failure is its own business; the write is already committed.
+      }
+    }
+  }
+
+  /**
+   * Records an instance the receiver has stored durably. Upsert by SOP Instance UID: a re-received
+   * instance replaces the earlier row and goes back to pending (attempts 0, new generation), because
+   * the file changed and must be sent again. If the earlier copy was stored under another path, that
+   * path is remembered as superseded (retention deletes it; reconciliation does not re-index it).
+   */
+  recordReceived(instance: ReceivedInstance): void {
+    this.#transaction(() => {
+      const previous = this.#get(
+        "SELECT path, study_instance_uid, purged_at FROM instances WHERE sop_instance_uid = ?",
+        instance.sopInstanceUid,
+      );
+      if (previous !== undefined) {
+        const previousPath = text(previous, "path");
+        if (previousPath !== instance.path && previous["purged_at"] === null) {
+          this.#run(
+            "INSERT INTO superseded_files (path, superseded_at) VALUES (?, ?) ON CONFLICT (path) DO NOTHING",
+            previousPath,
+            instance.receivedAt,
+          );
+        }
+      }
+      this.#run("DELETE FROM superseded_files WHERE path = ?", instance.path);
+      this.#run(
+        `INSERT INTO instances (sop_instance_uid, sop_class_uid, study_instance_uid, series_instance_uid,
+           transfer_syntax_uid, path, size, calling_ae_title, received_at, status, generation, attempts,
+           next_attempt_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 1, 0, 0)
+         ON CONFLICT (sop_instance_uid) DO UPDATE SET
+           sop_class_uid = excluded.sop_class_uid, study_instance_uid = excluded.study_instance_uid,
+           series_instance_uid = excluded.series_instance_uid,
+           transfer_syntax_uid = excluded.transfer_syntax_uid, path = excluded.path, size = excluded.size,
+           calling_ae_title = excluded.calling_ae_title, received_at = excluded.received_at,
+           status = 'pending', generation = instances.generation + 1, attempts = 0, next_attempt_at = 0,
+           last_error = NULL, delivered_at = NULL, failed_at = NULL, failure_reason = NULL, purged_at = NULL`,
+        instance.sopInstanceUid,
+        instance.sopClassUid,
+        instance.studyInstanceUid,
+        instance.seriesInstanceUid,
+        instance.transferSyntaxUid,
+        instance.path,
+        instance.size,
+        instance.callingAeTitle,
+        instance.receivedAt,
+      );
+      this.#run(
+        `INSERT INTO studies (study_instance_uid, patient_id, patient_name, modality, study_date,
+           study_description, accession_number, calling_ae_title, first_received_at, last_received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (study_instance_uid) DO UPDATE SET
+           patient_id = CASE WHEN excluded.patient_id <> '' THEN excluded.patient_id ELSE studies.patient_id END,
+           patient_name = CASE WHEN excluded.patient_name <> '' THEN excluded.patient_name ELSE studies.patient_name END,
+           modality = CASE
+             WHEN excluded.modality = '' OR instr('\\' || studies.modality || '\\', '\\' || excluded.modality || '\\') > 0
+               THEN studies.modality
+             WHEN studies.modality = '' THEN excluded.modality
+             ELSE studies.modality || '\\' || excluded.modality END,
+           study_date = CASE WHEN excluded.study_date <> '' THEN excluded.study_date ELSE studies.study_date END,
+           study_description = CASE WHEN excluded.study_description <> '' THEN excluded.study_description
+             ELSE studies.study_description END,
+           accession_number = CASE WHEN excluded.accession_number <> '' THEN excluded.accession_number
+             ELSE studies.accession_number END,
+           calling_ae_title = excluded.calling_ae_title,
+           first_received_at = min(studies.first_received_at, excluded.first_received_at),
+           last_received_at = max(studies.last_received_at, excluded.last_received_at)`,
+        instance.studyInstanceUid,
+        instance.patientId,
+        instance.patientName,
+        instance.modality,
+        instance.studyDate,
+        instance.studyDescription,
+        instance.accessionNumber,
+        instance.callingAeTitle,
+        instance.receivedAt,
+        instance.receivedAt,
+      );
+      if (previous !== undefined && text(previous, "study_instance_uid") !== instance.studyInstanceUid) {
+        this.#deleteEmptyStudies();
+      }
+    });
+    this.#notify();
+  }
+
+  #deleteEmptyStudies(): number {
+    return this.#run(
+      `DELETE FROM studies WHERE NOT EXISTS
+         (SELECT 1 FROM instances i WHERE i.study_instance_uid = studies.study_instance_uid)`,
+    );
+  }
+
+  /**
+   * Every path the index expects on disk (relative, "/" separators): files of rows not purged by
+   * retention, and superseded copies not yet deleted. For start-up reconciliation.
+   */
+  allPaths(): Set<string> {
+    const paths = new Set<string>();
+    for (const row of this.#all("SELECT path FROM instances WHERE purged_at IS NULL")) {
+      paths.add(text(row, "path"));
+    }
+    for (const row of this.#all("SELECT path FROM superseded_files")) paths.add(text(row, "path"));
+    return paths;
+  }
+
+  /**
+   * Deletes rows whose file is gone (their path is not in `existingPaths`), and forgets superseded
+   * files that are gone. Purged rows (file deleted by retention on purpose) are kept. Returns the
+   * number of instance rows deleted; the caller logs them.
+   */
+  removeMissing(existingPaths: Set<string>): number {
+    let removed = 0;
+    this.#transaction(() => {
+      for (const row of this.#all("SELECT sop_instance_uid, path FROM instances WHERE purged_at IS NULL")) {
+        if (!existingPaths.has(text(row, "path"))) {
+          removed += this.#run(
+            "DELETE FROM instances WHERE sop_instance_uid = ?",
+            text(row, "sop_instance_uid"),
+          );
+        }
+      }
+      for (const row of this.#all("SELECT path FROM superseded_files")) {
+        if (!existingPaths.has(text(row, "path"))) {
+          this.#run("DELETE FROM superseded_files WHERE path = ?", text(row, "path"));
+        }
+      }
+      if (removed > 0) this.#deleteEmptyStudies();
+    });
+    if (removed > 0) this.#notify();
+    return removed;
+  }
+
+  /** Calls `listener` after every change that may give the uploader work. Returns the unsubscribe function. */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Queue totals. */
+  counts(): QueueCounts {
+    const counts: QueueCounts = { pending: 0, sending: 0, delivered: 0, failed: 0, bytesPending: 0 };
+    for (
+      const row of this.#all(
+        "SELECT status, count(*) AS n, sum(size) AS bytes FROM instances GROUP BY status",
+      )
+    ) {
+      const status = text(row, "status") as InstanceStatus;
+      counts[status] = num(row, "n");
+      if (status === "pending" || status === "sending") counts.bytesPending += num(row, "bytes");
+    }
+    return counts;
+  }
+
+  /** The `limit` studies most recently received into, newest first, with per-study counts. */
+  recentStudies(limit: number): StudySummary[] {
+    const rows = this.#all(
+      `SELECT s.*,
+         (SELECT count(*) FROM instances i WHERE i.study_instance_uid = s.study_instance_uid) AS received,
+         (SELECT count(*) FROM instances i WHERE i.study_instance_uid = s.study_instance_uid
+            AND i.status = 'delivered') AS delivered,
+         (SELECT count(*) FROM instances i WHERE i.study_instance_uid = s.study_instance_uid
+            AND i.status = 'failed') AS failed,
+         (SELECT count(*) FROM instances i WHERE i.study_instance_uid = s.study_instance_uid
+            AND i.status IN ('pending', 'sending')) AS pending,
+         (SELECT i.failure_reason FROM instances i WHERE i.study_instance_uid = s.study_instance_uid
+            AND i.status = 'failed' ORDER BY i.failed_at DESC LIMIT 1) AS last_error
+       FROM studies s ORDER BY s.last_received_at DESC, s.study_instance_uid LIMIT ?`,
+      Math.max(0, Math.floor(limit)),
+    );
+    return rows.map((row) => ({
+      studyInstanceUid: text(row, "study_instance_uid"),
+      patientId: text(row, "patient_id"),
+      patientName: text(row, "patient_name"),
+      modality: text(row, "modality"),
+      studyDate: text(row, "study_date"),
+      studyDescription: text(row, "study_description"),
+      accessionNumber: text(row, "accession_number"),
+      callingAeTitle: text(row, "calling_ae_title"),
+      firstReceivedAt: num(row, "first_received_at"),
+      lastReceivedAt: num(row, "last_received_at"),
+      received: num(row, "received"),
+      delivered: num(row, "delivered"),
+      failed: num(row, "failed"),
+      pending: num(row, "pending"),
+      lastError: nullableText(row, "last_error"),
+    }));
+  }
+
+  /** Progress of one study (for log lines). */
+  studyProgress(studyInstanceUid: string): StudyProgress {
+    const row = this.#get(
+      `SELECT count(*) AS received,
+         sum(status = 'delivered') AS delivered, sum(status = 'failed') AS failed,
+         sum(status IN ('pending', 'sending')) AS pending
+       FROM instances WHERE study_instance_uid = ?`,
+      studyInstanceUid,
+    );
+    return row === undefined ? { received: 0, delivered: 0, failed: 0, pending: 0 } : {
+      received: num(row, "received"),
+      delivered: num(row, "delivered"),
+      failed: num(row, "failed"),
+      pending: num(row, "pending"),
+    };
+  }
+
+  /** The `limit` most recent failed instances, newest first. */
+  failures(limit: number): FailureRecord[] {
+    return this.#all(
+      `SELECT sop_instance_uid, study_instance_uid, failure_reason, failed_at FROM instances
+       WHERE status = 'failed' ORDER BY failed_at DESC, sop_instance_uid LIMIT ?`,
+      Math.max(0, Math.floor(limit)),
+    ).map((row) => ({
+      sopInstanceUid: text(row, "sop_instance_uid"),
+      studyInstanceUid: text(row, "study_instance_uid"),
+      reason: text(row, "failure_reason"),
+      at: num(row, "failed_at"),
+    }));
+  }
+
+  /** Puts failed instances (of one study, or all) back in the queue. Returns how many. */
+  retryFailed(studyInstanceUid?: string): number {
+    const changed = studyInstanceUid === undefined
+      ? this.#run(
+        `UPDATE instances SET status = 'pending', attempts = 0, next_attempt_at = 0, failed_at = NULL,
+           failure_reason = NULL WHERE status = 'failed'`,
+      )
+      : this.#run(
+        `UPDATE instances SET status = 'pending', attempts = 0, next_attempt_at = 0, failed_at = NULL,
+           failure_reason = NULL WHERE status = 'failed' AND study_instance_uid = ?`,
+        studyInstanceUid,
+      );
+    if (changed > 0) this.#notify();
+    return changed;
+  }
+
+  /** A value from the small key-value table (upload health, credentials state…). */
+  getState(key: string): string | undefined {
+    const row = this.#get("SELECT value FROM state WHERE key = ?", key);
+    return row === undefined ? undefined : text(row, "value");
+  }
+
+  /** Stores a value in the key-value table. Never store secrets here. */
+  setState(key: string, value: string): void {
+    this.#run(
+      "INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      key,
+      value,
+    );
+  }
+
+  // ---- the uploader's side ----
+
+  /**
+   * After a crash or restart: rows left "sending" were never confirmed, so they go back to pending
+   * (attempt count unchanged). Call once when the uploader starts, before claiming. Returns how many.
+   */
+  requeueSending(): number {
+    const changed = this.#run(
+      "UPDATE instances SET status = 'pending', next_attempt_at = 0 WHERE status = 'sending'",
+    );
+    if (changed > 0) this.#notify();
+    return changed;
+  }
+
+  /**
+   * Claims the next batch: the oldest due pending instance, then more due pending instances of the
+   * same study in arrival order, within `limits` (see {@linkcode planBatch}). The claimed rows become
+   * "sending". Returns an empty array when nothing is due at `now`.
+   */
+  claimBatch(limits: BatchLimits, now: number): ClaimedInstance[] {
+    return this.#transaction(() => {
+      const first = this.#get(
+        `SELECT study_instance_uid FROM instances WHERE status = 'pending' AND next_attempt_at <= ?
+         ORDER BY received_at, rowid LIMIT 1`,
+        now,
+      );
+      if (first === undefined) return [];
+      const candidates = this.#all(
+        `SELECT sop_instance_uid, sop_class_uid, study_instance_uid, transfer_syntax_uid, path, size, generation,
+           attempts FROM instances
+         WHERE study_instance_uid = ? AND status = 'pending' AND next_attempt_at <= ?
+         ORDER BY received_at, rowid LIMIT ?`,
+        text(first, "study_instance_uid"),
+        now,
+        Math.max(1, limits.maxInstances),
+      ).map((row): ClaimedInstance => ({
+        sopInstanceUid: text(row, "sop_instance_uid"),
+        sopClassUid: text(row, "sop_class_uid"),
+        studyInstanceUid: text(row, "study_instance_uid"),
+        transferSyntaxUid: text(row, "transfer_syntax_uid"),
+        path: text(row, "path"),
+        size: num(row, "size"),
+        generation: num(row, "generation"),
+        attempts: num(row, "attempts"),
+      }));
+      const batch = planBatch(candidates, limits);
+      for (const instance of batch) {
+        this.#run(
+          "UPDATE instances SET status = 'sending' WHERE sop_instance_uid = ?",
+          instance.sopInstanceUid,
+        );
+      }
+      return batch;
+    });
+  }
+
+  /** The earliest time a pending instance becomes due, or null when nothing is pending. */
+  nextDueAt(): number | null {
+    const row = this.#get("SELECT min(next_attempt_at) AS due FROM instances WHERE status = 'pending'");
+    const due = row?.["due"];
+    return due === null || due === undefined ? null : Number(due);
+  }
+
+  /**
+   * Marks claimed instances delivered — call only after the server confirmed them. Stale claims
+   * (the instance was re-received meanwhile) are ignored. Returns how many rows changed.
+   */
+  markDelivered(claims: readonly ClaimRef[], at: number): number {
+    let changed = 0;
+    this.#transaction(() => {
+      for (const claim of claims) {
+        changed += this.#run(
+          `UPDATE instances SET status = 'delivered', delivered_at = ?, last_error = NULL
+           WHERE sop_instance_uid = ? AND generation = ? AND status = 'sending'`,
+          at,
+          claim.sopInstanceUid,
+          claim.generation,
+        );
+      }
+    });
+    if (changed > 0) this.#notify();
+    return changed;
+  }
+
+  /** Marks claimed instances failed with the server's reason (no automatic retry). Returns how many. */
+  markFailed(claims: readonly (ClaimRef & { reason: string })[], at: number): number {
+    let changed = 0;
+    this.#transaction(() => {
+      for (const claim of claims) {
+        changed += this.#run(
+          `UPDATE instances SET status = 'failed', failed_at = ?, failure_reason = ?, last_error = ?
+           WHERE sop_instance_uid = ? AND generation = ? AND status = 'sending'`,
+          at,
+          claim.reason,
+          claim.reason,
+          claim.sopInstanceUid,
+          claim.generation,
+        );
+      }
+    });
+    if (changed > 0) this.#notify();
+    return changed;
+  }
+
+  /**
+   * Puts claimed instances back to pending, due at `nextAttemptAt`. `countAttempt` adds one to their
+   * attempt count (a retryable failure); false for "not tried" (credentials rejected, shutdown).
+   */
+  release(
+    claims: readonly ClaimRef[],
+    options: { nextAttemptAt: number; countAttempt: boolean; error?: string | null },
+  ): number {
+    let changed = 0;
+    this.#transaction(() => {
+      for (const claim of claims) {
+        changed += this.#run(
+          `UPDATE instances SET status = 'pending', next_attempt_at = ?, attempts = attempts + ?,
+             last_error = coalesce(?, last_error)
+           WHERE sop_instance_uid = ? AND generation = ? AND status = 'sending'`,
+          options.nextAttemptAt,
+          options.countAttempt ? 1 : 0,
+          options.error ?? null,
+          claim.sopInstanceUid,
+          claim.generation,
+        );
+      }
+    });
+    if (changed > 0) this.#notify();
+    return changed;
+  }
+
+  /** Makes every pending instance due now (e.g. after the configuration changed). */
+  makeAllDue(): number {
+    const changed = this.#run(
+      "UPDATE instances SET next_attempt_at = 0 WHERE status = 'pending' AND next_attempt_at > 0",
+    );
+    if (changed > 0) this.#notify();
+    return changed;
+  }
+
+  /**
+   * Delivered instances whose file is still on disk, oldest delivery first; `deliveredBefore`
+   * restricts to deliveries before that time.
+   */
+  purgeCandidates(options: { deliveredBefore?: number; limit: number }): PurgeCandidate[] {
+    return this.#all(
+      `SELECT sop_instance_uid, generation, path, size, delivered_at FROM instances
+       WHERE status = 'delivered' AND purged_at IS NULL AND delivered_at < ?
+       ORDER BY delivered_at, rowid LIMIT ?`,
+      options.deliveredBefore ?? Number.MAX_SAFE_INTEGER,
+      Math.max(0, Math.floor(options.limit)),
+    ).map((row) => ({
+      sopInstanceUid: text(row, "sop_instance_uid"),
+      generation: num(row, "generation"),
+      path: text(row, "path"),
+      size: num(row, "size"),
+      deliveredAt: num(row, "delivered_at"),
+    }));
+  }
+
+  /**
+   * True if the instance is still delivered, unpurged and of this generation, and no undelivered row
+   * uses the same path (checked right before deleting its file).
+   */
+  isPurgeable(claim: ClaimRef): boolean {
+    return this.#get(
+      `SELECT 1 AS ok FROM instances WHERE sop_instance_uid = ? AND generation = ? AND status = 'delivered'
+         AND purged_at IS NULL
+         AND NOT EXISTS (SELECT 1 FROM instances o WHERE o.path = instances.path AND o.status <> 'delivered')`,
+      claim.sopInstanceUid,
+      claim.generation,
+    ) !== undefined;
+  }
+
+  /** Records that retention deleted a delivered file (the row stays, for the study history). */
+  markPurged(claim: ClaimRef, at: number): boolean {
+    return this.#run(
+      `UPDATE instances SET purged_at = ? WHERE sop_instance_uid = ? AND generation = ? AND status = 'delivered'
+         AND purged_at IS NULL`,
+      at,
+      claim.sopInstanceUid,
+      claim.generation,
+    ) > 0;
+  }
+
+  /** Superseded copies (older receipts of re-received instances) superseded before `before`. */
+  supersededFiles(before: number, limit: number): SupersededFile[] {
+    return this.#all(
+      "SELECT path, superseded_at FROM superseded_files WHERE superseded_at < ? ORDER BY superseded_at LIMIT ?",
+      before,
+      Math.max(0, Math.floor(limit)),
+    ).map((row) => ({ path: text(row, "path"), supersededAt: num(row, "superseded_at") }));
+  }
+
+  /** Forgets a superseded copy once its file is deleted — unless a current row uses that path again. */
+  forgetSuperseded(path: string): void {
+    this.#run("DELETE FROM superseded_files WHERE path = ?", path);
+  }
+
+  /** True if a current (unpurged) row uses `path`. */
+  isPathInUse(path: string): boolean {
+    return this.#get("SELECT 1 AS ok FROM instances WHERE path = ? AND purged_at IS NULL LIMIT 1", path) !==
+      undefined;
+  }
+
+  /**
+   * Deletes the history of instances purged before `before` and studies left with no instance, so
+   * the index does not grow for ever. Returns the number of instance rows deleted.
+   */
+  pruneHistory(before: number): number {
+    return this.#transaction(() => {
+      const removed = this.#run(
+        "DELETE FROM instances WHERE status = 'delivered' AND purged_at IS NOT NULL AND purged_at < ?",
+        before,
+      );
+      if (removed > 0) this.#deleteEmptyStudies();
+      return removed;
+    });
+  }
+
+  /** The status of one instance (tests, diagnostics). */
+  instanceStatus(
+    sopInstanceUid: string,
+  ):
+    | { status: InstanceStatus; attempts: number; generation: number; failureReason: string | null }
+    | undefined {
+    const row = this.#get(
+      "SELECT status, attempts, generation, failure_reason FROM instances WHERE sop_instance_uid = ?",
+      sopInstanceUid,
+    );
+    return row === undefined ? undefined : {
+      status: text(row, "status") as InstanceStatus,
+      attempts: num(row, "attempts"),
+      generation: num(row, "generation"),
+      failureReason: nullableText(row, "failure_reason"),
+    };
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * Retention of delivered files: deleted `retentionDays` after delivery; when free disk space falls
+ * below `minFreeBytes`, the oldest delivered go first, whatever their age. A file that is not
+ * delivered is never deleted: every deletion is preceded by a check, in the index, that the row is
+ * still delivered (same generation) and that no undelivered row uses the same path, and by a check
+ * that the file on disk is not newer than the delivery (a re-received copy renamed into place).
+ * @module
+ */
+import { statfsSync } from "node:fs";
+import { joinPath } from "../config.ts";
+import type { PurgeCandidate, QueueIndex } from "../store/index.ts";
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Rows of purged instances are kept this long for the status page's history, then pruned. */
+export const HISTORY_KEEP_MS = 90 * DAY_MS;
+
+/** A superseded copy (older receipt of a re-received instance) is deleted after this delay. */
+export const SUPERSEDED_GRACE_MS = 60 * 60 * 1000;
+
+/**
+ * Free bytes available to us on the file system holding `path` (node:fs `statfsSync`, which Deno
+ * implements: `bavail × bsize`). Null when it cannot be measured (then low-disk clean-up is off).
+ */
+export function freeDiskBytes(path: string): number | null {
+  try {
+    const stats = statfsSync(path);
+    const free = Number(stats.bavail) * Number(stats.bsize);
+    return Number.isFinite(free) ? free : null;
+  } catch {
+    return null;
+  }
+}
+
+/** What one retention pass did. */
+export interface RetentionReport {
+  deletedByAge: number;
+  deletedForSpace: number;
+  bytesFreed: number;
+  supersededDeleted: number;
+  historyPruned: number;
+  /** Free bytes after the pass (null: unknown). */
+  freeBytes: number | null;
+  /** True when space is still below the minimum and nothing delivered is left to delete. */
+  stillLow: boolean;
+}
+
+/** Converts the index's "/"-separated relative path to a path under `dataDir`. */
+export function absolutePath(dataDir: string, relative: string): string {
+  return joinPath(dataDir, ...relative.split("/"));
+}
+
+function deleteDelivered(
+  index: QueueIndex,
+  dataDir: string,
+  candidate: PurgeCandidate,
+  now: number,
+): number | null {
+  if (!index.isPurgeable(candidate)) return null;
+  const file = absolutePath(dataDir, candidate.path);
+  try {
+    const info = Deno.statSync(file);
+    // A copy written after the delivery is a re-received instance not yet in the index: keep it.
+    if (info.mtime !== null && info.mtime.getTime() > candidate.deliveredAt) return null;
+    Deno.removeSync(file);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  index.markPurged(candidate, now);
+  return candidate.size;
+}
+
+/**
+ * One retention pass. Synchronous file operations keep the check-then-delete window as short as
+ * possible. `freeBytes` is injected for tests (default: {@linkcode freeDiskBytes} of `dataDir`).
+ */
+export function runRetention(
+  index: QueueIndex,
+  options: {
+    dataDir: string;
+    retentionDays: number;
+    minFreeBytes: number;
+    now: number;
+    freeBytes?: () => number | null;
+    onError?: (path: string, error: unknown) => void;
+  },
+): RetentionReport {
+  const freeBytes = options.freeBytes ?? (() => freeDiskBytes(options.dataDir));
+  const report: RetentionReport = {
+    deletedByAge: 0,
+    deletedForSpace: 0,
+    bytesFreed: 0,
+    supersededDeleted: 0,
+    historyPruned: 0,
+    freeBytes: null,
+    stillLow: false,
+  };
+  const tryDelete = (candidate: PurgeCandidate): number | null => {
+    try {
+      return deleteDelivered(index, options.dataDir, candidate, options.now);
+    } catch (error) {
+      options.onError?.(candidate.path, error);
+      return null;
+    }
+  };
+
+  if (options.retentionDays > 0) {
+    const before = options.now - options.retentionDays * DAY_MS;
+    const skipped = new Set<string>();
+    while (true) {
+      const batch = index.purgeCandidates({ deliveredBefore: before, limit: 500 + skipped.size })
+        .filter((c) => !skipped.has(c.sopInstanceUid));
+      if (batch.length === 0) break;
+      for (const candidate of batch) {
+        const freed = tryDelete(candidate);
+        if (freed === null) skipped.add(candidate.sopInstanceUid);
+        else {
+          report.deletedByAge++;
+          report.bytesFreed += freed;
+        }
+      }
+    }
+  }
+
+  let free = freeBytes();
+  if (free !== null && free < options.minFreeBytes) {
+    const skipped = new Set<string>();
+    while (free !== null && free < options.minFreeBytes) {
+      const batch = index.purgeCandidates({ limit: 50 + skipped.size }).filter((c) =>
+        !skipped.has(c.sopInstanceUid)
+      );
+      if (batch.length === 0) {
+        report.stillLow = true;
+        break;
+      }
+      for (const candidate of batch) {
+        const freed = tryDelete(candidate);
+        if (freed === null) skipped.add(candidate.sopInstanceUid);
+        else {
+          report.deletedForSpace++;
+          report.bytesFreed += freed;
+        }
+      }
+      free = freeBytes();
+    }
+  }
+  report.freeBytes = free;
+
+  for (const superseded of index.supersededFiles(options.now - SUPERSEDED_GRACE_MS, 500)) {
+    if (index.isPathInUse(superseded.path)) {
+      index.forgetSuperseded(superseded.path);
+      continue;
+    }
+    try {
+      Deno.removeSync(absolutePath(options.dataDir, superseded.path));
+      report.supersededDeleted++;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) {
+        options.onError?.(superseded.path, error);
+        continue;
+      }
+    }
+    index.forgetSuperseded(superseded.path);
+  }
+
+  report.historyPruned = index.pruneHistory(
+    options.now - Math.max(HISTORY_KEEP_MS, options.retentionDays * DAY_MS),
+  );
+  return report;
+}

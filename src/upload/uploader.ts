@@ -1,0 +1,801 @@
+/**
+ * The uploader: claims batches of pending instances from the queue index (per study, within the
+ * instance and byte limits), sends each as one STOW-RS request with the body streamed from disk,
+ * and settles every instance from the server's answer — `concurrency` requests in flight, woken by
+ * the index as soon as the receiver records an instance (pipelined: a study uploads while it
+ * arrives).
+ *
+ * Never lost, never stuck:
+ * - an instance is marked delivered only after the server confirmed it; rows left "sending" by a
+ *   crash go back to pending at start; a delivered instance is not sent again unless re-received;
+ * - network/TLS errors, idle timeouts, 408, 429 and 5xx are retried for ever with capped
+ *   full-jitter backoff (Retry-After honoured), one probe request at a time while failing;
+ * - 413 splits the batch; a failure response that does not say which instance is bad is narrowed
+ *   down by sending halves; only instances the server rejects for their content are marked failed;
+ * - 401/403 pause the whole queue ("credentials rejected"), retried every minute or when the
+ *   configuration changes; nothing is marked failed.
+ * @module
+ */
+import type { UploadConfig } from "../config.ts";
+import { logger } from "../log.ts";
+import type { ClaimedInstance, ClaimRef, QueueIndex } from "../store/index.ts";
+import {
+  type AuthProvider,
+  createAuthProvider,
+  CredentialsRejectedError,
+  redact,
+  TokenUnavailableError,
+} from "./auth.ts";
+import {
+  createTransport,
+  type HttpTransport,
+  NetworkError,
+  sendRequest,
+  startIdleTimer,
+  StoppedError,
+} from "./http.ts";
+import { interpretStowResponse, type StowOutcome } from "./response.ts";
+import { absolutePath, runRetention } from "./retention.ts";
+import { DEFAULT_RETRY_BASE_MS, retryDelayMs } from "./retry.ts";
+import { makeBoundary, multipartBody, multipartContentType, type MultipartPart, stowUrl } from "./stow.ts";
+
+export { stowUrl } from "./stow.ts";
+
+/** What the status page shows about uploading. Contains no secret. */
+export interface UploadHealth {
+  /** False when no destination URL is configured: everything is kept, nothing is uploaded. */
+  configured: boolean;
+  state: "idle" | "sending" | "retrying" | "credentials-rejected" | "not-configured";
+  lastSuccessAt: number | null;
+  lastError: string | null;
+  lastErrorAt: number | null;
+  /** When the next attempt happens while retrying or paused. */
+  nextRetryAt: number | null;
+  /** STOW-RS requests in flight now. */
+  inFlight: number;
+}
+
+/** Key under which the uploader keeps its health (JSON) in the index's state table. */
+export const HEALTH_STATE_KEY = "upload.health";
+
+/** Options of {@linkcode Uploader}. The last five are for tests and rarely need changing. */
+export interface UploaderOptions {
+  index: QueueIndex;
+  /** Folder the index's relative paths are relative to. */
+  dataDir: string;
+  config: UploadConfig;
+  /** Replaces the global fetch (tests). */
+  fetch?: typeof fetch;
+  now?: () => number;
+  random?: () => number;
+  /** First backoff step (default 1 s). */
+  retryBaseMs?: number;
+  /** Delay between probes while credentials are rejected (default 60 s). */
+  credentialsRetryMs?: number;
+  /** Period of the retention pass (default 10 min; 0 disables the timer). */
+  retentionIntervalMs?: number;
+  /** `stop()` lets requests in flight finish for this long before aborting them (default 5 s). */
+  stopGraceMs?: number;
+  /** Free-space probe for retention (tests). */
+  freeBytes?: () => number | null;
+}
+
+interface SendItem {
+  claim: ClaimedInstance;
+  size: number;
+}
+
+const log = logger("upload");
+
+function refs(items: readonly SendItem[]): ClaimRef[] {
+  return items.map((item) => ({
+    sopInstanceUid: item.claim.sopInstanceUid,
+    generation: item.claim.generation,
+  }));
+}
+
+function seconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
+}
+
+/** Uploads the queue to the configured DICOMweb server. See the module documentation. */
+export class Uploader {
+  readonly #index: QueueIndex;
+  readonly #dataDir: string;
+  #config: UploadConfig;
+  readonly #fetch: typeof fetch;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #retryBaseMs: number;
+  readonly #credentialsRetryMs: number;
+  readonly #retentionIntervalMs: number;
+  readonly #stopGraceMs: number;
+  readonly #freeBytes: (() => number | null) | undefined;
+
+  #transport: HttpTransport | null = null;
+  #auth: AuthProvider | null = null;
+  #setupError: string | null = null;
+  #setupGeneration = 0;
+  #started = false;
+  #stopping = false;
+  #stopController = new AbortController();
+  #unsubscribe: (() => void) | null = null;
+  #pumpQueued = false;
+  #wakeTimer: ReturnType<typeof setTimeout> | undefined;
+  #wakeAt = 0;
+  #retentionTimer: ReturnType<typeof setInterval> | undefined;
+  #setupTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastLowDiskCheck = 0;
+  readonly #active = new Set<Promise<void>>();
+
+  #inFlight = 0;
+  #consecutiveFailures = 0;
+  #gateUntil = 0;
+  #credentialsRejected = false;
+  #learnedMaxInstances: number | null = null;
+  #learnedMaxBytes: number | null = null;
+  #lastSuccessAt: number | null = null;
+  #lastError: string | null = null;
+  #lastErrorAt: number | null = null;
+  #lastPublished = "";
+
+  /** Creates an uploader; nothing happens until {@linkcode Uploader.start}. */
+  constructor(options: UploaderOptions) {
+    this.#index = options.index;
+    this.#dataDir = options.dataDir;
+    this.#config = options.config;
+    this.#fetch = options.fetch ?? fetch;
+    this.#now = options.now ?? Date.now;
+    this.#random = options.random ?? Math.random;
+    this.#retryBaseMs = options.retryBaseMs ?? DEFAULT_RETRY_BASE_MS;
+    this.#credentialsRetryMs = options.credentialsRetryMs ?? 60_000;
+    this.#retentionIntervalMs = options.retentionIntervalMs ?? 10 * 60_000;
+    this.#stopGraceMs = options.stopGraceMs ?? 5_000;
+    this.#freeBytes = options.freeBytes;
+    const saved = this.#index.getState(HEALTH_STATE_KEY);
+    if (saved !== undefined) {
+      try {
+        const previous = JSON.parse(saved) as Partial<UploadHealth>;
+        if (typeof previous.lastSuccessAt === "number") this.#lastSuccessAt = previous.lastSuccessAt;
+      } catch {
+        // ignore a damaged value
+      }
+    }
+  }
+
+  get #configured(): boolean {
+    return this.#config.url.trim() !== "";
+  }
+
+  /**
+   * Starts uploading: rows left "sending" by a previous run go back to pending, the index wakes the
+   * uploader on every change, and the retention pass runs periodically.
+   */
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    const requeued = this.#index.requeueSending();
+    if (requeued > 0) {
+      log.info("{count} instances were being sent when the gateway stopped; they will be sent again", {
+        count: requeued,
+      });
+    }
+    this.#unsubscribe = this.#index.onChange(() => this.#schedulePump());
+    if (this.#retentionIntervalMs > 0) {
+      this.#retentionTimer = setInterval(() => this.runRetention(), this.#retentionIntervalMs);
+      this.runRetention();
+    }
+    if (!this.#configured) {
+      log.warn(
+        "No upload destination is configured: received instances are kept on disk, nothing is uploaded",
+      );
+    } else {
+      log.info("Uploading to {url}", { url: this.#safeUrl() });
+    }
+    void this.#setup();
+    this.#publish(true);
+  }
+
+  /** Replaces the configuration (e.g. new credentials): the pause and backoff are cleared and everything due now. */
+  async setConfig(config: UploadConfig): Promise<void> {
+    this.#config = config;
+    this.#learnedMaxBytes = null;
+    this.#learnedMaxInstances = null;
+    this.#consecutiveFailures = 0;
+    this.#credentialsRejected = false;
+    this.#gateUntil = 0;
+    await this.#setup();
+    if (this.#started && !this.#stopping) this.#index.makeAllDue();
+    this.#publish(true);
+    this.#schedulePump();
+  }
+
+  async #setup(): Promise<void> {
+    const generation = ++this.#setupGeneration;
+    const old = this.#transport;
+    this.#transport = null;
+    this.#auth = null;
+    this.#setupError = null;
+    if (!this.#configured) return;
+    try {
+      const transport = await createTransport(this.#config, this.#fetch);
+      if (generation !== this.#setupGeneration) {
+        transport.close();
+        return;
+      }
+      this.#transport = transport;
+      this.#auth = createAuthProvider(this.#config.auth, {
+        transport,
+        now: this.#now,
+        idleTimeoutMs: this.#config.idleTimeoutMs,
+      });
+    } catch (error) {
+      this.#setupError = this.#redact(error instanceof Error ? error.message : String(error));
+      this.#lastError = this.#setupError;
+      this.#lastErrorAt = this.#now();
+      log.error("Cannot upload: {reason}", { reason: this.#setupError });
+    } finally {
+      if (old !== null && this.#inFlight === 0) old.close();
+    }
+    this.#schedulePump();
+  }
+
+  /** Stops: no new request; requests in flight may finish for a short grace period, then are aborted. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
+    if (this.#wakeTimer !== undefined) clearTimeout(this.#wakeTimer);
+    if (this.#retentionTimer !== undefined) clearInterval(this.#retentionTimer);
+    if (this.#setupTimer !== undefined) clearTimeout(this.#setupTimer);
+    if (this.#active.size > 0) {
+      let timeout: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.#active]),
+        new Promise<void>((resolve) => timeout = setTimeout(resolve, this.#stopGraceMs)),
+      ]);
+      clearTimeout(timeout);
+    }
+    this.#stopController.abort();
+    await Promise.allSettled([...this.#active]);
+    this.#transport?.close();
+    this.#transport = null;
+    try {
+      this.#publish(true);
+    } catch {
+      // the index may already be closed
+    }
+  }
+
+  /** The current health (see {@linkcode UploadHealth}). */
+  health(): UploadHealth {
+    const now = this.#now();
+    let state: UploadHealth["state"];
+    if (!this.#configured) state = "not-configured";
+    else if (this.#credentialsRejected) state = "credentials-rejected";
+    else if (this.#consecutiveFailures > 0 || this.#setupError !== null) state = "retrying";
+    else if (this.#inFlight > 0) state = "sending";
+    else state = "idle";
+    const waiting = state === "retrying" || state === "credentials-rejected";
+    return {
+      configured: this.#configured,
+      state,
+      lastSuccessAt: this.#lastSuccessAt,
+      lastError: this.#lastError,
+      lastErrorAt: this.#lastErrorAt,
+      nextRetryAt: waiting && this.#gateUntil > now ? this.#gateUntil : null,
+      inFlight: this.#inFlight,
+    };
+  }
+
+  /**
+   * Checks the destination without uploading: a QIDO-RS `GET {url}/studies?limit=1` (PS3.18 §10.6)
+   * with the configured credentials, CA and proxy. Reports TLS, DNS, connection and credential
+   * problems in plain words.
+   */
+  async testConnection(): Promise<{ ok: boolean; message: string }> {
+    if (!this.#configured) return { ok: false, message: "No upload destination is configured." };
+    let transport: HttpTransport;
+    try {
+      transport = await createTransport(this.#config, this.#fetch);
+    } catch (error) {
+      return { ok: false, message: this.#redact(error instanceof Error ? error.message : String(error)) };
+    }
+    const auth = createAuthProvider(this.#config.auth, {
+      transport,
+      now: this.#now,
+      idleTimeoutMs: this.#config.idleTimeoutMs,
+    });
+    const url = `${stowUrl(this.#config.url)}?limit=1`;
+    const where = this.#safeUrl();
+    const secrets = () => [...this.#secrets(), ...auth.secrets()];
+    try {
+      const headers = await auth.headers();
+      const result = await sendRequest(transport, url, {
+        method: "GET",
+        headers: { ...headers, accept: "application/dicom+json" },
+        timer: startIdleTimer(Math.min(this.#config.idleTimeoutMs, 30_000)),
+        maxBodyBytes: 64 * 1024,
+      });
+      const line = `HTTP ${result.status}${result.statusText ? ` ${result.statusText}` : ""}`;
+      if (result.status >= 200 && result.status < 300) {
+        return { ok: true, message: `Connected: ${where} answered a DICOMweb query (${line}).` };
+      }
+      if (result.status === 401 || result.status === 403) {
+        return {
+          ok: false,
+          message: `${where} rejected the credentials (${line}). Check the user name, password or token.`,
+        };
+      }
+      if (result.status === 404) {
+        return { ok: false, message: `${where} answered ${line}: is this the server's DICOMweb root URL?` };
+      }
+      return { ok: false, message: redact(`${where} answered ${line}.`, secrets()) };
+    } catch (error) {
+      if (error instanceof CredentialsRejectedError) {
+        return {
+          ok: false,
+          message: redact(`The OAuth2 credentials were rejected: ${error.message}`, secrets()),
+        };
+      }
+      const message = error instanceof Error ? error.message : String(error);
+      return { ok: false, message: redact(`Cannot reach ${where}: ${message}`, secrets()) };
+    } finally {
+      transport.close();
+    }
+  }
+
+  /** Runs one retention pass now (also runs periodically). Returns what it did, or null if it failed. */
+  runRetention(): ReturnType<typeof runRetention> | null {
+    try {
+      const report = runRetention(this.#index, {
+        dataDir: this.#dataDir,
+        retentionDays: this.#config.retentionDays,
+        minFreeBytes: this.#config.minFreeBytes,
+        now: this.#now(),
+        ...(this.#freeBytes === undefined ? {} : { freeBytes: this.#freeBytes }),
+        onError: (path, error) =>
+          log.warn("Retention could not delete {path}: {error}", { path, error: String(error) }),
+      });
+      if (report.deletedByAge > 0) {
+        log.info("Retention: deleted {count} delivered files older than {days} days", {
+          count: report.deletedByAge,
+          days: this.#config.retentionDays,
+        });
+      }
+      if (report.deletedForSpace > 0) {
+        log.warn("Disk space low: deleted the {count} oldest delivered files ({mb} MB)", {
+          count: report.deletedForSpace,
+          mb: Math.round(report.bytesFreed / 1e6),
+        });
+      }
+      if (report.stillLow) {
+        log.error(
+          "Disk space is below the minimum and no delivered file is left to delete; undelivered instances are kept",
+        );
+      }
+      return report;
+    } catch (error) {
+      log.error("Retention pass failed: {error}", { error: String(error) });
+      return null;
+    }
+  }
+
+  // ---- the pump: claim → send → settle ----
+
+  #schedulePump(): void {
+    if (this.#pumpQueued || this.#stopping || !this.#started) return;
+    this.#pumpQueued = true;
+    queueMicrotask(() => {
+      this.#pumpQueued = false;
+      try {
+        this.#pump();
+      } catch (error) {
+        log.error("Upload queue error: {error}", { error: String(error) });
+        this.#armWake(this.#now() + 5_000);
+      }
+    });
+  }
+
+  #armWake(at: number): void {
+    if (this.#stopping) return;
+    if (this.#wakeTimer !== undefined && this.#wakeAt <= at && this.#wakeAt > this.#now()) return;
+    if (this.#wakeTimer !== undefined) clearTimeout(this.#wakeTimer);
+    this.#wakeAt = at;
+    this.#wakeTimer = setTimeout(() => {
+      this.#wakeTimer = undefined;
+      this.#schedulePump();
+    }, Math.max(0, at - this.#now()) + 5);
+  }
+
+  #limits(): { maxInstances: number; maxBytes: number } {
+    return {
+      maxInstances: Math.max(
+        1,
+        Math.min(this.#config.batchMaxInstances, this.#learnedMaxInstances ?? Infinity),
+      ),
+      maxBytes: Math.max(1, Math.min(this.#config.batchMaxBytes, this.#learnedMaxBytes ?? Infinity)),
+    };
+  }
+
+  #pump(): void {
+    if (this.#stopping || !this.#configured) return;
+    const now = this.#now();
+    if (this.#transport === null || this.#auth === null) {
+      if (this.#setupError !== null && this.#setupTimer === undefined) {
+        // E.g. an unreadable CA file: try the set-up again later (or at once when setConfig is called).
+        this.#setupTimer = setTimeout(() => {
+          this.#setupTimer = undefined;
+          if (!this.#stopping) void this.#setup();
+        }, this.#credentialsRetryMs);
+      }
+      this.#publish(false);
+      return;
+    }
+    if (now < this.#gateUntil) {
+      this.#armWake(this.#gateUntil);
+      this.#publish(false);
+      return;
+    }
+    // While failing, one probe at a time; full concurrency once the server answers again.
+    const limit = this.#consecutiveFailures > 0 || this.#credentialsRejected
+      ? 1
+      : Math.max(1, this.#config.concurrency);
+    while (this.#inFlight < limit) {
+      const batch = this.#index.claimBatch(this.#limits(), now);
+      if (batch.length === 0) break;
+      this.#launch(batch);
+    }
+    if (this.#inFlight < limit) {
+      const due = this.#index.nextDueAt();
+      if (due !== null && due > now) this.#armWake(due);
+    }
+    this.#publish(false);
+  }
+
+  #launch(batch: ClaimedInstance[]): void {
+    this.#inFlight++;
+    const task = this.#process(batch)
+      .catch((error) => {
+        log.error("Unexpected upload error: {error}", { error: this.#redact(String(error)) });
+        try {
+          this.#index.release(batch, { nextAttemptAt: this.#now() + 5_000, countAttempt: true });
+        } catch {
+          // index closed
+        }
+      })
+      .finally(() => {
+        this.#inFlight--;
+        this.#active.delete(task);
+        this.#publish(false);
+        this.#schedulePump();
+      });
+    this.#active.add(task);
+  }
+
+  async #process(batch: ClaimedInstance[]): Promise<void> {
+    const items: SendItem[] = [];
+    const missing: (ClaimRef & { reason: string })[] = [];
+    for (const claim of batch) {
+      try {
+        const info = await Deno.stat(absolutePath(this.#dataDir, claim.path));
+        items.push({ claim, size: info.size });
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+        missing.push({
+          sopInstanceUid: claim.sopInstanceUid,
+          generation: claim.generation,
+          reason: `the stored file ${claim.path} is missing from the data folder`,
+        });
+      }
+    }
+    if (missing.length > 0) {
+      const changed = this.#index.markFailed(missing, this.#now());
+      if (changed > 0) log.error("{count} queued files are missing from the data folder", { count: changed });
+    }
+    if (items.length > 0) await this.#sendBatch(items, false);
+  }
+
+  async #sendBatch(items: SendItem[], authRetried: boolean): Promise<void> {
+    const now = this.#now();
+    if (this.#stopping) {
+      this.#index.release(refs(items), { nextAttemptAt: 0, countAttempt: false });
+      return;
+    }
+    if (now < this.#gateUntil) {
+      this.#index.release(refs(items), { nextAttemptAt: this.#gateUntil, countAttempt: false });
+      return;
+    }
+    const outcome = await this.#post(items);
+    switch (outcome.kind) {
+      case "stopped":
+        this.#index.release(refs(items), { nextAttemptAt: 0, countAttempt: false });
+        return;
+      case "credentials": {
+        if (outcome.status === 401 && !authRetried && this.#auth?.invalidate()) {
+          log.info("The server answered 401; getting a fresh OAuth2 token and trying once more");
+          return await this.#sendBatch(items, true);
+        }
+        this.#onCredentialsRejected(outcome.reason);
+        this.#index.release(refs(items), { nextAttemptAt: 0, countAttempt: false, error: this.#lastError });
+        return;
+      }
+      case "retry": {
+        const delay = this.#onRetryableFailure(outcome.reason, outcome.retryAfterMs);
+        this.#index.release(refs(items), {
+          nextAttemptAt: this.#now() + delay,
+          countAttempt: true,
+          error: this.#lastError,
+        });
+        return;
+      }
+      case "too-large": {
+        this.#onServerAnswered();
+        if (items.length > 1) {
+          const bytes = items.reduce((sum, item) => sum + item.size, 0);
+          this.#learnedMaxBytes = Math.max(1, Math.floor(bytes / 2));
+          this.#learnedMaxInstances = Math.max(1, Math.ceil(items.length / 2));
+          log.warn(
+            "The server refused a request of {count} instances ({mb} MB) as too large; sending halves",
+            {
+              count: items.length,
+              mb: (bytes / 1e6).toFixed(1),
+            },
+          );
+          await this.#sendHalves(items);
+        } else {
+          const item = items[0]!;
+          this.#markFailed([{
+            item,
+            reason: `${outcome.reason}: this ${
+              (item.size / 1e6).toFixed(1)
+            } MB instance is larger than the server accepts`,
+          }]);
+          this.#logProgress(items);
+        }
+        return;
+      }
+      case "settle": {
+        this.#onServerAnswered();
+        const byUid = new Map(items.map((item) => [item.claim.sopInstanceUid, item]));
+        const delivered = outcome.delivered.flatMap((d) => {
+          const item = byUid.get(d.sopInstanceUid);
+          return item === undefined ? [] : [{ item, note: d.note }];
+        });
+        const at = this.#now();
+        this.#index.markDelivered(delivered.map((d) => refs([d.item])[0]!), at);
+        for (const d of delivered) {
+          if (d.note !== null) {
+            log.info("Instance {uid}: {note}", {
+              uid: d.item.claim.sopInstanceUid,
+              note: this.#redact(d.note),
+            });
+          }
+        }
+        if (delivered.length > 0) this.#lastSuccessAt = at;
+        this.#markFailed(outcome.failed.flatMap((f) => {
+          const item = byUid.get(f.sopInstanceUid);
+          return item === undefined ? [] : [{ item, reason: f.reason }];
+        }));
+        this.#logProgress(items);
+        this.#publish(delivered.length > 0);
+        if (delivered.length > 0) this.#checkLowDisk();
+        const isolate = outcome.isolate.flatMap((uid) => {
+          const item = byUid.get(uid);
+          return item === undefined ? [] : [item];
+        });
+        if (isolate.length > 0) {
+          log.warn(
+            "The server refused {count} instances without saying which; sending them in smaller batches",
+            {
+              count: isolate.length,
+            },
+          );
+          await this.#sendHalves(isolate);
+        }
+        return;
+      }
+    }
+  }
+
+  async #sendHalves(items: SendItem[]): Promise<void> {
+    const middle = Math.ceil(items.length / 2);
+    await this.#sendBatch(items.slice(0, middle), false);
+    await this.#sendBatch(items.slice(middle), false);
+  }
+
+  #markFailed(failures: { item: SendItem; reason: string }[]): void {
+    if (failures.length === 0) return;
+    const at = this.#now();
+    this.#index.markFailed(
+      failures.map((f) => ({ ...refs([f.item])[0]!, reason: this.#redact(f.reason) })),
+      at,
+    );
+    for (const f of failures) {
+      log.error("Instance {uid} of study {study} was rejected by the server: {reason}", {
+        uid: f.item.claim.sopInstanceUid,
+        study: f.item.claim.studyInstanceUid,
+        reason: this.#redact(f.reason),
+      });
+    }
+  }
+
+  async #post(items: SendItem[]): Promise<StowOutcome | { kind: "stopped" }> {
+    const transport = this.#transport;
+    const auth = this.#auth;
+    if (transport === null || auth === null) {
+      return { kind: "retry", reason: this.#setupError ?? "the uploader is not ready", retryAfterMs: null };
+    }
+    let authorization: Record<string, string>;
+    try {
+      authorization = await auth.headers(this.#stopController.signal);
+    } catch (error) {
+      if (error instanceof StoppedError) return { kind: "stopped" };
+      if (error instanceof CredentialsRejectedError) {
+        return { kind: "credentials", reason: error.message, status: 0 };
+      }
+      const reason = error instanceof TokenUnavailableError || error instanceof Error
+        ? error.message
+        : String(error);
+      return { kind: "retry", reason, retryAfterMs: null };
+    }
+    const timer = startIdleTimer(this.#config.idleTimeoutMs);
+    const boundary = makeBoundary();
+    const parts: MultipartPart[] = items.map((item) => ({
+      size: item.size,
+      label: item.claim.path,
+      open: () => Deno.open(absolutePath(this.#dataDir, item.claim.path), { read: true }),
+    }));
+    const body = multipartBody(parts, { boundary, onProgress: () => timer.touch() });
+    const started = this.#now();
+    try {
+      const result = await sendRequest(transport, stowUrl(this.#config.url), {
+        method: "POST",
+        headers: {
+          ...authorization,
+          "content-type": multipartContentType(boundary),
+          accept: "application/dicom+json",
+        },
+        body: body.stream,
+        timer,
+        stopSignal: this.#stopController.signal,
+      });
+      log.debug("STOW-RS {count} instances, {mb} MB: HTTP {status} in {ms} ms", {
+        count: items.length,
+        mb: (body.length / 1e6).toFixed(1),
+        status: result.status,
+        ms: this.#now() - started,
+      });
+      return interpretStowResponse(
+        { status: result.status, statusText: result.statusText, headers: result.headers, body: result.body },
+        items.map((item) => item.claim.sopInstanceUid),
+        this.#now(),
+      );
+    } catch (error) {
+      if (error instanceof StoppedError) return { kind: "stopped" };
+      const reason = error instanceof NetworkError || error instanceof Error ? error.message : String(error);
+      return { kind: "retry", reason, retryAfterMs: null };
+    } finally {
+      body.dispose();
+    }
+  }
+
+  // ---- state changes ----
+
+  #onServerAnswered(): void {
+    if (this.#consecutiveFailures > 0 || this.#credentialsRejected) {
+      log.info("Upload resumed: {url} is answering again", { url: this.#safeUrl() });
+    }
+    this.#consecutiveFailures = 0;
+    this.#credentialsRejected = false;
+    this.#gateUntil = 0;
+  }
+
+  #onRetryableFailure(reason: string, retryAfterMs: number | null): number {
+    this.#consecutiveFailures++;
+    const delay = retryDelayMs({
+      attempt: this.#consecutiveFailures,
+      baseMs: this.#retryBaseMs,
+      capMs: this.#config.maxBackoffMs,
+      random: this.#random,
+      retryAfterMs,
+    });
+    const now = this.#now();
+    this.#gateUntil = Math.max(this.#gateUntil, now + delay);
+    this.#lastError = this.#redact(reason);
+    this.#lastErrorAt = now;
+    log.warn(
+      "Upload failed: {reason}. Retrying in {delay} (attempt {attempt}); the instances wait in the queue",
+      {
+        reason: this.#lastError,
+        delay: seconds(delay),
+        attempt: this.#consecutiveFailures,
+      },
+    );
+    this.#publish(true);
+    return delay;
+  }
+
+  #onCredentialsRejected(reason: string): void {
+    const now = this.#now();
+    if (!this.#credentialsRejected) {
+      log.error(
+        "Upload paused: {reason}. Nothing is marked failed; trying again every {every} or when the settings change",
+        { reason: this.#redact(reason), every: seconds(this.#credentialsRetryMs) },
+      );
+    }
+    this.#credentialsRejected = true;
+    this.#gateUntil = now + this.#credentialsRetryMs;
+    this.#lastError = this.#redact(`credentials rejected: ${reason}`);
+    this.#lastErrorAt = now;
+    this.#publish(true);
+  }
+
+  #logProgress(items: readonly SendItem[]): void {
+    for (const study of new Set(items.map((item) => item.claim.studyInstanceUid))) {
+      const p = this.#index.studyProgress(study);
+      const failed = p.failed > 0 ? `, ${p.failed} failed` : "";
+      if (p.pending === 0) {
+        log.info("Study {study}: {delivered}/{received} instances uploaded{failed} — nothing left to send", {
+          study,
+          delivered: p.delivered,
+          received: p.received,
+          failed,
+        });
+      } else {
+        log.info("Study {study}: {delivered}/{received} instances uploaded{failed}", {
+          study,
+          delivered: p.delivered,
+          received: p.received,
+          failed,
+        });
+      }
+    }
+  }
+
+  #checkLowDisk(): void {
+    const now = this.#now();
+    if (now - this.#lastLowDiskCheck < 60_000) return;
+    this.#lastLowDiskCheck = now;
+    const free = this.#freeBytes?.() ?? null;
+    if (this.#freeBytes !== undefined && free !== null && free >= this.#config.minFreeBytes) return;
+    this.runRetention();
+  }
+
+  #publish(force: boolean): void {
+    if (!force && this.#lastPublished === "") force = true;
+    const health = this.health();
+    const { inFlight: _inFlight, ...stable } = health;
+    const json = JSON.stringify(stable);
+    if (!force && json === this.#lastPublished) return;
+    this.#lastPublished = json;
+    try {
+      this.#index.setState(HEALTH_STATE_KEY, JSON.stringify(health));
+    } catch {
+      // index closed during shutdown
+    }
+  }
+
+  #secrets(): string[] {
+    const auth = this.#config.auth;
+    const configured = auth.kind === "basic"
+      ? [auth.password]
+      : auth.kind === "bearer"
+      ? [auth.token]
+      : auth.kind === "header"
+      ? [auth.value]
+      : auth.kind === "oauth2"
+      ? [auth.clientSecret]
+      : [];
+    return [...configured, ...(this.#auth?.secrets() ?? [])];
+  }
+
+  #redact(text: string): string {
+    return redact(text, this.#secrets());
+  }
+
+  #safeUrl(): string {
+    return this.#redact(this.#config.url);
+  }
+}

@@ -130,7 +130,9 @@ export class MessageAssembler {
               `(Command Data Set Type 0x0101, command field 0x${hex4(state.previous.commandField)})`,
           );
         }
-        throw new DimseError(`Data PDV on presentation context ${pcId} before any command expecting a data set`);
+        throw new DimseError(
+          `Data PDV on presentation context ${pcId} before any command expecting a data set`,
+        );
       case "command":
         throw new DimseError(
           `Data PDV on presentation context ${pcId} while the command on presentation context ` +

@@ -45,8 +45,8 @@ export const CommandField = {
 /** PS3.7 Table E.1-1 (0000,0800) Command Data Set Type: "0101H indicates no Data Set present". */
 export const NO_DATA_SET = 0x0101;
 
-/** Value we put in (0000,0800) when a data set follows (PS3.7: "any other value" means present). */
-export const DATA_SET_PRESENT = 0x0000;
+/** Value we put in (0000,0800) when a data set follows: PS3.7 says any value but 0x0101; 0x0001 as DCMTK and pynetdicom send. */
+export const DATA_SET_PRESENT = 0x0001;
 
 /** PS3.7 Table E.1-1 (0000,0700) Priority. */
 export const Priority = { Medium: 0x0000, High: 0x0001, Low: 0x0002 } as const;
@@ -287,7 +287,9 @@ function encodeValue(
   switch (vr) {
     case "US": {
       if (typeof raw !== "number" || !Number.isInteger(raw) || raw < 0 || raw > 0xFFFF) {
-        throw new DimseError(`Cannot encode command set: ${key} ${name} must be an integer 0..65535, not ${raw}`);
+        throw new DimseError(
+          `Cannot encode command set: ${key} ${name} must be an integer 0..65535, not ${raw}`,
+        );
       }
       const out = new Uint8Array(2);
       new DataView(out.buffer).setUint16(0, raw, true);
@@ -313,7 +315,9 @@ function encodeValue(
       // PS3.5 §9.1: at most 64 characters of "0"-"9" and ".". Peers do send UIDs with other
       // printable characters; those are echoed as received rather than refused.
       if (!isEncodableUid(text, maxChars)) {
-        throw new DimseError(`Cannot encode command set: ${key} ${name} is not a valid UID: ${JSON.stringify(text)}`);
+        throw new DimseError(
+          `Cannot encode command set: ${key} ${name} is not a valid UID: ${JSON.stringify(text)}`,
+        );
       }
       return padded(text, 0x00);
     }
@@ -369,9 +373,10 @@ export function cEchoRsp(request: CommandSet, status: number): CommandSet {
   return {
     commandField: CommandField.CEchoRsp,
     messageIdBeingRespondedTo: request.messageId ?? 0,
-    affectedSopClassUid: request.affectedSopClassUid !== undefined && isEncodableUid(request.affectedSopClassUid)
-      ? request.affectedSopClassUid
-      : VERIFICATION_SOP_CLASS,
+    affectedSopClassUid:
+      request.affectedSopClassUid !== undefined && isEncodableUid(request.affectedSopClassUid)
+        ? request.affectedSopClassUid
+        : VERIFICATION_SOP_CLASS,
     commandDataSetType: NO_DATA_SET,
     status,
   };

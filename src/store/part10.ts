@@ -81,7 +81,11 @@ export function encodeFileMetaInformation(meta: FileMetaInformation): Uint8Array
     // least significant bit of the second byte [is] 1" → 00 01 (PS3.10 Table 7.1-1).
     explicitElement(0x0001, "OB", new Uint8Array([0x00, 0x01])),
     explicitElement(0x0002, "UI", uidValue(meta.mediaStorageSopClassUid, "Media Storage SOP Class UID")),
-    explicitElement(0x0003, "UI", uidValue(meta.mediaStorageSopInstanceUid, "Media Storage SOP Instance UID")),
+    explicitElement(
+      0x0003,
+      "UI",
+      uidValue(meta.mediaStorageSopInstanceUid, "Media Storage SOP Instance UID"),
+    ),
     explicitElement(0x0010, "UI", uidValue(meta.transferSyntaxUid, "Transfer Syntax UID")),
     explicitElement(0x0012, "UI", uidValue(meta.implementationClassUid, "Implementation Class UID")),
     explicitElement(
@@ -136,7 +140,9 @@ function uidValue(uid: string, what: string): Uint8Array {
   // PS3.5 §9.1: at most 64 characters; received UIDs that break the digit rules are still
   // written as received (the archive decides), but never anything that breaks the encoding.
   if (uid.length === 0 || uid.length > 64 || !/^[\x21-\x5B\x5D-\x7E]+$/.test(uid)) {
-    throw new DatasetError(`Cannot encode file meta information: ${what} is not a valid UID: ${JSON.stringify(uid)}`);
+    throw new DatasetError(
+      `Cannot encode file meta information: ${what} is not a valid UID: ${JSON.stringify(uid)}`,
+    );
   }
   // PS3.5 §9.1: "padded with a single trailing NULL (00H) character" to even length.
   return padded(uid, 0x00);
@@ -177,7 +183,9 @@ class NeedMoreBytes extends Error {
  * the data set starts. Accepts a header without (0002,0000) by reading group 0002 elements
  * until another group starts. Throws {@link DatasetError} naming the element and offset.
  */
-export function decodeFileMetaInformation(bytes: Uint8Array): { meta: FileMetaInformation; datasetOffset: number } {
+export function decodeFileMetaInformation(
+  bytes: Uint8Array,
+): { meta: FileMetaInformation; datasetOffset: number } {
   try {
     return decodeMeta(bytes, true);
   } catch (error) {
@@ -190,7 +198,10 @@ export function decodeFileMetaInformation(bytes: Uint8Array): { meta: FileMetaIn
   }
 }
 
-function decodeMeta(bytes: Uint8Array, complete: boolean): { meta: FileMetaInformation; datasetOffset: number } {
+function decodeMeta(
+  bytes: Uint8Array,
+  complete: boolean,
+): { meta: FileMetaInformation; datasetOffset: number } {
   const need = (n: number) => {
     if (bytes.length < n) throw new NeedMoreBytes(n);
   };
@@ -238,7 +249,9 @@ function decodeMeta(bytes: Uint8Array, complete: boolean): { meta: FileMetaInfor
     }
     if (length === UNDEFINED_LENGTH) {
       throw new DatasetError(
-        `Cannot decode file meta information: element ${tagName(group, element)} at offset ${offset} has undefined length`,
+        `Cannot decode file meta information: element ${
+          tagName(group, element)
+        } at offset ${offset} has undefined length`,
       );
     }
     const valueEnd = offset + header + length;
@@ -276,7 +289,9 @@ function decodeMeta(bytes: Uint8Array, complete: boolean): { meta: FileMetaInfor
   const required = (element: number, name: string) => {
     const value = text(element);
     if (value === undefined || value === "") {
-      throw new DatasetError(`Cannot decode file meta information: ${name} (0002,${hex4(element)}) is missing`);
+      throw new DatasetError(
+        `Cannot decode file meta information: ${name} (0002,${hex4(element)}) is missing`,
+      );
     }
     return value;
   };
@@ -319,7 +334,13 @@ const MAX_DEPTH = 64;
  * Throws {@link NeedMoreBytes} when `bytes` ends first and `complete` is false, and
  * {@link DatasetError} for a structure that cannot be a data set.
  */
-function scanHead(bytes: Uint8Array, start: number, encoding: Encoding, complete: boolean, totalLength?: number): number {
+function scanHead(
+  bytes: Uint8Array,
+  start: number,
+  encoding: Encoding,
+  complete: boolean,
+  totalLength?: number,
+): number {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
   const truncated = (offset: number, needed: number, what: string): never => {
@@ -344,7 +365,9 @@ function scanHead(bytes: Uint8Array, start: number, encoding: Encoding, complete
     const vr = String.fromCharCode(bytes[offset + 4]!, bytes[offset + 5]!);
     if (!/^[A-Z]{2}$/.test(vr)) {
       throw new DatasetError(
-        `Cannot read data set: element ${tagName(group, element)} at offset ${offset} has no valid explicit VR ` +
+        `Cannot read data set: element ${
+          tagName(group, element)
+        } at offset ${offset} has no valid explicit VR ` +
           `(bytes ${hex4(view.getUint16(offset + 4, false))})`,
       );
     }
@@ -375,7 +398,9 @@ function scanHead(bytes: Uint8Array, start: number, encoding: Encoding, complete
    */
   const skipItems = (offset: number, enc: Encoding, depth: number): number => {
     if (depth > MAX_DEPTH) {
-      throw new DatasetError(`Cannot read data set: sequences nested deeper than ${MAX_DEPTH} at offset ${offset}`);
+      throw new DatasetError(
+        `Cannot read data set: sequences nested deeper than ${MAX_DEPTH} at offset ${offset}`,
+      );
     }
     for (;;) {
       const h = header(offset, enc);
@@ -506,7 +531,8 @@ export async function readDatasetAttributes(
     }
     const { meta, datasetOffset } = decoded;
     const ts = meta.transferSyntaxUid;
-    const deflated = ts === TransferSyntax.DeflatedExplicitVrLittleEndian || ts === TransferSyntax.JpipReferencedDeflate;
+    const deflated = ts === TransferSyntax.DeflatedExplicitVrLittleEndian ||
+      ts === TransferSyntax.JpipReferencedDeflate;
     const encoding: Encoding = {
       littleEndian: ts !== TransferSyntax.ExplicitVrBigEndian,
       explicitVr: ts !== TransferSyntax.ImplicitVrLittleEndian,
@@ -514,7 +540,8 @@ export async function readDatasetAttributes(
 
     let dataset: Uint8Array;
     if (deflated) {
-      dataset = await inflatedHead(file, datasetOffset, initial, options.onRead, path);
+      // The compressed bytes already read are inflated first; the file is read on from there.
+      dataset = await inflatedHead(file, head.subarray(datasetOffset), initial, options.onRead, path);
     } else {
       for (;;) {
         const complete = head.length === size;
@@ -571,15 +598,21 @@ class HeadReader {
  */
 async function inflatedHead(
   file: Deno.FsFile,
-  datasetOffset: number,
+  alreadyRead: Uint8Array,
   initial: number,
   onRead: ((bytes: number) => void) | undefined,
   path: string,
 ): Promise<Uint8Array> {
-  await file.seek(datasetOffset, Deno.SeekMode.Start);
+  // HeadReader left the file position just after `alreadyRead`.
   const chunkSize = Math.min(64 * 1024, initial);
+  let first: Uint8Array | null = alreadyRead.length > 0 ? alreadyRead : null;
   const compressed = new ReadableStream<BufferSource>({
     async pull(controller) {
+      if (first !== null) {
+        controller.enqueue(first);
+        first = null;
+        return;
+      }
       const chunk = new Uint8Array(chunkSize);
       const n = await file.read(chunk);
       if (n === null) {
@@ -608,7 +641,9 @@ async function inflatedHead(
             complete = true;
             break;
           }
-          throw new DatasetError(`Cannot inflate deflated data set of ${path}: ${String(error)}`, { cause: error });
+          throw new DatasetError(`Cannot inflate deflated data set of ${path}: ${String(error)}`, {
+            cause: error,
+          });
         }
         if (result.done) {
           complete = true;
@@ -671,7 +706,9 @@ function parseAttributes(
       dict = {};
     }
     if (stringOf(dict["00080018"]) === "") {
-      throw new DatasetError(`Cannot read data set of ${path}: ${String(strictError)}`, { cause: strictError });
+      throw new DatasetError(`Cannot read data set of ${path}: ${String(strictError)}`, {
+        cause: strictError,
+      });
     }
   }
 

@@ -100,7 +100,10 @@ export class Spool {
         await Deno.remove(this.#join(this.tmpDir, entry.name));
         removed++;
       } catch (error) {
-        log.warn("Cannot remove stale temporary file {name}: {error}", { name: entry.name, error: String(error) });
+        log.warn("Cannot remove stale temporary file {name}: {error}", {
+          name: entry.name,
+          error: String(error),
+        });
       }
     }
     if (removed > 0) {
@@ -117,7 +120,9 @@ export class Spool {
       sink = await (this.#options.openFile ?? openFileSink)(tempPath);
     } catch (error) {
       await removeQuietly(tempPath);
-      throw new SpoolWriteError(`Cannot create temporary file ${tempPath}: ${messageOf(error)}`, { cause: error });
+      throw new SpoolWriteError(`Cannot create temporary file ${tempPath}: ${messageOf(error)}`, {
+        cause: error,
+      });
     }
     return new SpoolFileImpl(tempPath, sink, {
       dataDir: this.#options.dataDir,
@@ -210,7 +215,8 @@ class SpoolFileImpl implements SpoolFile {
 
   async commit(relativePath: string): Promise<{ path: string; size: number }> {
     if (this.#state !== "open") {
-      throw this.#failure ?? new SpoolWriteError(`Cannot commit ${this.tempPath}: the file is ${this.#state}`);
+      throw this.#failure ??
+        new SpoolWriteError(`Cannot commit ${this.tempPath}: the file is ${this.#state}`);
     }
     const segments = checkRelativePath(relativePath);
     this.#state = "committing";

@@ -248,6 +248,16 @@ export class QueueIndex {
     }
   }
 
+  /** The durability settings in force on this connection (for tests and `doctor`). */
+  settings(): { journalMode: string; synchronous: number } {
+    const journal = this.#db.prepare("PRAGMA journal_mode").get() as Row | undefined;
+    const synchronous = this.#db.prepare("PRAGMA synchronous").get() as Row | undefined;
+    return {
+      journalMode: journal === undefined ? "" : text(journal, "journal_mode"),
+      synchronous: synchronous === undefined ? -1 : num(synchronous, "synchronous"),
+    };
+  }
+
   /** Closes the database. Further calls throw. */
   close(): void {
     this.#statements.clear();

@@ -117,8 +117,9 @@ function encodePresentationContextAc(pc: PresentationContextAc): Uint8Array {
       // PS3.8 Table 9-18, byte 5: Presentation-context-ID; byte 6: reserved; byte 7: Result/Reason;
       // byte 8: reserved
       Uint8Array.of(checkInt("presentation context ID", pc.id, 0xff), 0, checkInt("result", pc.result, 4), 0),
-      // PS3.8 Table 9-19: Transfer Syntax sub-item (left out when there is none to name)
-      pc.transferSyntax === "" ? new Uint8Array(0) : item(
+      // PS3.8 Table 9-19: Transfer Syntax sub-item; left out for a rejected context that names
+      // none (its value is not significant then), always present for an accepted one
+      pc.transferSyntax === "" && pc.result !== 0 ? new Uint8Array(0) : item(
         ItemType.TransferSyntax,
         "transfer syntax sub-item",
         latin1("transfer syntax", pc.transferSyntax),

@@ -89,7 +89,8 @@ export class PduFramer {
 
   /**
    * Adds one chunk and returns the PDUs it completes (zero or more), each one whole PDU with its
-   * header, in order.
+   * header, in order. When a chunk completes some PDUs and then holds a bad header, the error is
+   * thrown at once and those PDUs are not returned: the association is aborted either way.
    * @throws {PduError} for an unknown PDU type (reason 1) or a declared length over the limit (6).
    */
   push(chunk: Uint8Array): Uint8Array[] {

@@ -73,7 +73,9 @@ function tagName(group: number, element: number): string {
  * Encodes the 128-byte zero preamble, "DICM" and the File Meta Information group in Explicit
  * VR Little Endian (PS3.10 §7.1), starting with (0002,0000) File Meta Information Group Length
  * and (0002,0001) File Meta Information Version 00\01. Throws {@link DatasetError} for a UID
- * over 64 characters or with characters outside the default repertoire, or an over-long SH/AE.
+ * that is empty, over 64 characters, or has characters outside the default repertoire (space
+ * and backslash included); the version name and source AE title are made safe instead
+ * (non-repertoire characters → "?", cut to 16 characters).
  */
 export function encodeFileMetaInformation(meta: FileMetaInformation): Uint8Array {
   const elements: Uint8Array[] = [
@@ -88,20 +90,10 @@ export function encodeFileMetaInformation(meta: FileMetaInformation): Uint8Array
     ),
     explicitElement(0x0010, "UI", uidValue(meta.transferSyntaxUid, "Transfer Syntax UID")),
     explicitElement(0x0012, "UI", uidValue(meta.implementationClassUid, "Implementation Class UID")),
-    explicitElement(
-      0x0013,
-      "SH",
-      stringValue(meta.implementationVersionName, 16, "Implementation Version Name"),
-    ),
+    explicitElement(0x0013, "SH", stringValue(meta.implementationVersionName, 16)),
   ];
   if (meta.sourceApplicationEntityTitle !== undefined && meta.sourceApplicationEntityTitle.trim() !== "") {
-    elements.push(
-      explicitElement(
-        0x0016,
-        "AE",
-        stringValue(meta.sourceApplicationEntityTitle.trim(), 16, "Source Application Entity Title"),
-      ),
-    );
+    elements.push(explicitElement(0x0016, "AE", stringValue(meta.sourceApplicationEntityTitle, 16)));
   }
   const groupLength = elements.reduce((sum, e) => sum + e.length, 0);
   const out = new Uint8Array(META_START + 12 + groupLength);
@@ -148,16 +140,13 @@ function uidValue(uid: string, what: string): Uint8Array {
   return padded(uid, 0x00);
 }
 
-function stringValue(text: string, max: number, what: string): Uint8Array {
-  if (text.length > max || !/^[\x20-\x5B\x5D-\x7E]*$/.test(text)) {
-    throw new DatasetError(
-      `Cannot encode file meta information: ${what} must be at most ${max} characters of the default repertoire: ${
-        JSON.stringify(text)
-      }`,
-    );
-  }
+function stringValue(text: string, max: number): Uint8Array {
+  // These values are informative (who wrote the file, who sent it) and may come from the wire
+  // (a calling AE title): made safe rather than refused. Default repertoire, no backslash (the
+  // value delimiter), at most `max` characters (PS3.5 Table 6.2-1 for SH and AE: 16).
+  const safe = text.replace(/[^\x20-\x5B\x5D-\x7E]/g, "?").trim().slice(0, max).trimEnd();
   // PS3.5 §6.2: SH and AE are padded with a trailing space to even length.
-  return padded(text, 0x20);
+  return padded(safe, 0x20);
 }
 
 function padded(text: string, pad: number): Uint8Array {
@@ -325,14 +314,36 @@ const IMPLICIT_LE: Encoding = { littleEndian: true, explicitVr: false };
  * curves and big private blocks (e.g. Siemens CSA headers in group 0029) are never read.
  */
 const LAST_WANTED_TAG = 0x0020FFFF;
+/**
+ * The top-level elements handed to dcmjs: (0008,0005) Specific Character Set and the attributes
+ * of {@link DatasetAttributes}. Everything else (sequences, private blocks, UN of undefined
+ * length, which dcmjs 0.52 cannot read) is skipped by the scan and never parsed.
+ */
+const WANTED_TAGS: ReadonlySet<number> = new Set([
+  0x00080005,
+  0x00080016,
+  0x00080018,
+  0x00080020,
+  0x00080030,
+  0x00080050,
+  0x00080060,
+  0x00081030,
+  0x0008103E,
+  0x00100010,
+  0x00100020,
+  0x0020000D,
+  0x0020000E,
+  0x00200011,
+  0x00200013,
+]);
 /** Nesting deeper than this is refused (a hostile file could otherwise exhaust the stack). */
 const MAX_DEPTH = 64;
 
 /**
- * Scans element headers of a data set (never values) from `start`, returning the offset of
- * the first top-level element past {@link LAST_WANTED_TAG}, or of the end of the data set.
- * Throws {@link NeedMoreBytes} when `bytes` ends first and `complete` is false, and
- * {@link DatasetError} for a structure that cannot be a data set.
+ * Scans element headers of a data set (never values) from `start` up to the first top-level
+ * element past {@link LAST_WANTED_TAG} or the end of the data set, and returns the byte ranges
+ * of the top-level {@link WANTED_TAGS} elements. Throws {@link NeedMoreBytes} when `bytes` ends
+ * first and `complete` is false, and {@link DatasetError} for a structure that cannot be a data set.
  */
 function scanHead(
   bytes: Uint8Array,
@@ -340,7 +351,7 @@ function scanHead(
   encoding: Encoding,
   complete: boolean,
   totalLength?: number,
-): number {
+): ElementRange[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
   const truncated = (offset: number, needed: number, what: string): never => {
@@ -438,16 +449,81 @@ function scanHead(
     return skipItems(offset + h.size, h.vr === "UN" ? IMPLICIT_LE : enc, depth + 1);
   };
 
+  const wanted: ElementRange[] = [];
   let offset = start;
   for (;;) {
     if (offset === bytes.length) {
-      if (complete) return offset;
+      if (complete) return wanted;
       throw new NeedMoreBytes(offset + 8);
     }
     const h = header(offset, encoding);
-    if (h.tag > LAST_WANTED_TAG) return offset;
-    offset = skipElement(offset, h, encoding, 0);
+    if (h.tag > LAST_WANTED_TAG) return wanted;
+    const end = skipElement(offset, h, encoding, 0);
+    if (WANTED_TAGS.has(h.tag) && h.length !== UNDEFINED_LENGTH) {
+      wanted.push({ tag: h.tag, start: offset, valueStart: offset + h.size, end });
+    }
+    offset = end;
   }
+}
+
+/** Where one top-level element lies in the scanned bytes. */
+interface ElementRange {
+  tag: number;
+  start: number;
+  valueStart: number;
+  end: number;
+}
+
+/**
+ * The wanted elements, back to back: a small data set in the same transfer syntax. A Specific
+ * Character Set with several values (ISO 2022 code extensions), which dcmjs refuses, is
+ * replaced by the one value dcmjs can decode it with (see {@link singleCharacterSet}).
+ */
+function gather(bytes: Uint8Array, ranges: ElementRange[], encoding: Encoding): Uint8Array {
+  const parts = ranges.map(({ tag, start, valueStart, end }) => {
+    if (tag !== 0x00080005) return bytes.subarray(start, end);
+    const values = latin1.decode(bytes.subarray(valueStart, end)).split("\\").map((v) => v.trim());
+    return characterSetElement(singleCharacterSet(values), encoding);
+  });
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/**
+ * One Specific Character Set term for a possibly multi-valued (0008,0005) (PS3.3 C.12.1.1.2).
+ * dcmjs 0.52 decodes one character set per data set; the WHATWG "iso-2022-jp" decoder it maps
+ * ISO 2022 IR 87 to also follows the ESC sequences for ASCII, JIS X 0201 and JIS X 0208, so the
+ * common Japanese `\ISO 2022 IR 87` and `ISO 2022 IR 6\ISO 2022 IR 87` become "ISO 2022 IR 87".
+ * Otherwise the first non-empty value (an empty first value means the default repertoire).
+ */
+function singleCharacterSet(values: string[]): string {
+  if (values.length <= 1) return values[0] ?? "";
+  if (values.includes("ISO 2022 IR 87") || values.includes("ISO 2022 IR 159")) return "ISO 2022 IR 87";
+  return values.find((v) => v !== "") ?? "";
+}
+
+/** (0008,0005) CS with one value, in the data set's encoding (PS3.5 §7.1.2 / §7.1.3). */
+function characterSetElement(value: string, encoding: Encoding): Uint8Array {
+  const text = value.length % 2 === 0 ? value : value + " ";
+  const header = 8; // explicit: tag, "CS", 16-bit length; implicit: tag, 32-bit length
+  const out = new Uint8Array(header + text.length);
+  const view = new DataView(out.buffer);
+  view.setUint16(0, 0x0008, encoding.littleEndian);
+  view.setUint16(2, 0x0005, encoding.littleEndian);
+  if (encoding.explicitVr) {
+    out[4] = 0x43; // "C"
+    out[5] = 0x53; // "S"
+    view.setUint16(6, text.length, encoding.littleEndian);
+  } else {
+    view.setUint32(4, text.length, encoding.littleEndian);
+  }
+  for (let i = 0; i < text.length; i++) out[header + i] = text.charCodeAt(i);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -546,8 +622,7 @@ export async function readDatasetAttributes(
       for (;;) {
         const complete = head.length === size;
         try {
-          const stop = scanHead(head, datasetOffset, encoding, complete, size);
-          dataset = head.subarray(datasetOffset, stop);
+          dataset = gather(head, scanHead(head, datasetOffset, encoding, complete, size), encoding);
           break;
         } catch (error) {
           if (!(error instanceof NeedMoreBytes) || complete) throw error;
@@ -572,7 +647,7 @@ class HeadReader {
   ) {}
 
   /** Returns the first `length` bytes, reading only the ones not read yet. */
-  async readTo(length: number): Promise<Uint8Array> {
+  async readTo(length: number): Promise<Uint8Array<ArrayBuffer>> {
     length = Math.min(length, this.size);
     if (length > this.#buffer.length) {
       const grown = new Uint8Array(length);
@@ -598,14 +673,14 @@ class HeadReader {
  */
 async function inflatedHead(
   file: Deno.FsFile,
-  alreadyRead: Uint8Array,
+  alreadyRead: Uint8Array<ArrayBuffer>,
   initial: number,
   onRead: ((bytes: number) => void) | undefined,
   path: string,
 ): Promise<Uint8Array> {
   // HeadReader left the file position just after `alreadyRead`.
   const chunkSize = Math.min(64 * 1024, initial);
-  let first: Uint8Array | null = alreadyRead.length > 0 ? alreadyRead : null;
+  let first: Uint8Array<ArrayBuffer> | null = alreadyRead.length > 0 ? alreadyRead : null;
   const compressed = new ReadableStream<BufferSource>({
     async pull(controller) {
       if (first !== null) {
@@ -660,7 +735,8 @@ async function inflatedHead(
       }
       const head = buffer.subarray(0, length);
       try {
-        return head.subarray(0, scanHead(head, 0, { littleEndian: true, explicitVr: true }, complete));
+        const explicitLe = { littleEndian: true, explicitVr: true };
+        return gather(head, scanHead(head, 0, explicitLe, complete), explicitLe);
       } catch (error) {
         if (!(error instanceof NeedMoreBytes)) throw error;
         target = Math.max(error.needed, target * 2);
@@ -673,7 +749,7 @@ async function inflatedHead(
 
 type DcmjsElement = { vr?: string; Value?: unknown[] };
 
-/** Hands meta + the scanned data set prefix to dcmjs and picks out the attributes. */
+/** Hands a meta header + the gathered wanted elements to dcmjs and picks out the attributes. */
 function parseAttributes(
   meta: FileMetaInformation,
   dataset: Uint8Array,
@@ -681,7 +757,7 @@ function parseAttributes(
   path: string,
 ): DatasetAttributes {
   // dcmjs reads a whole Part 10 buffer; give it a fresh meta header (with the deflated syntax
-  // replaced by the explicit VR little endian we already inflated to) and the prefix.
+  // replaced by the explicit VR little endian we already inflated to) and the wanted elements.
   // Only the transfer syntax matters to dcmjs here; the other meta values are placeholders.
   const header = encodeFileMetaInformation({
     mediaStorageSopClassUid: "1.2",

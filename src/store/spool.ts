@@ -25,7 +25,10 @@ export interface SpoolOptions {
   openFile?: (path: string) => Promise<SpoolSink>;
   /** test hook: the rename used by commit (default `Deno.rename`). */
   rename?: (from: string, to: string) => Promise<void>;
-  /** test hook: the platform whose rules apply (default `Deno.build.os`). */
+  /**
+   * test hook: whose rules apply to rename retries and directory fsync (default
+   * `Deno.build.os`); path separators always follow the real platform.
+   */
   os?: typeof Deno.build.os;
   /** test hook: waits between rename retries (default `setTimeout`). */
   sleep?: (ms: number) => Promise<void>;
@@ -77,7 +80,7 @@ export class Spool {
   constructor(options: SpoolOptions) {
     this.#options = options;
     this.#os = options.os ?? Deno.build.os;
-    this.#sep = this.#os === "windows" ? "\\" : "/";
+    this.#sep = Deno.build.os === "windows" ? "\\" : "/";
   }
 
   /** The folder holding temporary `.part` files. */
@@ -222,9 +225,8 @@ class SpoolFileImpl implements SpoolFile {
     this.#state = "committing";
     await this.#queue;
     if (this.#failure) throw this.#failure;
-    const sep = this.#ctx.os === "windows" ? "\\" : "/";
-    const destination = [this.#ctx.dataDir.replace(/[\\/]+$/, ""), toNativePath(relativePath, this.#ctx.os)]
-      .join(sep);
+    const sep = Deno.build.os === "windows" ? "\\" : "/";
+    const destination = this.#ctx.dataDir.replace(/[\\/]+$/, "") + sep + toNativePath(relativePath);
     try {
       if (this.#ctx.fsync) await this.#sink.sync();
       this.#close();

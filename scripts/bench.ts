@@ -1,0 +1,686 @@
+/**
+ * The benchmark (`deno task bench`): measures, in one run on this machine,
+ * (a) a synthetic CT series (default 500 slices of 512×512, 16 bit, ~256 MB) sent by DCMTK
+ *     `storescu` over loopback to DCMTK `storescp +B` and to the gateway (fsync on, and off);
+ * (b) one large instance (default 1 GiB) sent to the gateway: its peak memory;
+ * (c) 8 concurrent associations each sending 1/8 of the series: aggregate rate vs one;
+ * (d) the upload: the series uploaded by the gateway through nginx (TLS) to Orthanc's DICOMweb
+ *     STOW-RS, against `curl` posting one pre-built multipart body of the same instances, and
+ *     the lag from the last C-STORE response to the last instance present in Orthanc.
+ * It prints a Markdown table (also written to bench-out/results.md) and never asserts timings.
+ *
+ * Every DCMTK tool and Orthanc run with TCP_NODELAY=1 (they leave Nagle on otherwise and each
+ * instance then costs ~40 ms). The gateway runs as a child process (`deno run -A main.ts …`);
+ * if it cannot start, the reason is printed and the other parts still run.
+ *
+ * Flags: --count N (slices, default 500), --large-mb N (default 1024, 0 skips), --associations N
+ * (default 8), --skip-upload, --skip-large, --keep (keep the temporary folder), --out DIR.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { makeCtSeries, makeLargeInstance } from "../tests/support/data.ts";
+import { startStorescp, storescu } from "../tests/support/dcmtk.ts";
+import {
+  type ChildHandle,
+  delay,
+  freePort,
+  peakRssKb,
+  runCommand,
+  spawnChild,
+  totalBytes,
+} from "../tests/support/process.ts";
+import { requireTools } from "../tests/support/tools.ts";
+import { type OrthancBehindNginx, startOrthancBehindNginx } from "./bench_orthanc.ts";
+
+const REPO_ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** One line of the results table. */
+interface Row {
+  scenario: string;
+  instances?: number;
+  bytes?: number;
+  seconds?: number;
+  peakRssKb?: number | undefined;
+  note?: string;
+}
+
+interface Options {
+  /** Script started as the gateway (`deno run -A <entry> …`): main.ts, or scripts/bench_gateway.ts. */
+  gatewayEntry: string;
+  /** Pass --no-check to `deno run` for the gateway. */
+  noCheck: boolean;
+  count: number;
+  largeMb: number;
+  associations: number;
+  skipUpload: boolean;
+  keep: boolean;
+  out: string;
+}
+
+function parseOptions(args: string[]): Options {
+  const { values } = parseArgs({
+    args,
+    options: {
+      count: { type: "string", default: "500" },
+      "large-mb": { type: "string", default: "1024" },
+      associations: { type: "string", default: "8" },
+      "skip-upload": { type: "boolean", default: false },
+      "skip-large": { type: "boolean", default: false },
+      keep: { type: "boolean", default: false },
+      out: { type: "string", default: "bench-out" },
+      "gateway-entry": { type: "string", default: "main.ts" },
+      "no-check": { type: "boolean", default: false },
+    },
+  });
+  const count = Number(values.count);
+  const largeMb = values["skip-large"] ? 0 : Number(values["large-mb"]);
+  const associations = Number(values.associations);
+  if (!Number.isInteger(count) || count < 1) {
+    throw new Error(`--count must be a positive integer, got ${values.count}`);
+  }
+  if (!Number.isFinite(largeMb) || largeMb < 0) {
+    throw new Error(`--large-mb must be ≥ 0, got ${values["large-mb"]}`);
+  }
+  if (!Number.isInteger(associations) || associations < 1) throw new Error(`--associations must be ≥ 1`);
+  return {
+    gatewayEntry: values["gateway-entry"],
+    noCheck: values["no-check"],
+    count,
+    largeMb,
+    associations,
+    skipUpload: values["skip-upload"],
+    keep: values.keep,
+    out: values.out,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The gateway as a child process.
+// ---------------------------------------------------------------------------------------------
+
+interface GatewayProcess {
+  port: number;
+  pid: number;
+  child: ChildHandle;
+  /** Peak RSS so far (VmHWM), read while it runs. */
+  peakRssKb(): Promise<number | undefined>;
+  stop(): Promise<void>;
+}
+
+/** How the gateway is started (set from the options in main()). */
+const launch = { entry: "main.ts", noCheck: false };
+/** Why the gateway could not start the first time: later parts skip it instead of failing again. */
+let gatewayProblem: string | undefined;
+
+/**
+ * Starts `deno run -A main.ts --port P --bind 127.0.0.1 --data-dir D --status-port 0 --log-dir ""`
+ * plus `extraArgs` and waits for the banner's "Port:" line. Throws with the gateway's output if
+ * it exits or stays silent.
+ */
+async function startGatewayProcess(
+  dataDir: string,
+  extraArgs: string[] = [],
+  env: Record<string, string> = {},
+) {
+  if (gatewayProblem !== undefined) {
+    throw new Error(`skipped: the gateway did not start earlier (${gatewayProblem})`);
+  }
+  let lastError: Error | undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = freePort();
+    const args = [
+      "run",
+      "-A",
+      ...(launch.noCheck ? ["--no-check"] : []),
+      launch.entry,
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--data-dir",
+      dataDir,
+      "--status-port",
+      "0",
+      "--log-dir",
+      "",
+      ...extraArgs,
+    ];
+    const child = spawnChild(Deno.execPath(), args, { cwd: REPO_ROOT, env: { NO_COLOR: "1", ...env } });
+    try {
+      await child.waitForOutput(/^\s*Port:\s+(\d+)/m, 120_000);
+      const gateway: GatewayProcess = {
+        port,
+        pid: child.pid,
+        child,
+        peakRssKb: () => peakRssKb(child.pid),
+        async stop() {
+          await child.stop("SIGTERM", 15_000);
+        },
+      };
+      return gateway;
+    } catch (error) {
+      await child.stop("SIGKILL", 1000);
+      lastError = new Error(`the gateway did not start: ${lastLines(child.output(), 15) || String(error)}`);
+      if (!/in use|EADDRINUSE/i.test(child.output())) break;
+    }
+  }
+  gatewayProblem = lastError?.message.replace(/^the gateway did not start: /, "").split("\n")[0];
+  throw lastError;
+}
+
+function lastLines(text: string, n: number): string {
+  return text.trim().split("\n").slice(-n).join("\n");
+}
+
+/** Number of `.dcm` files under `dir`, recursively. */
+async function countDcm(dir: string): Promise<number> {
+  let n = 0;
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isDirectory) n += await countDcm(`${dir}/${entry.name}`);
+    else if (entry.isFile && entry.name.endsWith(".dcm")) n++;
+  }
+  return n;
+}
+
+/** Sends `files` with storescu over one association; returns seconds, or throws with storescu's complaint. */
+async function timedStorescu(port: number, files: string[], calledAe: string): Promise<number> {
+  const result = await storescu("127.0.0.1", port, files, {
+    calledAe,
+    callingAe: "BENCH",
+    timeoutMs: 3_600_000,
+  });
+  if (!result.success) {
+    throw new Error(`storescu failed (exit ${result.code}): ${lastLines(result.stderr, 5)}`);
+  }
+  return result.durationMs / 1000;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parts.
+// ---------------------------------------------------------------------------------------------
+
+/** (a) storescp and the gateway receiving the series over one association. */
+async function partSeries(work: string, series: string[], seriesBytes: number, rows: Row[], notes: string[]) {
+  // DCMTK storescp, bit-preserving, its largest PDU (131072; the gateway's default is 262144).
+  const scpDir = `${work}/storescp`;
+  await Deno.mkdir(scpDir);
+  const scp = await startStorescp({ outDir: scpDir, bitPreserving: true, maxPdu: 131072 });
+  try {
+    const seconds = await timedStorescu(scp.port, series, "STORESCP");
+    const received = await countDcm(scpDir);
+    rows.push({
+      scenario: "storescu → DCMTK storescp +B (no fsync)",
+      instances: series.length,
+      bytes: seriesBytes,
+      seconds,
+      peakRssKb: await peakRssKb(scp.pid),
+      note: received === series.length ? "" : `received ${received}`,
+    });
+  } catch (error) {
+    rows.push({ scenario: "storescu → DCMTK storescp +B", note: `failed: ${(error as Error).message}` });
+  } finally {
+    await scp.stop();
+    await Deno.remove(scpDir, { recursive: true });
+  }
+
+  for (const fsync of [true, false]) {
+    const dataDir = `${work}/gateway-series-${fsync ? "fsync" : "nofsync"}`;
+    const scenario = `storescu → gateway (fsync ${fsync ? "on" : "off"})`;
+    let gateway: GatewayProcess | undefined;
+    try {
+      gateway = await startGatewayProcess(dataDir, fsync ? [] : ["--no-fsync"]);
+      const seconds = await timedStorescu(gateway.port, series, "DICOM_GATEWAY");
+      const peak = await gateway.peakRssKb();
+      const received = await countDcm(dataDir);
+      rows.push({
+        scenario,
+        instances: series.length,
+        bytes: seriesBytes,
+        seconds,
+        peakRssKb: peak,
+        note: received === series.length ? "" : `${received} files in the data folder`,
+      });
+    } catch (error) {
+      rows.push({ scenario, note: `failed: ${(error as Error).message}` });
+      notes.push(`${scenario}: ${(error as Error).message}`);
+    } finally {
+      await gateway?.stop();
+    }
+  }
+}
+
+/** (b) One large instance to the gateway (and to storescp for reference). */
+async function partLarge(work: string, largeMb: number, rows: Row[], notes: string[]) {
+  const dir = `${work}/large-source`;
+  await Deno.mkdir(dir);
+  const start = performance.now();
+  const path = await makeLargeInstance(dir, { bytes: largeMb * 1024 * 1024 });
+  const bytes = (await Deno.stat(path)).size;
+  console.error(
+    `  made a ${(bytes / 2 ** 20).toFixed(0)} MiB instance in ${
+      ((performance.now() - start) / 1000).toFixed(1)
+    } s`,
+  );
+  const label = `${(bytes / 2 ** 30).toFixed(2)} GiB instance`;
+  try {
+    const dataDir = `${work}/gateway-large`;
+    let gateway: GatewayProcess | undefined;
+    try {
+      gateway = await startGatewayProcess(dataDir);
+      const seconds = await timedStorescu(gateway.port, [path], "DICOM_GATEWAY");
+      rows.push({
+        scenario: `${label} → gateway`,
+        instances: 1,
+        bytes,
+        seconds,
+        peakRssKb: await gateway.peakRssKb(),
+      });
+    } catch (error) {
+      rows.push({ scenario: `${label} → gateway`, note: `failed: ${(error as Error).message}` });
+      notes.push(`large instance: ${(error as Error).message}`);
+    } finally {
+      await gateway?.stop();
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    }
+    const scpDir = `${work}/storescp-large`;
+    await Deno.mkdir(scpDir);
+    const scp = await startStorescp({ outDir: scpDir, bitPreserving: true, maxPdu: 131072 });
+    try {
+      const seconds = await timedStorescu(scp.port, [path], "STORESCP");
+      rows.push({
+        scenario: `${label} → storescp +B`,
+        instances: 1,
+        bytes,
+        seconds,
+        peakRssKb: await peakRssKb(scp.pid),
+      });
+    } catch (error) {
+      rows.push({ scenario: `${label} → storescp +B`, note: `failed: ${(error as Error).message}` });
+    } finally {
+      await scp.stop();
+      await Deno.remove(scpDir, { recursive: true });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** (c) `associations` concurrent storescu processes, each sending its share of the series. */
+async function partConcurrent(
+  work: string,
+  series: string[],
+  seriesBytes: number,
+  associations: number,
+  rows: Row[],
+  notes: string[],
+) {
+  const shares: string[][] = Array.from({ length: associations }, () => []);
+  series.forEach((path, i) => shares[i % associations]!.push(path));
+  const scenario = `${associations} concurrent storescu → gateway (fsync on)`;
+  const dataDir = `${work}/gateway-concurrent`;
+  let gateway: GatewayProcess | undefined;
+  try {
+    gateway = await startGatewayProcess(dataDir);
+    const port = gateway.port;
+    const start = performance.now();
+    const results = await Promise.all(
+      shares.filter((s) => s.length > 0).map((share, i) =>
+        storescu("127.0.0.1", port, share, {
+          calledAe: "DICOM_GATEWAY",
+          callingAe: `BENCH${i}`,
+          timeoutMs: 3_600_000,
+        })
+      ),
+    );
+    const seconds = (performance.now() - start) / 1000;
+    const failed = results.filter((r) => !r.success);
+    const received = await countDcm(dataDir);
+    rows.push({
+      scenario,
+      instances: series.length,
+      bytes: seriesBytes,
+      seconds,
+      peakRssKb: await gateway.peakRssKb(),
+      note: [
+        failed.length ? `${failed.length} storescu failed: ${lastLines(failed[0]!.stderr, 2)}` : "",
+        received === series.length ? "" : `${received} files in the data folder`,
+      ].filter(Boolean).join("; "),
+    });
+  } catch (error) {
+    rows.push({ scenario, note: `failed: ${(error as Error).message}` });
+    notes.push(`concurrent: ${(error as Error).message}`);
+  } finally {
+    await gateway?.stop();
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Writes one multipart/related STOW-RS body holding `files` (PS3.18 10.5) to `path`, streaming. */
+async function writeMultipartBody(files: string[], path: string, boundary: string): Promise<void> {
+  const out = await Deno.open(path, { write: true, create: true, truncate: true });
+  const encoder = new TextEncoder();
+  const write = async (bytes: Uint8Array) => {
+    let n = 0;
+    while (n < bytes.length) n += await out.write(bytes.subarray(n));
+  };
+  try {
+    for (const file of files) {
+      await write(encoder.encode(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`));
+      await write(await Deno.readFile(file));
+      await write(encoder.encode("\r\n"));
+    }
+    await write(encoder.encode(`--${boundary}--\r\n`));
+  } finally {
+    out.close();
+  }
+}
+
+/** Polls Orthanc until it holds `count` instances; returns the time it got there (performance.now()). */
+async function waitForOrthancCount(
+  orthanc: OrthancBehindNginx,
+  count: number,
+  timeoutMs: number,
+): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  let last = -1;
+  for (;;) {
+    last = await orthanc.countInstances();
+    if (last >= count) return performance.now();
+    if (performance.now() > deadline) {
+      throw new Error(`Orthanc holds ${last} of ${count} instances after ${timeoutMs} ms`);
+    }
+    await delay(50);
+  }
+}
+
+/** (d) curl vs the gateway uploading the series to Orthanc through nginx (TLS). */
+async function partUpload(
+  work: string,
+  series: string[],
+  seriesBytes: number,
+  queuedDataDir: string | undefined,
+  rows: Row[],
+  notes: string[],
+) {
+  const n = series.length;
+  const uploadTimeoutMs = 1_800_000;
+
+  // curl: one pre-built multipart body, one request.
+  const boundary = `dgw-bench-${crypto.randomUUID()}`;
+  const body = `${work}/stow-body.bin`;
+  await writeMultipartBody(series, body, boundary);
+  let curlSeconds: number | undefined;
+  {
+    const orthanc = await startOrthancBehindNginx(`${work}/orthanc-curl`);
+    try {
+      const result = await runCommand("curl", [
+        "-sS",
+        "--fail-with-body",
+        "--cacert",
+        orthanc.caFile,
+        "-X",
+        "POST",
+        "-T",
+        body,
+        "-H",
+        `Content-Type: multipart/related; type="application/dicom"; boundary=${boundary}`,
+        "-H",
+        "Accept: application/dicom+json",
+        "-H",
+        "Expect:",
+        "-o",
+        "/dev/null",
+        `${orthanc.dicomWebUrl}/studies`,
+      ], { timeoutMs: uploadTimeoutMs });
+      const held = await orthanc.countInstances();
+      if (!result.success) throw new Error(`curl failed (exit ${result.code}): ${result.stderr}`);
+      curlSeconds = result.durationMs / 1000;
+      rows.push({
+        scenario: "curl: one multipart POST → nginx (TLS) → Orthanc STOW-RS",
+        instances: n,
+        bytes: seriesBytes,
+        seconds: curlSeconds,
+        note: held === n ? "" : `Orthanc holds ${held}`,
+      });
+    } catch (error) {
+      rows.push({ scenario: "curl → Orthanc STOW-RS", note: `failed: ${(error as Error).message}` });
+    } finally {
+      await orthanc.stop();
+      await Deno.remove(body);
+      await Deno.remove(`${work}/orthanc-curl`, { recursive: true });
+    }
+  }
+
+  // The gateway, upload only: restarted on the data folder of the series run (everything queued,
+  // nothing delivered, since that run had no destination), timed from spawn to all in Orthanc.
+  if (queuedDataDir !== undefined) {
+    const orthanc = await startOrthancBehindNginx(`${work}/orthanc-gateway`);
+    let gateway: GatewayProcess | undefined;
+    const scenario = "gateway: queued series → nginx (TLS) → Orthanc STOW-RS";
+    try {
+      const start = performance.now();
+      gateway = await startGatewayProcess(queuedDataDir, [
+        "--upload-url",
+        orthanc.dicomWebUrl,
+        "--upload-ca-file",
+        orthanc.caFile,
+      ]);
+      const done = await waitForOrthancCount(orthanc, n, uploadTimeoutMs);
+      const seconds = (done - start) / 1000;
+      rows.push({
+        scenario,
+        instances: n,
+        bytes: seriesBytes,
+        seconds,
+        peakRssKb: await gateway.peakRssKb(),
+        note: `from process start${
+          curlSeconds ? `; ${(seconds / curlSeconds).toFixed(2)}× curl's time` : ""
+        }`,
+      });
+    } catch (error) {
+      rows.push({ scenario, note: `failed: ${(error as Error).message}` });
+      notes.push(`upload: ${(error as Error).message}`);
+    } finally {
+      await gateway?.stop();
+      await orthanc.stop();
+      await Deno.remove(`${work}/orthanc-gateway`, { recursive: true });
+    }
+  } else {
+    notes.push("upload only: skipped (the series run left no queued data folder)");
+  }
+
+  // The gateway pipelined: storescu sends while the gateway uploads; lag after the last C-STORE.
+  {
+    const orthanc = await startOrthancBehindNginx(`${work}/orthanc-pipelined`);
+    const dataDir = `${work}/gateway-pipelined`;
+    let gateway: GatewayProcess | undefined;
+    const scenario = "storescu → gateway → Orthanc, pipelined (receive + upload)";
+    try {
+      gateway = await startGatewayProcess(dataDir, [
+        "--upload-url",
+        orthanc.dicomWebUrl,
+        "--upload-ca-file",
+        orthanc.caFile,
+      ]);
+      const start = performance.now();
+      const sendSeconds = await timedStorescu(gateway.port, series, "DICOM_GATEWAY");
+      const lastStore = performance.now();
+      const done = await waitForOrthancCount(orthanc, n, uploadTimeoutMs);
+      rows.push({
+        scenario,
+        instances: n,
+        bytes: seriesBytes,
+        seconds: (done - start) / 1000,
+        peakRssKb: await gateway.peakRssKb(),
+        note:
+          `C-STOREs took ${sendSeconds.toFixed(1)} s; last instance in Orthanc ${
+            ((done - lastStore) / 1000).toFixed(2)
+          } s ` +
+          `after the last C-STORE response`,
+      });
+    } catch (error) {
+      rows.push({ scenario, note: `failed: ${(error as Error).message}` });
+      notes.push(`pipelined upload: ${(error as Error).message}`);
+    } finally {
+      await gateway?.stop();
+      await orthanc.stop();
+      await Deno.remove(`${work}/orthanc-pipelined`, { recursive: true });
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report.
+// ---------------------------------------------------------------------------------------------
+
+function fmt(value: number | undefined, digits: number): string {
+  return value === undefined || !Number.isFinite(value) ? "" : value.toFixed(digits);
+}
+
+function table(rows: Row[]): string {
+  const lines = [
+    "| Scenario | Instances | MB | Seconds | Instances/s | MB/s | Peak RSS (MB) | Note |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+  ];
+  for (const r of rows) {
+    const mb = r.bytes === undefined ? undefined : r.bytes / 1e6;
+    const rate = r.instances !== undefined && r.seconds ? r.instances / r.seconds : undefined;
+    const mbps = mb !== undefined && r.seconds ? mb / r.seconds : undefined;
+    lines.push(
+      `| ${r.scenario} | ${r.instances ?? ""} | ${fmt(mb, 0)} | ${fmt(r.seconds, 2)} | ${fmt(rate, 1)} | ${
+        fmt(mbps, 1)
+      } | ${fmt(r.peakRssKb === undefined ? undefined : r.peakRssKb / 1024, 0)} | ${
+        (r.note ?? "").replaceAll("|", "\\|").replaceAll("\n", " ")
+      } |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+function ratioLines(rows: Row[]): string[] {
+  const find = (prefix: string) => rows.find((r) => r.scenario.startsWith(prefix) && r.seconds !== undefined);
+  const rate = (r: Row | undefined) => r?.seconds && r.instances ? r.instances / r.seconds : undefined;
+  const lines: string[] = [];
+  const scp = rate(find("storescu → DCMTK storescp"));
+  const gwFsync = rate(find("storescu → gateway (fsync on)"));
+  const gwNoFsync = rate(find("storescu → gateway (fsync off)"));
+  const concurrent = rate(rows.find((r) => r.scenario.includes("concurrent") && r.seconds !== undefined));
+  if (scp && gwFsync) {
+    lines.push(`- Throughput gateway (fsync on) / storescp: **${(gwFsync / scp).toFixed(2)}×**`);
+  }
+  if (scp && gwNoFsync) {
+    lines.push(`- Throughput gateway (fsync off) / storescp: ${(gwNoFsync / scp).toFixed(2)}×`);
+  }
+  if (gwFsync && concurrent) {
+    lines.push(
+      `- Aggregate rate with concurrent associations / one association: ${
+        (concurrent / gwFsync).toFixed(2)
+      }×`,
+    );
+  }
+  const curl = find("curl");
+  const gwUpload = find("gateway: queued series");
+  if (curl?.seconds && gwUpload?.seconds) {
+    lines.push(`- Upload time gateway / curl: **${(gwUpload.seconds / curl.seconds).toFixed(2)}×**`);
+  }
+  return lines;
+}
+
+async function versions(): Promise<string> {
+  const dcmtk = (await runCommand("storescu", ["--version"])).stdout.match(/v(\d+\.\d+\.\d+)/)?.[1] ?? "?";
+  const orthanc = (await runCommand("Orthanc", ["--version"]).catch(() => undefined))?.stdout.match(
+    /Orthanc ([\d.]+)/,
+  )?.[1];
+  const cpus =
+    (await Deno.readTextFile("/proc/cpuinfo").catch(() => "")).split("\n").filter((l) =>
+      l.startsWith("processor")
+    ).length;
+  const memGb = Deno.systemMemoryInfo().total / 2 ** 30;
+  return `Deno ${Deno.version.deno}, DCMTK ${dcmtk}${orthanc ? `, Orthanc ${orthanc}` : ""}; ${
+    cpus || "?"
+  } CPUs, ` +
+    `${memGb.toFixed(0)} GiB RAM, loopback; ${new Date().toISOString().slice(0, 10)}`;
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(Deno.args);
+  launch.entry = options.gatewayEntry;
+  launch.noCheck = options.noCheck;
+  const needed = [
+    "storescu",
+    "storescp",
+    "echoscu",
+    ...(options.skipUpload ? [] : ["Orthanc", "nginx", "curl", "openssl"]),
+  ];
+  const tools = requireTools(...needed);
+  if (!tools.ok) {
+    console.error(
+      `Cannot run the benchmark: missing ${
+        tools.missing.join(", ")
+      } (install dcmtk, orthanc, orthanc-dicomweb, nginx-light, curl)`,
+    );
+    return 2;
+  }
+  const work = await Deno.makeTempDir({ prefix: "dgw-bench-" });
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  try {
+    console.error(`Working in ${work}`);
+    const sourceDir = `${work}/series`;
+    await Deno.mkdir(sourceDir);
+    let start = performance.now();
+    const series = await makeCtSeries(sourceDir, { count: options.count });
+    const seriesBytes = await totalBytes(series);
+    console.error(
+      `Made ${series.length} CT slices (${(seriesBytes / 1e6).toFixed(0)} MB) in ${
+        ((performance.now() - start) / 1000).toFixed(1)
+      } s`,
+    );
+
+    console.error("Series over one association: storescp, gateway…");
+    start = performance.now();
+    await partSeries(work, series, seriesBytes, rows, notes);
+    console.error(`  done in ${((performance.now() - start) / 1000).toFixed(1)} s`);
+
+    if (options.largeMb > 0) {
+      console.error(`Large instance (${options.largeMb} MiB)…`);
+      await partLarge(work, options.largeMb, rows, notes);
+    }
+
+    console.error(`${options.associations} concurrent associations…`);
+    await partConcurrent(work, series, seriesBytes, options.associations, rows, notes);
+
+    if (!options.skipUpload) {
+      console.error("Upload: curl, gateway (queued), gateway (pipelined)…");
+      const queued = `${work}/gateway-series-fsync`;
+      const queuedExists = await Deno.stat(queued).then(() => true, () => false);
+      await partUpload(work, series, seriesBytes, queuedExists ? queued : undefined, rows, notes);
+    }
+  } finally {
+    if (options.keep) console.error(`Kept ${work}`);
+    else await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+
+  const report = [
+    `### Benchmark (${await versions()})`,
+    "",
+    `Synthetic CT: ${options.count} slices of 512×512, 16 bit. DCMTK tools and Orthanc with TCP_NODELAY=1; ` +
+    `storescp with +B and -pdu 131072; the gateway (\`deno run -A ${options.noCheck ? "--no-check " : ""}` +
+    `${options.gatewayEntry}\`) with its defaults (fsync on unless stated). ` +
+    `Peak RSS is VmHWM of the receiving process. MB = 10^6 bytes.`,
+    "",
+    table(rows),
+    "",
+    ...ratioLines(rows),
+    ...(notes.length ? ["", "Notes:", ...notes.map((n) => `- ${n.replaceAll("\n", " ")}`)] : []),
+    "",
+  ].join("\n");
+  console.log(report);
+  await Deno.mkdir(options.out, { recursive: true });
+  await Deno.writeTextFile(`${options.out}/results.md`, report);
+  console.error(`Written to ${options.out}/results.md`);
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main());

@@ -600,7 +600,7 @@ export async function readDatasetAttributes(
       } catch (error) {
         if (!(error instanceof NeedMoreBytes)) throw error;
         if (head.length === size) {
-          throw new DatasetError(`Cannot decode file meta information: ${path} is truncated (${size} bytes)`);
+          throw new DatasetError(`Cannot decode file meta information: file is truncated (${size} bytes)`);
         }
         head = await reader.readTo(Math.min(size, Math.max(error.needed, head.length * 2)));
       }
@@ -617,7 +617,7 @@ export async function readDatasetAttributes(
     let dataset: Uint8Array;
     if (deflated) {
       // The compressed bytes already read are inflated first; the file is read on from there.
-      dataset = await inflatedHead(file, head.subarray(datasetOffset), initial, options.onRead, path);
+      dataset = await inflatedHead(file, head.subarray(datasetOffset), initial, options.onRead);
     } else {
       for (;;) {
         const complete = head.length === size;
@@ -630,7 +630,7 @@ export async function readDatasetAttributes(
         }
       }
     }
-    return parseAttributes(meta, dataset, deflated, path);
+    return parseAttributes(meta, dataset, deflated);
   } finally {
     file.close();
   }
@@ -658,7 +658,11 @@ class HeadReader {
     const start = this.#length;
     while (this.#length < length) {
       const n = await this.file.read(this.#buffer.subarray(this.#length, length));
-      if (n === null) break; // the file shrank while we read it
+      if (n === null) {
+        throw new DatasetError(
+          `Cannot read data set: the file ended at ${this.#length} of ${this.size} bytes`,
+        );
+      }
       this.#length += n;
     }
     this.onRead?.(this.#length - start);
@@ -676,7 +680,6 @@ async function inflatedHead(
   alreadyRead: Uint8Array<ArrayBuffer>,
   initial: number,
   onRead: ((bytes: number) => void) | undefined,
-  path: string,
 ): Promise<Uint8Array> {
   // HeadReader left the file position just after `alreadyRead`.
   const chunkSize = Math.min(64 * 1024, initial);
@@ -716,7 +719,7 @@ async function inflatedHead(
             complete = true;
             break;
           }
-          throw new DatasetError(`Cannot inflate deflated data set of ${path}: ${String(error)}`, {
+          throw new DatasetError(`Cannot inflate deflated data set: ${messageOf(error)}`, {
             cause: error,
           });
         }
@@ -754,7 +757,6 @@ function parseAttributes(
   meta: FileMetaInformation,
   dataset: Uint8Array,
   deflated: boolean,
-  path: string,
 ): DatasetAttributes {
   // dcmjs reads a whole Part 10 buffer; give it a fresh meta header (with the deflated syntax
   // replaced by the explicit VR little endian we already inflated to) and the wanted elements.
@@ -782,7 +784,7 @@ function parseAttributes(
       dict = {};
     }
     if (stringOf(dict["00080018"]) === "") {
-      throw new DatasetError(`Cannot read data set of ${path}: ${String(strictError)}`, {
+      throw new DatasetError(`Cannot read data set: ${messageOf(strictError)}`, {
         cause: strictError,
       });
     }
@@ -810,7 +812,7 @@ function parseAttributes(
     ["Series Instance UID (0020,000E)", attributes.seriesInstanceUid],
   ].filter(([, value]) => value === "").map(([name]) => name);
   if (missing.length > 0) {
-    throw new DatasetError(`Cannot index ${path}: the data set has no ${missing.join(", ")}`);
+    throw new DatasetError(`Cannot index data set: no ${missing.join(", ")}`);
   }
   return attributes;
 }
@@ -853,4 +855,8 @@ function personNameOf(element: DcmjsElement | undefined): string {
   const groups = [pn.Alphabetic ?? "", pn.Ideographic ?? "", pn.Phonetic ?? ""];
   while (groups.length > 1 && groups[groups.length - 1] === "") groups.pop();
   return groups.join("=").trim();
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

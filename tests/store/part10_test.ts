@@ -523,6 +523,28 @@ Deno.test("readDatasetAttributes reads only the head of a 1 GiB instance", async
   }
 });
 
+dcmtkTest("readDatasetAttributes inflates only the head of a large deflated instance", async () => {
+  // 4 MiB of random pixel data does not compress: the deflated file stays about 4 MiB.
+  const pixels = new Uint8Array(4 * 1024 * 1024);
+  for (let i = 0; i < pixels.length; i += 65536) crypto.getRandomValues(pixels.subarray(i, i + 65536));
+  const explicit = await writeTemp(concat(meta(), basicElements(), element(0x7FE0, 0x0010, "OB", pixels)));
+  const deflated = `${explicit}.deflated.dcm`;
+  try {
+    await run("dcmconv", ["+td", explicit, deflated]);
+    const size = (await Deno.stat(deflated)).size;
+    assert(size > 4 * 1024 * 1024, `deflated file is ${size} bytes`);
+    let read = 0;
+    const attributes = await readDatasetAttributes(deflated, { onRead: (n) => read += n });
+    assertEquals(attributes.seriesInstanceUid, SERIES);
+    // The first 256 KiB hold the meta header and plenty of deflated data; the pipe into the
+    // inflater may pull one more 64 KiB chunk ahead, never the rest of the 4 MiB.
+    assert(read <= 320 * 1024, `read ${read} of ${size} bytes`);
+  } finally {
+    await Deno.remove(explicit);
+    await Deno.remove(deflated).catch(() => {});
+  }
+});
+
 Deno.test("readDatasetAttributes reads on (doubling) when the attributes lie past the first read", async () => {
   // A 600 KiB private OB value in group 0009 pushes patient and study attributes past 512 KiB.
   const bulk = new Uint8Array(600 * 1024).fill(0xAB);
@@ -668,12 +690,12 @@ Deno.test("readDatasetAttributes: DatasetError for garbage, non-DICOM, missing U
     [
       "no study UID",
       concat(meta(), basicElements({ withStudy: false })),
-      "has no Study Instance UID (0020,000D)",
+      "Cannot index data set: no Study Instance UID (0020,000D)",
     ],
     [
       "no UIDs at all",
       concat(meta(), element(0x0010, 0x0020, "LO", "P")),
-      "has no SOP Instance UID (0008,0018), Study Instance UID (0020,000D), Series Instance UID (0020,000E)",
+      "Cannot index data set: no SOP Instance UID (0008,0018), Study Instance UID (0020,000D), Series Instance UID (0020,000E)",
     ],
     [
       "element longer than the file",

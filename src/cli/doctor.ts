@@ -1,0 +1,611 @@
+/**
+ * `doctor`: checks, one by one, what makes a site work, and prints each with ✔ or ✘ and the fix
+ * in plain words. Probes (ports, disk, DNS, TLS, HTTP) return {@link CheckResult} values;
+ * {@link formatCheck} turns one into lines. Nothing here changes the installation.
+ * @module
+ */
+import type { Config } from "../config.ts";
+import { type LocalAddress, privateIpv4Addresses } from "../net.ts";
+import { diskSpace } from "../status/disk.ts";
+import { formatBytes } from "../status/api.ts";
+import { createAuthProvider, CredentialsRejectedError } from "../upload/auth.ts";
+import { createTransport, describeNetworkError } from "../upload/http.ts";
+
+/** The outcome of one check. */
+export interface CheckResult {
+  ok: boolean;
+  /** What was checked and found, e.g. "DICOM port 4104 is free". */
+  title: string;
+  /** More facts (optional). */
+  detail?: string;
+  /** What to do, when not ok. */
+  fix?: string;
+}
+
+/** Lines for one result: `✔ title`, then indented detail and `Fix:`. */
+export function formatCheck(r: CheckResult): string[] {
+  const lines = [`${r.ok ? "✔" : "✘"} ${r.title}`];
+  if (r.detail) lines.push(...r.detail.split("\n").map((l) => `    ${l}`));
+  if (!r.ok && r.fix) lines.push(`    Fix: ${r.fix}`);
+  return lines;
+}
+
+/** The closing line. */
+export function formatSummary(results: CheckResult[]): string {
+  const bad = results.filter((r) => !r.ok).length;
+  if (bad === 0) return "All checks passed.";
+  return `${bad} ${
+    bad === 1 ? "problem" : "problems"
+  } found. Fix them from the top: the first one often causes the others.`;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+async function withTimeout<T>(ms: number, work: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Deno.errors.TimedOut(`${what}: no answer within ${ms / 1000} s`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Asks a local status page who it is (to tell "another copy of dicom-gateway" from "another program"). */
+async function askStatusPage(port: number): Promise<{ aeTitle: string; url: string } | null> {
+  if (port === 0) return null;
+  const url = `http://127.0.0.1:${port}/`;
+  try {
+    const res = await fetch(`${url}api/status`, { signal: AbortSignal.timeout(2000) });
+    if (!res.ok) {
+      await res.body?.cancel();
+      return null;
+    }
+    const body = await res.json();
+    const aeTitle = body?.modality?.aeTitle;
+    return typeof aeTitle === "string" ? { aeTitle, url } : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Can the DICOM port be bound? When it is taken, asks the local status page whether the holder is
+ * a running dicom-gateway (fine: it is the gateway doing its job) or another program.
+ */
+export async function checkDicomPort(
+  hostname: string,
+  port: number,
+  statusPort: number,
+): Promise<CheckResult> {
+  try {
+    const listener = Deno.listen({ hostname, port, transport: "tcp" });
+    listener.close();
+    return { ok: true, title: `DICOM port ${port} is free for the gateway` };
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse) {
+      const running = await askStatusPage(statusPort);
+      if (running) {
+        return {
+          ok: true,
+          title: `DICOM port ${port} is in use by the running dicom-gateway (AE title ${running.aeTitle})`,
+          detail: `Its status page is ${running.url}`,
+        };
+      }
+      return {
+        ok: false,
+        title: `DICOM port ${port} is already in use by another program`,
+        detail:
+          "Probably another copy of dicom-gateway, or another DICOM receiver (a PACS or viewer) on this PC.",
+        fix: `close the other program (look for another dicom-gateway window), or choose another port with ` +
+          `port = ... in dicom-gateway.toml and tell the modality.`,
+      };
+    }
+    if (e instanceof Deno.errors.PermissionDenied) {
+      return {
+        ok: false,
+        title: `DICOM port ${port} cannot be opened: permission denied`,
+        fix: "ports below 1024 need administrator rights; use 4104 (the default) or another port above 1024.",
+      };
+    }
+    if (e instanceof Deno.errors.AddrNotAvailable) {
+      return {
+        ok: false,
+        title: `The DICOM address ${hostname} is not an address of this PC`,
+        fix: 'set bind = "0.0.0.0" in dicom-gateway.toml (all network cards) or one of this PC\'s addresses.',
+      };
+    }
+    return { ok: false, title: `DICOM port ${port} cannot be opened: ${(e as Error).message}` };
+  }
+}
+
+/** Can the status page's port be bound (or is the running gateway's page there)? */
+export async function checkStatusPort(hostname: string, port: number): Promise<CheckResult> {
+  if (port === 0) return { ok: true, title: "Status page is turned off (status port 0)" };
+  try {
+    const listener = Deno.listen({ hostname, port, transport: "tcp" });
+    listener.close();
+    return { ok: true, title: `Status page port ${port} is free` };
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse) {
+      const running = await askStatusPage(port);
+      if (running) {
+        return { ok: true, title: `Status page of the running dicom-gateway answers at ${running.url}` };
+      }
+      return {
+        ok: false,
+        title: `Status page port ${port} is in use by another program`,
+        fix: "set another port in [status] of dicom-gateway.toml (e.g. port = 4106).",
+      };
+    }
+    return { ok: false, title: `Status page port ${port} cannot be opened: ${(e as Error).message}` };
+  }
+}
+
+/** Is the data folder there (or creatable), writable to disk, with enough free space? */
+export async function checkDataDir(dataDir: string, minFreeBytes: number): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  try {
+    await Deno.mkdir(dataDir, { recursive: true });
+    const probe = `${dataDir}${dataDir.includes("\\") ? "\\" : "/"}.doctor-${
+      crypto.randomUUID().slice(0, 8)
+    }.tmp`;
+    const file = await Deno.open(probe, { write: true, createNew: true });
+    try {
+      await file.write(new TextEncoder().encode("dicom-gateway doctor write test\n"));
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await Deno.remove(probe);
+    results.push({ ok: true, title: `Data folder can be written: ${dataDir}` });
+  } catch (e) {
+    results.push({
+      ok: false,
+      title: `Data folder cannot be written: ${dataDir}`,
+      detail: (e as Error).message,
+      fix:
+        "give this Windows user write permission on the folder, or set data_dir in dicom-gateway.toml to a " +
+        "folder it can write (not inside Program Files).",
+    });
+    return results;
+  }
+  const { freeBytes, totalBytes } = await diskSpace(dataDir);
+  if (freeBytes === null) {
+    results.push({ ok: true, title: "Free disk space could not be measured on this system" });
+  } else if (freeBytes < minFreeBytes) {
+    results.push({
+      ok: false,
+      title: `Only ${formatBytes(freeBytes)} free on the data disk (below the ${
+        formatBytes(minFreeBytes)
+      } minimum)`,
+      fix: "free some space on that disk, or move data_dir to a bigger disk. Delivered studies are deleted " +
+        "first; undelivered ones never.",
+    });
+  } else {
+    results.push({
+      ok: true,
+      title: `${formatBytes(freeBytes)} free on the data disk${
+        totalBytes ? ` (of ${formatBytes(totalBytes)})` : ""
+      }`,
+    });
+  }
+  return results;
+}
+
+/** Are there private IPv4 addresses for the modality to use? */
+export function checkAddresses(addresses: LocalAddress[]): CheckResult {
+  const usable = addresses.filter((a) => !a.linkLocal);
+  const linkLocal = addresses.filter((a) => a.linkLocal);
+  if (usable.length === 0) {
+    return {
+      ok: false,
+      title: "No private network address found on this PC",
+      detail: linkLocal.length > 0
+        ? `Only ${linkLocal.map((a) => a.address).join(", ")}: the network gave this PC no address (DHCP).`
+        : "",
+      fix: "connect this PC to the clinic network (cable or Wi-Fi) and check it gets an address (ipconfig).",
+    };
+  }
+  return {
+    ok: true,
+    title: `This PC's address${usable.length > 1 ? "es" : ""} for the modality: ${
+      usable.map((a) => `${a.address} (${a.interfaceName})`).join(", ")
+    }`,
+    detail:
+      "Give this PC a fixed address (static IP, or a DHCP reservation on the router) so it never changes.",
+  };
+}
+
+const isIpLiteral = (h: string) => /^\d{1,3}(\.\d{1,3}){3}$/.test(h) || h.startsWith("[") || h.includes(":");
+
+/** Resolves a host name to addresses (default: DNS A and AAAA records). */
+export type Resolver = (hostname: string) => Promise<string[]>;
+
+async function dnsResolver(hostname: string): Promise<string[]> {
+  const [a, aaaa] = await Promise.allSettled([
+    Deno.resolveDns(hostname, "A"),
+    Deno.resolveDns(hostname, "AAAA"),
+  ]);
+  const out = [
+    ...(a.status === "fulfilled" ? a.value : []),
+    ...(aaaa.status === "fulfilled" ? aaaa.value : []),
+  ];
+  if (out.length === 0) {
+    const reason = a.status === "rejected" ? a.reason : aaaa.status === "rejected" ? aaaa.reason : null;
+    throw reason instanceof Error ? reason : new Error("no addresses");
+  }
+  return out;
+}
+
+/**
+ * Does the central server's name resolve? (With a proxy, the proxy's name is checked: the proxy
+ * resolves the server.) DNS is asked first; the hosts file is tried through a connection.
+ */
+export async function checkResolves(
+  url: string,
+  options: { proxy?: string; resolve?: Resolver; timeoutMs?: number } = {},
+): Promise<CheckResult> {
+  const target = new URL(options.proxy || url);
+  const host = target.hostname;
+  const what = options.proxy ? `The proxy's name ${host}` : `The central server's name ${host}`;
+  if (host === "localhost" || isIpLiteral(host)) return { ok: true, title: `${what} needs no lookup` };
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  try {
+    const addresses = await withTimeout(timeoutMs, (options.resolve ?? dnsResolver)(host), "DNS");
+    return { ok: true, title: `${what} resolves to ${addresses.slice(0, 4).join(", ")}` };
+  } catch (dnsError) {
+    if (!options.resolve) {
+      // The hosts file and the system resolver (getaddrinfo) are used by connect.
+      try {
+        const port = Number(target.port) || (target.protocol === "https:" ? 443 : 80);
+        const conn = await withTimeout(timeoutMs, Deno.connect({ hostname: host, port }), "connect");
+        conn.close();
+        return { ok: true, title: `${what} resolves (through the system's resolver)` };
+      } catch {
+        // fall through
+      }
+    }
+    return {
+      ok: false,
+      title: `${what} cannot be found`,
+      detail: (dnsError as Error).message,
+      fix: "check the address for typing errors and that this PC reaches the internet (open any web site); " +
+        "a clinic network may need the proxy setting (proxy in [upload]).",
+    };
+  }
+}
+
+/**
+ * Is the central server reachable and does its TLS certificate verify (against the system/Mozilla
+ * roots plus the configured CA file)? Skipped for plain http to this PC and when a proxy is used
+ * (the credentials check goes through the proxy and reports TLS problems too).
+ */
+export async function checkTls(
+  url: string,
+  options: { caFile?: string; timeoutMs?: number } = {},
+): Promise<CheckResult> {
+  const u = new URL(url);
+  const port = Number(u.port) || (u.protocol === "https:" ? 443 : 80);
+  if (u.protocol !== "https:") return { ok: true, title: "Plain HTTP to this PC: no certificate to check" };
+  const hostname = u.hostname.replace(/^\[|\]$/g, "");
+  let caCerts: string[] | undefined;
+  if (options.caFile) {
+    try {
+      caCerts = [await Deno.readTextFile(options.caFile)];
+    } catch (e) {
+      return {
+        ok: false,
+        title: `The CA file ${options.caFile} cannot be read`,
+        detail: (e as Error).message,
+        fix:
+          "put the private CA's certificate (PEM) at that path, or set ca_file in [upload] to where it is.",
+      };
+    }
+  }
+  let conn: Deno.TlsConn | null = null;
+  try {
+    const tlsOptions: Deno.ConnectTlsOptions = { hostname, port };
+    if (caCerts) tlsOptions.caCerts = caCerts;
+    conn = await withTimeout(
+      options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      Deno.connectTls(tlsOptions),
+      "connection",
+    );
+    const c = conn;
+    await withTimeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, c.handshake(), "TLS handshake");
+    return { ok: true, title: `TLS certificate of ${u.host} verifies` };
+  } catch (e) {
+    return tlsProblem(e, u.host, port);
+  } finally {
+    try {
+      conn?.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+function tlsProblem(e: unknown, host: string, port: number): CheckResult {
+  const message = (e as Error)?.message ?? String(e);
+  if (e instanceof Deno.errors.ConnectionRefused) {
+    return {
+      ok: false,
+      title: `Nothing answers at ${host} (port ${port})`,
+      fix:
+        "check the port in the address; if it is right, the central server is down: ask its administrator.",
+    };
+  }
+  if (e instanceof Deno.errors.TimedOut) {
+    return {
+      ok: false,
+      title: `No answer from ${host} (port ${port})`,
+      detail: message,
+      fix:
+        `a firewall probably blocks outgoing connections to port ${port}: ask the clinic's IT to allow it, ` +
+        "or set the proxy in [upload].",
+    };
+  }
+  const described = describeNetworkError(e);
+  if (described.kind !== "tls") {
+    return { ok: false, title: `Cannot reach ${host}: ${described.message}` };
+  }
+  if (/UnknownIssuer|unknown ?ca|self[- ]signed/i.test(message)) {
+    return {
+      ok: false,
+      title: `TLS certificate of ${host} is not trusted by this PC`,
+      detail: message,
+      fix:
+        "if the central server uses a private certificate authority, save its certificate (PEM) beside the " +
+        "gateway and set ca_file in [upload] to it.",
+    };
+  }
+  if (/NotValidForName|not valid for name/i.test(message)) {
+    return {
+      ok: false,
+      title: `TLS certificate of ${host} is for another name`,
+      detail: message,
+      fix: "use the exact server name the certificate was issued for in the upload address.",
+    };
+  }
+  if (/Expired|NotValidYet/i.test(message)) {
+    return {
+      ok: false,
+      title: `TLS certificate of ${host} has expired or is not valid yet`,
+      detail: message,
+      fix: "check this PC's date and time; if they are right, the server's certificate must be renewed.",
+    };
+  }
+  return { ok: false, title: `TLS with ${host} failed`, detail: message };
+}
+
+/** What the credentials check found, plus the server's clock for {@link checkClock}. */
+export interface CredentialsCheck {
+  result: CheckResult;
+  /** The server's `Date` header, when it answered. */
+  serverDate: string | null;
+}
+
+/**
+ * Are the credentials accepted? Sends a QIDO-RS search `GET {url}/studies?limit=1` (PS3.18 §10.6)
+ * through the same CA/proxy/sign-in as the uploader: 200/204 ✔, 401/403 ✘ credentials.
+ */
+export async function checkCredentials(
+  upload: Config["upload"],
+  options: { timeoutMs?: number } = {},
+): Promise<CredentialsCheck> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  let transport;
+  try {
+    transport = await createTransport(upload);
+  } catch (e) {
+    return {
+      result: { ok: false, title: "Upload settings cannot be used", detail: (e as Error).message },
+      serverDate: null,
+    };
+  }
+  try {
+    let headers: Record<string, string>;
+    try {
+      const provider = createAuthProvider(upload.auth, { transport, idleTimeoutMs: timeoutMs });
+      headers = await withTimeout(timeoutMs, provider.headers(), "sign-in service");
+    } catch (e) {
+      const rejected = e instanceof CredentialsRejectedError;
+      return {
+        result: {
+          ok: false,
+          title: rejected
+            ? "The sign-in service refused the client id or secret"
+            : "The sign-in service failed",
+          detail: describeIfNetwork(e),
+          fix: rejected
+            ? "check client_id, token_url, scope and the secret (DICOM_GATEWAY_UPLOAD_CLIENT_SECRET)."
+            : "check token_url and that this PC reaches it.",
+        },
+        serverDate: null,
+      };
+    }
+    const target = `${upload.url}/studies?limit=1`;
+    let res: Response;
+    try {
+      res = await transport.fetch(target, {
+        method: "GET",
+        headers: { ...headers, accept: "application/dicom+json" },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (e) {
+      const d = describeNetworkError(e);
+      return {
+        result: { ok: false, title: `The central server did not answer: ${d.message}` },
+        serverDate: null,
+      };
+    }
+    await res.body?.cancel();
+    const serverDate = res.headers.get("date");
+    const status = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`;
+    if (res.status === 200 || res.status === 204) {
+      const how = upload.auth.kind === "none" ? "answered (no sign-in configured)" : "accepted our sign-in";
+      return { result: { ok: true, title: `The central server ${how} (${status})` }, serverDate };
+    }
+    if (res.status === 401 || res.status === 403) {
+      return {
+        result: {
+          ok: false,
+          title: `Credentials rejected by the central server (${status})`,
+          fix: upload.auth.kind === "none"
+            ? "the server needs a sign-in: fill in [upload.auth] in dicom-gateway.toml (or on the status page)."
+            : "check the user name and the password / token / key; secrets come from DICOM_GATEWAY_UPLOAD_* " +
+              "environment variables when set, which win over the file.",
+        },
+        serverDate,
+      };
+    }
+    if (res.status === 404) {
+      return {
+        result: {
+          ok: false,
+          title: `The address is not a DICOMweb root (${status} for ${displayTarget(target)})`,
+          fix: "use the DICOMweb root, e.g. https://server/dicom-web (without /studies at the end).",
+        },
+        serverDate,
+      };
+    }
+    return {
+      result: {
+        ok: res.status < 500,
+        title: `The central server answered ${status} to a search`,
+        detail: res.status >= 500
+          ? "The server has a problem of its own; uploads are retried automatically."
+          : "",
+        fix: "ask the central server's administrator.",
+      },
+      serverDate,
+    };
+  } finally {
+    transport.close();
+  }
+}
+
+function describeIfNetwork(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function displayTarget(url: string): string {
+  const u = new URL(url);
+  return `${u.origin}${u.pathname}`;
+}
+
+/** Is the clock sane: a plausible year, and within 5 minutes of the server's clock when known? */
+export function checkClock(now: Date, serverDate: string | null): CheckResult {
+  const local = now.toISOString().replace("T", " ").slice(0, 19) + " UTC";
+  if (now.getUTCFullYear() < 2024) {
+    return {
+      ok: false,
+      title: `This PC's clock is wrong: ${local}`,
+      fix: 'turn on "Set time automatically" in Windows Settings > Time & language.',
+    };
+  }
+  if (serverDate !== null) {
+    const server = Date.parse(serverDate);
+    if (!Number.isNaN(server)) {
+      const skew = Math.round((now.getTime() - server) / 1000);
+      if (Math.abs(skew) > 300) {
+        const minutes = Math.round(Math.abs(skew) / 60);
+        return {
+          ok: false,
+          title: `This PC's clock is ${minutes} minutes ${
+            skew > 0 ? "ahead of" : "behind"
+          } the central server's`,
+          detail: `This PC: ${local}; server: ${
+            new Date(server).toISOString().replace("T", " ").slice(0, 19)
+          } UTC.`,
+          fix: 'turn on "Set time automatically" in Windows Settings > Time & language: certificates and ' +
+            "sign-in tokens fail when clocks drift.",
+        };
+      }
+      return { ok: true, title: `Clock agrees with the central server's (within ${Math.abs(skew)} s)` };
+    }
+  }
+  return { ok: true, title: `Clock looks plausible: ${local}` };
+}
+
+/** Options of {@link runDoctor}. */
+export interface DoctorOptions {
+  /** Where lines go (default `console.log`). */
+  write?: (line: string) => void;
+  /** This PC's interfaces (default `Deno.networkInterfaces()`). */
+  interfaces?: Deno.NetworkInterfaceInfo[];
+  /** Name resolver (default DNS). */
+  resolve?: Resolver;
+  /** Time limit of each network probe (default 10 s). */
+  timeoutMs?: number;
+  /** The current time (tests). */
+  now?: () => Date;
+}
+
+/**
+ * Runs every check in order, printing each as it completes.
+ * @returns 0 when all passed, 1 otherwise
+ */
+export async function runDoctor(config: Config, options: DoctorOptions = {}): Promise<number> {
+  const write = options.write ?? ((line: string) => console.log(line));
+  const results: CheckResult[] = [];
+  const report = (r: CheckResult) => {
+    results.push(r);
+    for (const line of formatCheck(r)) write(line);
+  };
+  write("dicom-gateway doctor: checking this PC");
+  write("");
+  report(await checkDicomPort(config.bindAddress, config.port, config.statusPort));
+  report(await checkStatusPort(config.statusBindAddress, config.statusPort));
+  for (const r of await checkDataDir(config.dataDir, config.upload.minFreeBytes)) report(r);
+  let interfaces: Deno.NetworkInterfaceInfo[] = [];
+  try {
+    interfaces = options.interfaces ?? Deno.networkInterfaces();
+  } catch {
+    // no permission or no support: reported as no address
+  }
+  report(checkAddresses(privateIpv4Addresses(interfaces)));
+
+  let serverDate: string | null = null;
+  const up = config.upload;
+  if (up.url === "") {
+    report({
+      ok: false,
+      title: "No central server is set up: images are received and kept here, but not uploaded",
+      fix: "enter the DICOMweb address on the status page (Upload destination), or set url in [upload] of " +
+        "dicom-gateway.toml.",
+    });
+  } else {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const resolveOptions: { proxy?: string; resolve?: Resolver; timeoutMs: number } = { timeoutMs };
+    if (up.proxy) resolveOptions.proxy = up.proxy;
+    if (options.resolve) resolveOptions.resolve = options.resolve;
+    const resolved = await checkResolves(up.url, resolveOptions);
+    report(resolved);
+    if (resolved.ok) {
+      let tlsOk = true;
+      if (!up.proxy) {
+        const tlsOptions: { caFile?: string; timeoutMs: number } = { timeoutMs };
+        if (up.caFile) tlsOptions.caFile = up.caFile;
+        const tls = await checkTls(up.url, tlsOptions);
+        report(tls);
+        tlsOk = tls.ok;
+      }
+      if (tlsOk) {
+        const creds = await checkCredentials(up, { timeoutMs });
+        report(creds.result);
+        serverDate = creds.serverDate;
+      }
+    }
+  }
+  report(checkClock((options.now ?? (() => new Date()))(), serverDate));
+  write("");
+  write(formatSummary(results));
+  return results.every((r) => r.ok) ? 0 : 1;
+}

@@ -13,6 +13,9 @@
  * @module
  */
 import dcmjs from "dcmjs";
+import { logger } from "../log.ts";
+
+const log = logger("store");
 
 /** Transfer syntax UIDs this module treats specially (PS3.5 §10, Annex A). */
 export const TransferSyntax = {
@@ -788,6 +791,7 @@ function parseAttributes(
         cause: strictError,
       });
     }
+    log.warn("Data set read leniently after dcmjs refused it: {error}", { error: messageOf(strictError) });
   }
 
   const attributes: DatasetAttributes = {
@@ -818,14 +822,23 @@ function parseAttributes(
 }
 
 function readWithDcmjs(buffer: ArrayBuffer, ignoreErrors: boolean): Record<string, DcmjsElement> {
-  const message = dcmjs.data.DicomMessage.readFile(buffer, {
-    ignoreErrors,
-    untilTag: "7FE00010",
-    includeUntilTagValue: false,
-    noCopy: true,
-    forceStoreRaw: false,
-  });
-  return message.dict as Record<string, DcmjsElement>;
+  // dcmjs reports through its own loglevel loggers straight to the console; silence them for
+  // this synchronous call (no other code can run meanwhile) and report through ours instead.
+  const loggers = [dcmjs.log, dcmjs.log.getLogger("validation.dcmjs")];
+  const levels = loggers.map((dcmjsLogger) => dcmjsLogger.getLevel());
+  for (const dcmjsLogger of loggers) dcmjsLogger.setLevel("silent", false);
+  try {
+    const message = dcmjs.data.DicomMessage.readFile(buffer, {
+      ignoreErrors,
+      untilTag: "7FE00010",
+      includeUntilTagValue: false,
+      noCopy: true,
+      forceStoreRaw: false,
+    });
+    return message.dict as Record<string, DcmjsElement>;
+  } finally {
+    loggers.forEach((dcmjsLogger, i) => dcmjsLogger.setLevel(levels[i], false));
+  }
 }
 
 function stringOf(element: DcmjsElement | undefined): string {

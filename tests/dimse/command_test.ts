@@ -319,3 +319,26 @@ Deno.test("hasDataSet is false only for 0x0101", () => {
   assert(hasDataSet({ commandField: 1, commandDataSetType: 0x0001 }));
   assert(hasDataSet({ commandField: 1, commandDataSetType: 0xFEFE }));
 });
+
+Deno.test("fuzz: truncations and random corruptions of real command sets throw only DimseError", () => {
+  let seed = 12345;
+  const random = () => (seed = (seed * 1103515245 + 12345) & 0x7FFFFFFF) / 0x80000000;
+  const fixtures = [DCMTK_C_ECHO_RQ, DCMTK_C_ECHO_RSP, DCMTK_C_STORE_RQ, DCMTK_C_STORE_RSP];
+  let decoded = 0;
+  for (let i = 0; i < 5000; i++) {
+    const source = fixtures[i % fixtures.length]!;
+    const bytes = source.slice(0, Math.floor(random() * (source.length + 1)));
+    const flips = Math.floor(random() * 4);
+    for (let f = 0; f < flips && bytes.length > 0; f++) {
+      bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
+    }
+    try {
+      const command = decodeCommandSet(bytes);
+      decoded++;
+      assertEquals(typeof command.commandField, "number");
+    } catch (error) {
+      if (!(error instanceof DimseError)) throw new Error(`non-DimseError for ${bytes}: ${error}`);
+    }
+  }
+  assert(decoded > 10, `some corrupted inputs still decode (${decoded})`);
+});

@@ -775,3 +775,44 @@ dcmtkTest(
     }
   },
 );
+
+dcmtkTest("fuzz: corrupted DCMTK files give DatasetError or attributes, never another error", async () => {
+  const { samples } = await dcmtkSamples();
+  let seed = 4242;
+  const random = () => (seed = (seed * 1103515245 + 12345) & 0x7FFFFFFF) / 0x80000000;
+  const originals = await Promise.all(samples.map((s) => Deno.readFile(s.path)));
+  const path = await Deno.makeTempFile({ suffix: ".dcm" });
+  let parsed = 0;
+  let refused = 0;
+  try {
+    for (let i = 0; i < 600; i++) {
+      const original = originals[i % originals.length]!;
+      const { datasetOffset } = decodeFileMetaInformation(original);
+      // Corrupt the meta header now and then, the data set head mostly.
+      const bytes = original.slice(
+        0,
+        datasetOffset + Math.floor(random() * (original.length - datasetOffset + 1)),
+      );
+      const flips = 1 + Math.floor(random() * 4);
+      for (let f = 0; f < flips; f++) {
+        const at = random() < 0.1
+          ? 128 + Math.floor(random() * (datasetOffset - 128))
+          : datasetOffset + Math.floor(random() * Math.min(600, bytes.length - datasetOffset));
+        if (at < bytes.length) bytes[at] = Math.floor(random() * 256);
+      }
+      await Deno.writeFile(path, bytes);
+      try {
+        await readDatasetAttributes(path, { initialReadBytes: 256 });
+        parsed++;
+      } catch (error) {
+        if (!(error instanceof DatasetError)) {
+          throw new Error(`sample ${i}: ${(error as Error)?.constructor?.name}: ${error}`);
+        }
+        refused++;
+      }
+    }
+  } finally {
+    await Deno.remove(path);
+  }
+  assert(parsed > 0 && refused > 0, `parsed ${parsed}, refused ${refused}`);
+});

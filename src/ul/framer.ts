@@ -114,8 +114,25 @@ export class PduFramer {
       if (error instanceof PduError) this.#failed = error;
       throw error;
     }
+    this.#release(chunk);
     this.#compact();
     return out;
+  }
+
+  /**
+   * If the bytes of `chunk` still buffered are a small part of a large backing buffer (a 256 KiB
+   * read that brought 3 bytes), keeps a copy of just those bytes instead: a peer sending a PDU one
+   * byte per TCP segment would otherwise pin one read buffer per byte. Each byte is copied at most
+   * once, so the framer stays linear.
+   */
+  #release(chunk: Uint8Array): void {
+    const last = this.#chunks.length - 1;
+    if (last < this.#first || this.#chunks[last] !== chunk) return;
+    const start = last === this.#first ? this.#offset : 0;
+    const kept = chunk.length - start;
+    if (chunk.buffer.byteLength <= 2 * kept + 4096) return;
+    this.#chunks[last] = chunk.slice(start);
+    if (last === this.#first) this.#offset = 0;
   }
 
   /** The byte `index` bytes past the read position (index < #buffered). */

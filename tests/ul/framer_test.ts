@@ -229,3 +229,24 @@ Deno.test("framer: ten thousand small PDUs in one large chunk", () => {
   assertEquals(out.length, 10_000);
   assertEquals(out[9_999], release);
 });
+
+Deno.test("framer: a few buffered bytes of a large read buffer are copied, not the buffer kept", async () => {
+  const rq = await fixture("a_associate_rq_echoscu");
+  const readBuffer = new Uint8Array(256 * 1024);
+  readBuffer.set(rq.subarray(0, 3));
+  const f = framer();
+  assertEquals(f.push(readBuffer.subarray(0, 3)), []);
+  readBuffer.fill(0xee); // the caller broke the contract, yet the 3 bytes were already copied
+  const [pdu] = f.push(rq.slice(3));
+  assertEquals(pdu, rq);
+});
+
+Deno.test("framer: a chunk that is most of its buffer is kept as is (no needless copy)", async () => {
+  const rq = await fixture("a_associate_rq_echoscu");
+  const chunk = rq.slice(0, 100);
+  const f = framer();
+  assertEquals(f.push(chunk), []);
+  chunk[50] = 0x58; // visible in the PDU: the framer kept this very array
+  const [pdu] = f.push(rq.slice(100));
+  assertEquals(pdu?.[50], 0x58);
+});

@@ -216,7 +216,7 @@ class ScuReader {
   async next(): Promise<Pdu> {
     while (this.queue.length === 0) {
       const buffer = new Uint8Array(65536);
-      let timer: number | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const n = await Promise.race([
         this.conn.read(buffer).catch(() => null),
         new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), this.timeoutMs)),

@@ -121,7 +121,7 @@ class AcceptorSession {
     // PS3.8 §9.2.3 Evt5 "Transport connection indication" → AE-5: issue transport response,
     // start ARTIM timer; next state Sta2.
     await this.#apply("Evt5");
-    while (!this.#closed && this.#state !== "Sta1") {
+    while (!this.#ended()) {
       const result = await this.#read(this.#currentTimeout());
       if (result.kind === "closed") {
         await this.#apply("Evt17");
@@ -154,7 +154,7 @@ class AcceptorSession {
         continue;
       }
       for (const frame of frames) {
-        if (this.#closed || this.#state === "Sta1") break;
+        if (this.#ended()) break;
         let pdu: Pdu;
         try {
           pdu = decodePdu(frame);
@@ -167,6 +167,11 @@ class AcceptorSession {
         this.#pendingPdu = null;
       }
     }
+  }
+
+  /** True once the connection is closed or the state machine is back in Sta1 (idle). */
+  #ended(): boolean {
+    return this.#closed || this.#state === "Sta1";
   }
 
   async finish(): Promise<void> {
@@ -450,7 +455,7 @@ class AcceptorSession {
       this.#pendingBuffer = buffer;
       this.#pendingRead = this.#conn.read(buffer).catch(() => null);
     }
-    let timer: number | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), timeoutMs);
     });

@@ -20,7 +20,7 @@ export async function startTestGateway(overrides: Partial<Config> = {}): Promise
     bindAddress: "127.0.0.1",
     statusPort: 0,
     logDir: "",
-    artimTimeoutMs: 2000,
+    artimTimeoutMs: 500,
     ...overrides,
   };
   const gateway = await startGateway(config);

@@ -5,7 +5,7 @@
  */
 import { PduFramer } from "../../src/ul/framer.ts";
 import { decodePdu } from "../../src/ul/pdu_decode.ts";
-import { encodePdu, encodePDataTf } from "../../src/ul/pdu_encode.ts";
+import { encodePDataTf, encodePdu } from "../../src/ul/pdu_encode.ts";
 import {
   type AssociateRq,
   DICOM_APPLICATION_CONTEXT,
@@ -49,17 +49,21 @@ export class ScriptedPeer {
     while (this.#queue.length === 0) {
       if (this.#closed) return "closed";
       const buffer = new Uint8Array(65536);
-      let timer: number | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const n = await Promise.race([
         this.#conn.read(buffer).catch(() => null),
-        new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), Math.max(1, deadline - Date.now()))),
+        new Promise<"timeout">((r) =>
+          timer = setTimeout(() => r("timeout"), Math.max(1, deadline - Date.now()))
+        ),
       ]).finally(() => clearTimeout(timer));
       if (n === "timeout") return "timeout";
       if (n === null) {
         this.#closed = true;
         return "closed";
       }
-      for (const frame of this.#framer.push(buffer.subarray(0, n))) this.#queue.push(decodePdu(frame.slice()));
+      for (const frame of this.#framer.push(buffer.subarray(0, n))) {
+        this.#queue.push(decodePdu(frame.slice()));
+      }
     }
     return this.#queue.shift()!;
   }
@@ -102,12 +106,30 @@ export function associateRq(
 
 /** The bytes of a C-STORE-RQ command followed by the data set, as P-DATA-TF PDUs with `fragment`-byte PDVs. */
 export function cStorePdus(
-  options: { contextId: number; messageId: number; sopClassUid: string; sopInstanceUid: string; dataset: Uint8Array; fragment?: number },
+  options: {
+    contextId: number;
+    messageId: number;
+    sopClassUid: string;
+    sopInstanceUid: string;
+    dataset: Uint8Array;
+    fragment?: number;
+  },
 ): Uint8Array[] {
   const command = encodeCommandSet(
-    cStoreRq({ messageId: options.messageId, sopClassUid: options.sopClassUid, sopInstanceUid: options.sopInstanceUid }),
+    cStoreRq({
+      messageId: options.messageId,
+      sopClassUid: options.sopClassUid,
+      sopInstanceUid: options.sopInstanceUid,
+    }),
   );
-  const pdus = [encodePDataTf([{ presentationContextId: options.contextId, isCommand: true, isLast: true, data: command }])];
+  const pdus = [
+    encodePDataTf([{
+      presentationContextId: options.contextId,
+      isCommand: true,
+      isLast: true,
+      data: command,
+    }]),
+  ];
   const fragment = options.fragment ?? 16000;
   for (let o = 0; o < options.dataset.length; o += fragment) {
     const end = Math.min(options.dataset.length, o + fragment);

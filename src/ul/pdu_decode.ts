@@ -171,9 +171,11 @@ function* items(r: Reader, where: string, start: number, end: number): Generator
   let offset = start;
   while (offset < end) {
     if (end - offset < ITEM_HEADER_LENGTH) {
+      const n = end - offset;
       throw r.error(
-        `${where} has ${end - offset} trailing byte${end - offset === 1 ? "" : "s"} at offset ${offset}, ` +
-          `too few for an item header (4 bytes)`,
+        `${n} byte${
+          n === 1 ? "" : "s"
+        } at offset ${offset} in ${where} are too few for an item header (4 bytes)`,
       );
     }
     // PS3.8 §9.3.2: byte 1 item-type, byte 2 reserved, bytes 3-4 item-length
@@ -420,10 +422,10 @@ function decodeUserInformationSubItem(r: Reader, sub: ItemSpan, info: UserInform
 function decodeUserInformation(r: Reader, item: ItemSpan): UserInformation {
   const info = emptyUserInformation();
   // PS3.8 Table 9-16, bytes 5-xxx: User-data sub-items
-  for (const sub of items(r, "user information item", item.valueStart, item.end)) {
+  for (const sub of items(r, "the user information item", item.valueStart, item.end)) {
     // Known PDU-level items (0x10-0x50) cannot nest here; unknown sub-item types are kept.
     if (sub.type <= ItemType.UserInformation && ITEM_NAMES[sub.type] !== undefined) {
-      throw unexpectedItem(r, sub, "user information item");
+      throw unexpectedItem(r, sub, "the user information item");
     }
     decodeUserInformationSubItem(r, sub, info);
   }
@@ -454,7 +456,7 @@ function decodeAssociate(
   let userInformation: UserInformation | undefined;
   const rqContexts: PresentationContextRq[] = [];
   const acContexts: PresentationContextAc[] = [];
-  for (const item of items(r, type, PDU_HEADER_LENGTH + ASSOCIATE_FIXED_LENGTH, end)) {
+  for (const item of items(r, "the variable items", PDU_HEADER_LENGTH + ASSOCIATE_FIXED_LENGTH, end)) {
     if (item.type === ItemType.ApplicationContext) {
       if (applicationContextName !== undefined) {
         throw r.error(
@@ -481,7 +483,7 @@ function decodeAssociate(
       }
       userInformation = decodeUserInformation(r, item);
     } else {
-      throw unexpectedItem(r, item, type);
+      throw unexpectedItem(r, item, "the variable items");
     }
   }
   if (applicationContextName === undefined) {

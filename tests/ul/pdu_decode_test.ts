@@ -96,7 +96,7 @@ Deno.test("decodePdu: truncated item header at the end of the variable field", a
   const bytes = insert(await fixture("a_associate_rq_echoscu"), 211, [0x50, 0]);
   assertPduError(
     bytes,
-    "Cannot decode A-ASSOCIATE-RQ: A-ASSOCIATE-RQ has 2 trailing bytes at offset 211, too few for an item header (4 bytes)",
+    "Cannot decode A-ASSOCIATE-RQ: 2 bytes at offset 211 in the variable items are too few for an item header (4 bytes)",
     6,
   );
 });
@@ -115,7 +115,7 @@ Deno.test("decodePdu: unknown item type in an A-ASSOCIATE-RQ is UnrecognizedPduP
   const bytes = insert(await fixture("a_associate_rq_echoscu"), 149, [0x99, 0, 0, 1, 0xab]);
   assertPduError(
     bytes,
-    "Cannot decode A-ASSOCIATE-RQ: unrecognized item type 0x99 at offset 149 in A-ASSOCIATE-RQ",
+    "Cannot decode A-ASSOCIATE-RQ: unrecognized item type 0x99 at offset 149 in the variable items",
     AbortReason.UnrecognizedPduParameter,
   );
 });
@@ -125,14 +125,14 @@ Deno.test("decodePdu: a known item in the wrong place is UnexpectedPduParameter 
   const rq = insert(await fixture("a_associate_rq_echoscu"), 149, [0x21, 0, 0, 4, 1, 0, 0, 0]);
   assertPduError(
     rq,
-    "Cannot decode A-ASSOCIATE-RQ: unexpected presentation context item (type 0x21) at offset 149 in A-ASSOCIATE-RQ",
+    "Cannot decode A-ASSOCIATE-RQ: unexpected presentation context item (type 0x21) at offset 149 in the variable items",
     AbortReason.UnexpectedPduParameter,
   );
   // A maximum length sub-item (51H) at PDU level.
   const top = insert(await fixture("a_associate_rq_echoscu"), 149, [0x51, 0, 0, 4, 0, 0, 0x40, 0]);
   assertPduError(
     top,
-    "Cannot decode A-ASSOCIATE-RQ: unexpected maximum length sub-item (type 0x51) at offset 149 in A-ASSOCIATE-RQ",
+    "Cannot decode A-ASSOCIATE-RQ: unexpected maximum length sub-item (type 0x51) at offset 149 in the variable items",
     AbortReason.UnexpectedPduParameter,
   );
   // A transfer syntax sub-item (40H) inside the user information item.
@@ -140,7 +140,7 @@ Deno.test("decodePdu: a known item in the wrong place is UnexpectedPduParameter 
   bytes[153] = 0x40;
   assertPduError(
     bytes,
-    "Cannot decode A-ASSOCIATE-RQ: unexpected transfer syntax sub-item (type 0x40) at offset 153 in user information item",
+    "Cannot decode A-ASSOCIATE-RQ: unexpected transfer syntax sub-item (type 0x40) at offset 153 in the user information item",
     AbortReason.UnexpectedPduParameter,
   );
 });

@@ -1,0 +1,374 @@
+/**
+ * Windows integration for `install` / `uninstall`, and the single-instance lock.
+ *
+ * A deno-compiled exe cannot be a Windows service, so the gateway starts at login: a shortcut in
+ * the user's Startup folder (made by PowerShell through WScript.Shell), or, with
+ * `method: "run-key"`, a value under HKCU\...\Run. Modalities reach it through an inbound
+ * firewall rule bound to the program and the DICOM port (`netsh advfirewall`), which needs an
+ * administrator: when not elevated (`net session` fails) the exact command is printed instead.
+ *
+ * Everything Windows-specific is a pure command builder ({@link WinCommand}) plus one thin
+ * executor, so the commands are tested here and only the executor runs on Windows.
+ * @module
+ */
+import type { Config } from "../config.ts";
+import { joinPath } from "../config.ts";
+
+/** Name of the Startup shortcut, the Run value and the firewall rule's prefix. */
+export const APP_NAME = "dicom-gateway";
+/** Name of the inbound firewall rule. */
+export const FIREWALL_RULE_NAME = "dicom-gateway DICOM";
+const RUN_KEY = "HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run";
+
+/**
+ * A Windows command. `args` are passed verbatim (Windows raw arguments: quotes are part of the
+ * tokens, exactly as typed at a prompt); `display` is what an administrator would type.
+ */
+export interface WinCommand {
+  program: string;
+  args: string[];
+  display: string;
+}
+
+function command(program: string, args: string[]): WinCommand {
+  return { program, args, display: [program, ...args].join(" ") };
+}
+
+/** `%APPDATA%\Microsoft\Windows\Start Menu\Programs\Startup\dicom-gateway.lnk` */
+export function startupShortcutPath(appData: string): string {
+  return `${
+    appData.replace(/[\\/]+$/, "")
+  }\\Microsoft\\Windows\\Start Menu\\Programs\\Startup\\${APP_NAME}.lnk`;
+}
+
+/** Quotes text for a PowerShell single-quoted string. */
+function psQuote(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/** PowerShell's -EncodedCommand: base64 of the UTF-16LE script (no quoting problems on the command line). */
+export function encodePowerShell(script: string): string {
+  const bytes = new Uint8Array(script.length * 2);
+  for (let i = 0; i < script.length; i++) {
+    const c = script.charCodeAt(i);
+    bytes[2 * i] = c & 0xff;
+    bytes[2 * i + 1] = c >> 8;
+  }
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
+
+/** The PowerShell script that creates the Startup shortcut (minimised window, working folder = install folder). */
+export function shortcutScript(o: { exePath: string; workingDir: string; shortcutPath: string }): string {
+  return [
+    `$s = (New-Object -ComObject WScript.Shell).CreateShortcut(${psQuote(o.shortcutPath)})`,
+    `$s.TargetPath = ${psQuote(o.exePath)}`,
+    `$s.WorkingDirectory = ${psQuote(o.workingDir)}`,
+    `$s.Description = ${psQuote("dicom-gateway: receives DICOM studies and uploads them")}`,
+    `$s.IconLocation = ${psQuote(`${o.exePath},0`)}`,
+    "$s.WindowStyle = 7",
+    "$s.Save()",
+  ].join("; ");
+}
+
+/** powershell.exe creating the Startup shortcut. */
+export function buildShortcutCommand(
+  o: { exePath: string; workingDir: string; shortcutPath: string },
+): WinCommand {
+  const cmd = command("powershell.exe", [
+    "-NoProfile",
+    "-NonInteractive",
+    "-ExecutionPolicy",
+    "Bypass",
+    "-EncodedCommand",
+    encodePowerShell(shortcutScript(o)),
+  ]);
+  return { ...cmd, display: `powershell.exe -NoProfile -Command "${shortcutScript(o)}"` };
+}
+
+/** `reg add` of the HKCU Run value starting the gateway at login. */
+export function buildRunKeyAdd(exePath: string): WinCommand {
+  return command("reg.exe", [
+    "add",
+    `"${RUN_KEY}"`,
+    "/v",
+    APP_NAME,
+    "/t",
+    "REG_SZ",
+    "/d",
+    `"\\"${exePath}\\""`,
+    "/f",
+  ]);
+}
+
+/** `reg delete` of the HKCU Run value. */
+export function buildRunKeyDelete(): WinCommand {
+  return command("reg.exe", ["delete", `"${RUN_KEY}"`, "/v", APP_NAME, "/f"]);
+}
+
+/** `netsh advfirewall` adding the inbound rule for the DICOM port, bound to the program. */
+export function buildFirewallAdd(exePath: string, port: number): WinCommand {
+  return command("netsh", [
+    "advfirewall",
+    "firewall",
+    "add",
+    "rule",
+    `name="${FIREWALL_RULE_NAME}"`,
+    "dir=in",
+    "action=allow",
+    "protocol=TCP",
+    `localport=${port}`,
+    `program="${exePath}"`,
+    "profile=private,domain",
+  ]);
+}
+
+/** `netsh advfirewall` deleting the rule (every rule of that name). */
+export function buildFirewallDelete(): WinCommand {
+  return command("netsh", ["advfirewall", "firewall", "delete", "rule", `name="${FIREWALL_RULE_NAME}"`]);
+}
+
+/** `net session` succeeds only in an elevated (administrator) prompt. */
+export const ELEVATION_CHECK: WinCommand = command("net", ["session"]);
+
+/** Runs a command; returns its exit code and output. */
+export type Executor = (cmd: WinCommand) => Promise<{ code: number; stdout: string; stderr: string }>;
+
+/** The real executor: Deno.Command with Windows raw arguments (Windows only). */
+export const runWindowsCommand: Executor = async (cmd) => {
+  const out = await new Deno.Command(cmd.program, {
+    args: cmd.args,
+    windowsRawArguments: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b).trim();
+  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+};
+
+/** Options of {@link runInstall} and {@link runUninstall} (all default to the real system). */
+export interface InstallOptions {
+  write?: (line: string) => void;
+  /** `Deno.build.os` */
+  os?: typeof Deno.build.os;
+  /** `Deno.execPath()` */
+  exePath?: string;
+  /** `%APPDATA%` */
+  appData?: string;
+  exec?: Executor;
+  /** Startup-folder shortcut (default) or HKCU Run value. */
+  method?: "shortcut" | "run-key";
+}
+
+function context(options: InstallOptions) {
+  const write = options.write ?? ((line: string) => console.log(line));
+  const os = options.os ?? Deno.build.os;
+  return { write, os, exec: options.exec ?? runWindowsCommand };
+}
+
+function notWindows(write: (line: string) => void, what: string): number {
+  write(
+    `${what} only applies to Windows (Startup shortcut and Windows Firewall); nothing was changed. ` +
+      "On this system, start dicom-gateway with the system's own service manager (systemd, launchd) " +
+      "and open the DICOM port in its firewall if it has one.",
+  );
+  return 0;
+}
+
+function isDenoItself(exePath: string): boolean {
+  const name = exePath.replace(/^.*[\\/]/, "").toLowerCase();
+  return name === "deno" || name === "deno.exe";
+}
+
+async function isElevated(exec: Executor): Promise<boolean> {
+  try {
+    return (await exec(ELEVATION_CHECK)).code === 0;
+  } catch {
+    return false;
+  }
+}
+
+function adminAdvice(write: (line: string) => void, commands: WinCommand[], what: string): void {
+  write(`  ${what} needs administrator rights. Open "Command Prompt" with "Run as administrator" and type:`);
+  for (const c of commands) write(`      ${c.display}`);
+  write("  (Run install itself as the user who works on this PC, so the gateway starts at their login.)");
+}
+
+/**
+ * `install`: start at login (Startup shortcut or Run value) and open the DICOM port in Windows
+ * Firewall (when elevated; otherwise prints the command). On other systems explains and changes nothing.
+ * @returns exit code (0 done)
+ */
+export async function runInstall(config: Config, options: InstallOptions = {}): Promise<number> {
+  const { write, os, exec } = context(options);
+  if (os !== "windows") return notWindows(write, "install");
+  const exePath = options.exePath ?? Deno.execPath();
+  if (isDenoItself(exePath)) {
+    write(
+      "install works with the built dicom-gateway.exe (deno task compile), not under `deno run`. Nothing was changed.",
+    );
+    return 1;
+  }
+  const workingDir = exePath.replace(/[\\/][^\\/]*$/, "");
+  let failed = false;
+  if ((options.method ?? "shortcut") === "shortcut") {
+    const appData = options.appData ?? Deno.env.get("APPDATA") ?? "";
+    if (appData === "") {
+      write("✘ Cannot find the Startup folder (%APPDATA% is not set). Use install --run-key instead.");
+      return 1;
+    }
+    const shortcutPath = startupShortcutPath(appData);
+    const r = await exec(buildShortcutCommand({ exePath, workingDir, shortcutPath }));
+    if (r.code === 0) write(`✔ dicom-gateway starts when this user logs in (shortcut: ${shortcutPath})`);
+    else {
+      failed = true;
+      write(`✘ The Startup shortcut could not be made: ${r.stderr || r.stdout || `exit code ${r.code}`}`);
+    }
+  } else {
+    const r = await exec(buildRunKeyAdd(exePath));
+    if (r.code === 0) {
+      write(`✔ dicom-gateway starts when this user logs in (registry: ${RUN_KEY}\\${APP_NAME})`);
+    } else {
+      failed = true;
+      write(`✘ The registry entry could not be written: ${r.stderr || r.stdout || `exit code ${r.code}`}`);
+    }
+  }
+  const add = buildFirewallAdd(exePath, config.port);
+  if (await isElevated(exec)) {
+    await exec(buildFirewallDelete()); // no duplicates when install runs twice
+    const r = await exec(add);
+    if (r.code === 0) {
+      write(
+        `✔ Windows Firewall lets modalities reach DICOM port ${config.port} (rule "${FIREWALL_RULE_NAME}")`,
+      );
+    } else {
+      failed = true;
+      write(`✘ The firewall rule could not be added: ${r.stderr || r.stdout || `exit code ${r.code}`}`);
+    }
+  } else {
+    write(`✘ Windows Firewall: modalities cannot reach DICOM port ${config.port} until this rule is added.`);
+    adminAdvice(write, [add], "The firewall rule");
+  }
+  return failed ? 1 : 0;
+}
+
+/**
+ * `uninstall`: removes the Startup shortcut, the Run value and (when elevated) the firewall rule;
+ * prints the firewall command otherwise. Data, logs and settings are left in place.
+ */
+export async function runUninstall(_config: Config, options: InstallOptions = {}): Promise<number> {
+  const { write, os, exec } = context(options);
+  if (os !== "windows") return notWindows(write, "uninstall");
+  const appData = options.appData ?? Deno.env.get("APPDATA") ?? "";
+  if (appData !== "") {
+    const path = startupShortcutPath(appData);
+    try {
+      await Deno.remove(path);
+      write(`✔ Removed the Startup shortcut (${path})`);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) write(`✘ Cannot remove ${path}: ${(e as Error).message}`);
+    }
+  }
+  const reg = await exec(buildRunKeyDelete());
+  if (reg.code === 0) write(`✔ Removed the registry entry ${RUN_KEY}\\${APP_NAME}`);
+  const del = buildFirewallDelete();
+  if (await isElevated(exec)) {
+    const r = await exec(del);
+    write(
+      r.code === 0 ? `✔ Removed the firewall rule "${FIREWALL_RULE_NAME}"` : "✔ No firewall rule to remove",
+    );
+  } else {
+    adminAdvice(write, [del], "Removing the firewall rule");
+  }
+  write("dicom-gateway no longer starts at login. Its folder (data, logs, settings) was left as it is.");
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Single instance.
+
+/** Name of the lock file in the data folder. */
+export const LOCK_FILE_NAME = "dicom-gateway.lock";
+
+interface LockContent {
+  pid: number;
+  startedAt: string;
+  exe: string;
+}
+
+/**
+ * Is `pid` a running copy of this program? Linux: `/proc/PID/exe` is our executable; Windows:
+ * `tasklist` lists the PID with our image name; elsewhere `kill -0`. A dead PID, or a PID reused
+ * by another program after a reboot, makes the lock stale.
+ */
+export async function isGatewayRunning(pid: number, exe: string): Promise<boolean> {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    if (Deno.build.os === "linux") {
+      const target = await Deno.readLink(`/proc/${pid}/exe`).catch(() => null);
+      if (target === null) return (await Deno.stat(`/proc/${pid}`).then(() => true, () => false));
+      return target.replace(/ \(deleted\)$/, "") === exe;
+    }
+    if (Deno.build.os === "windows") {
+      const out = await new Deno.Command("tasklist", {
+        args: ["/FI", `PID eq ${pid}`, "/NH", "/FO", "CSV"],
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout).toLowerCase();
+      const image = exe.replace(/^.*[\\/]/, "").toLowerCase();
+      return text.includes(`"${pid}"`) && text.includes(`"${image}"`);
+    }
+    const out = await new Deno.Command("kill", { args: ["-0", String(pid)], stdout: "null", stderr: "null" })
+      .output();
+    return out.success;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Takes the single-instance lock: a file in the data folder holding our PID. When a live copy of
+ * the gateway holds it, returns who; a stale lock (its process is gone) is replaced. This is the
+ * first guard; the DICOM port is the second (a second copy cannot bind it either).
+ */
+export async function acquireInstanceLock(
+  dataDir: string,
+  options: { isRunning?: (pid: number, exe: string) => Promise<boolean> } = {},
+): Promise<{ release(): void } | { heldBy: { pid: number; startedAt: string } }> {
+  const isRunning = options.isRunning ?? isGatewayRunning;
+  await Deno.mkdir(dataDir, { recursive: true });
+  const path = joinPath(dataDir, LOCK_FILE_NAME);
+  const mine: LockContent = { pid: Deno.pid, startedAt: new Date().toISOString(), exe: Deno.execPath() };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await Deno.writeTextFile(path, JSON.stringify(mine) + "\n", { createNew: true });
+      return {
+        release() {
+          try {
+            const held = JSON.parse(Deno.readTextFileSync(path)) as LockContent;
+            if (held.pid === mine.pid && held.startedAt === mine.startedAt) Deno.removeSync(path);
+          } catch {
+            // already gone
+          }
+        },
+      };
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
+    let held: LockContent | null = null;
+    try {
+      held = JSON.parse(await Deno.readTextFile(path)) as LockContent;
+    } catch {
+      held = null; // half-written or garbage: stale
+    }
+    if (held !== null && typeof held.pid === "number") {
+      const alive = held.pid === Deno.pid ||
+        await isRunning(held.pid, typeof held.exe === "string" ? held.exe : "");
+      if (alive) return { heldBy: { pid: held.pid, startedAt: String(held.startedAt ?? "") } };
+    }
+    await Deno.remove(path).catch(() => {});
+  }
+  throw new Error(`Cannot take the lock ${path}: another program keeps recreating it`);
+}

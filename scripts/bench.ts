@@ -22,10 +22,12 @@ import { makeCtSeries, makeLargeInstance } from "../tests/support/data.ts";
 import { startStorescp, storescu } from "../tests/support/dcmtk.ts";
 import {
   type ChildHandle,
+  cpuSeconds,
   delay,
   freePort,
   peakRssKb,
   runCommand,
+  type RunResult,
   spawnChild,
   totalBytes,
 } from "../tests/support/process.ts";
@@ -41,6 +43,8 @@ interface Row {
   bytes?: number;
   seconds?: number;
   peakRssKb?: number | undefined;
+  /** CPU seconds (user + system) the receiving process used during the transfer. */
+  cpuSeconds?: number | undefined;
   note?: string;
 }
 
@@ -168,6 +172,12 @@ async function startGatewayProcess(
   throw lastError;
 }
 
+/** CPU seconds `pid` used since the reading `before`. */
+async function cpuUsed(pid: number, before: number | undefined): Promise<number | undefined> {
+  const after = await cpuSeconds(pid);
+  return before === undefined || after === undefined ? undefined : after - before;
+}
+
 function lastLines(text: string, n: number): string {
   return text.trim().split("\n").slice(-n).join("\n");
 }
@@ -206,13 +216,16 @@ async function partSeries(work: string, series: string[], seriesBytes: number, r
   await Deno.mkdir(scpDir);
   const scp = await startStorescp({ outDir: scpDir, bitPreserving: true, maxPdu: 131072 });
   try {
+    const cpu0 = await cpuSeconds(scp.pid);
     const seconds = await timedStorescu(scp.port, series, "STORESCP");
+    const cpu = await cpuUsed(scp.pid, cpu0);
     const received = await countDcm(scpDir);
     rows.push({
       scenario: "storescu → DCMTK storescp +B (no fsync)",
       instances: series.length,
       bytes: seriesBytes,
       seconds,
+      cpuSeconds: cpu,
       peakRssKb: await peakRssKb(scp.pid),
       note: received === series.length ? "" : `received ${received}`,
     });
@@ -229,7 +242,9 @@ async function partSeries(work: string, series: string[], seriesBytes: number, r
     let gateway: GatewayProcess | undefined;
     try {
       gateway = await startGatewayProcess(dataDir, fsync ? [] : ["--no-fsync"]);
+      const cpu0 = await cpuSeconds(gateway.pid);
       const seconds = await timedStorescu(gateway.port, series, "DICOM_GATEWAY");
+      const cpu = await cpuUsed(gateway.pid, cpu0);
       const peak = await gateway.peakRssKb();
       const received = await countDcm(dataDir);
       rows.push({
@@ -237,6 +252,7 @@ async function partSeries(work: string, series: string[], seriesBytes: number, r
         instances: series.length,
         bytes: seriesBytes,
         seconds,
+        cpuSeconds: cpu,
         peakRssKb: peak,
         note: received === series.length ? "" : `${received} files in the data folder`,
       });
@@ -267,12 +283,15 @@ async function partLarge(work: string, largeMb: number, rows: Row[], notes: stri
     let gateway: GatewayProcess | undefined;
     try {
       gateway = await startGatewayProcess(dataDir);
+      const cpu0 = await cpuSeconds(gateway.pid);
       const seconds = await timedStorescu(gateway.port, [path], "DICOM_GATEWAY");
+      const cpu = await cpuUsed(gateway.pid, cpu0);
       rows.push({
         scenario: `${label} → gateway`,
         instances: 1,
         bytes,
         seconds,
+        cpuSeconds: cpu,
         peakRssKb: await gateway.peakRssKb(),
       });
     } catch (error) {
@@ -286,12 +305,15 @@ async function partLarge(work: string, largeMb: number, rows: Row[], notes: stri
     await Deno.mkdir(scpDir);
     const scp = await startStorescp({ outDir: scpDir, bitPreserving: true, maxPdu: 131072 });
     try {
+      const cpu0 = await cpuSeconds(scp.pid);
       const seconds = await timedStorescu(scp.port, [path], "STORESCP");
+      const cpu = await cpuUsed(scp.pid, cpu0);
       rows.push({
         scenario: `${label} → storescp +B`,
         instances: 1,
         bytes,
         seconds,
+        cpuSeconds: cpu,
         peakRssKb: await peakRssKb(scp.pid),
       });
     } catch (error) {
@@ -305,7 +327,21 @@ async function partLarge(work: string, largeMb: number, rows: Row[], notes: stri
   }
 }
 
-/** (c) `associations` concurrent storescu processes, each sending its share of the series. */
+/** Runs one storescu per share at once against `port`; returns wall seconds and the failures. */
+async function concurrentStorescu(port: number, shares: string[][], calledAe: string) {
+  const start = performance.now();
+  const results = await Promise.all(
+    shares.filter((s) => s.length > 0).map((share, i) =>
+      storescu("127.0.0.1", port, share, { calledAe, callingAe: `BENCH${i}`, timeoutMs: 3_600_000 })
+    ),
+  );
+  return { seconds: (performance.now() - start) / 1000, failed: results.filter((r) => !r.success) };
+}
+
+/**
+ * (c) `associations` concurrent storescu processes, each sending its share of the series, to the
+ * gateway and, for reference, to `storescp --fork` (one storescp process per association).
+ */
 async function partConcurrent(
   work: string,
   series: string[],
@@ -316,35 +352,54 @@ async function partConcurrent(
 ) {
   const shares: string[][] = Array.from({ length: associations }, () => []);
   series.forEach((path, i) => shares[i % associations]!.push(path));
+  const describe = (failed: RunResult[], received: number) =>
+    [
+      failed.length ? `${failed.length} storescu failed: ${lastLines(failed[0]!.stderr, 2)}` : "",
+      received === series.length ? "" : `${received} files received`,
+    ].filter(Boolean).join("; ");
+
+  const scpDir = `${work}/storescp-concurrent`;
+  await Deno.mkdir(scpDir);
+  const scp = await startStorescp({
+    outDir: scpDir,
+    bitPreserving: true,
+    maxPdu: 131072,
+    extraArgs: ["--fork"],
+  });
+  try {
+    const { seconds, failed } = await concurrentStorescu(scp.port, shares, "STORESCP");
+    rows.push({
+      scenario: `${associations} concurrent storescu → storescp --fork +B`,
+      instances: series.length,
+      bytes: seriesBytes,
+      seconds,
+      note: describe(failed, await countDcm(scpDir)),
+    });
+  } catch (error) {
+    rows.push({
+      scenario: `${associations} concurrent storescu → storescp --fork`,
+      note: `failed: ${(error as Error).message}`,
+    });
+  } finally {
+    await scp.stop();
+    await Deno.remove(scpDir, { recursive: true });
+  }
+
   const scenario = `${associations} concurrent storescu → gateway (fsync on)`;
   const dataDir = `${work}/gateway-concurrent`;
   let gateway: GatewayProcess | undefined;
   try {
     gateway = await startGatewayProcess(dataDir);
-    const port = gateway.port;
-    const start = performance.now();
-    const results = await Promise.all(
-      shares.filter((s) => s.length > 0).map((share, i) =>
-        storescu("127.0.0.1", port, share, {
-          calledAe: "DICOM_GATEWAY",
-          callingAe: `BENCH${i}`,
-          timeoutMs: 3_600_000,
-        })
-      ),
-    );
-    const seconds = (performance.now() - start) / 1000;
-    const failed = results.filter((r) => !r.success);
-    const received = await countDcm(dataDir);
+    const cpu0 = await cpuSeconds(gateway.pid);
+    const { seconds, failed } = await concurrentStorescu(gateway.port, shares, "DICOM_GATEWAY");
     rows.push({
       scenario,
       instances: series.length,
       bytes: seriesBytes,
       seconds,
+      cpuSeconds: await cpuUsed(gateway.pid, cpu0),
       peakRssKb: await gateway.peakRssKb(),
-      note: [
-        failed.length ? `${failed.length} storescu failed: ${lastLines(failed[0]!.stderr, 2)}` : "",
-        received === series.length ? "" : `${received} files in the data folder`,
-      ].filter(Boolean).join("; "),
+      note: describe(failed, await countDcm(dataDir)),
     });
   } catch (error) {
     rows.push({ scenario, note: `failed: ${(error as Error).message}` });
@@ -472,6 +527,7 @@ async function partUpload(
         instances: n,
         bytes: seriesBytes,
         seconds,
+        cpuSeconds: await cpuSeconds(gateway.pid),
         peakRssKb: await gateway.peakRssKb(),
         note: `from process start${
           curlSeconds ? `; ${(seconds / curlSeconds).toFixed(2)}× curl's time` : ""
@@ -503,6 +559,7 @@ async function partUpload(
         orthanc.caFile,
       ]);
       const start = performance.now();
+      const cpu0 = await cpuSeconds(gateway.pid);
       const sendSeconds = await timedStorescu(gateway.port, series, "DICOM_GATEWAY");
       const lastStore = performance.now();
       const done = await waitForOrthancCount(orthanc, n, uploadTimeoutMs);
@@ -511,6 +568,7 @@ async function partUpload(
         instances: n,
         bytes: seriesBytes,
         seconds: (done - start) / 1000,
+        cpuSeconds: await cpuUsed(gateway.pid, cpu0),
         peakRssKb: await gateway.peakRssKb(),
         note:
           `C-STOREs took ${sendSeconds.toFixed(1)} s; last instance in Orthanc ${
@@ -540,49 +598,59 @@ function fmt(value: number | undefined, digits: number): string {
 
 function table(rows: Row[]): string {
   const lines = [
-    "| Scenario | Instances | MB | Seconds | Instances/s | MB/s | Peak RSS (MB) | Note |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    "| Scenario | Instances | MB | Seconds | Instances/s | MB/s | Receiver CPU s | Peak RSS (MB) | Note |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
   ];
   for (const r of rows) {
     const mb = r.bytes === undefined ? undefined : r.bytes / 1e6;
     const rate = r.instances !== undefined && r.seconds ? r.instances / r.seconds : undefined;
     const mbps = mb !== undefined && r.seconds ? mb / r.seconds : undefined;
-    lines.push(
-      `| ${r.scenario} | ${r.instances ?? ""} | ${fmt(mb, 0)} | ${fmt(r.seconds, 2)} | ${fmt(rate, 1)} | ${
-        fmt(mbps, 1)
-      } | ${fmt(r.peakRssKb === undefined ? undefined : r.peakRssKb / 1024, 0)} | ${
-        (r.note ?? "").replaceAll("|", "\\|").replaceAll("\n", " ")
-      } |`,
-    );
+    const rss = r.peakRssKb === undefined ? undefined : r.peakRssKb / 1024;
+    const note = (r.note ?? "").replaceAll("|", "\\|").replaceAll("\n", " ");
+    const cells = [
+      r.scenario,
+      String(r.instances ?? ""),
+      fmt(mb, 0),
+      fmt(r.seconds, 2),
+      fmt(rate, 1),
+      fmt(mbps, 1),
+    ];
+    cells.push(fmt(r.cpuSeconds, 2), fmt(rss, 0), note);
+    lines.push(`| ${cells.join(" | ")} |`);
   }
   return lines.join("\n");
 }
 
 function ratioLines(rows: Row[]): string[] {
-  const find = (prefix: string) => rows.find((r) => r.scenario.startsWith(prefix) && r.seconds !== undefined);
+  const find = (text: string) => rows.find((r) => r.scenario.includes(text) && r.seconds !== undefined);
   const rate = (r: Row | undefined) => r?.seconds && r.instances ? r.instances / r.seconds : undefined;
   const lines: string[] = [];
   const scp = rate(find("storescu → DCMTK storescp"));
   const gwFsync = rate(find("storescu → gateway (fsync on)"));
   const gwNoFsync = rate(find("storescu → gateway (fsync off)"));
-  const concurrent = rate(rows.find((r) => r.scenario.includes("concurrent") && r.seconds !== undefined));
-  if (scp && gwFsync) {
-    lines.push(`- Throughput gateway (fsync on) / storescp: **${(gwFsync / scp).toFixed(2)}×**`);
-  }
-  if (scp && gwNoFsync) {
-    lines.push(`- Throughput gateway (fsync off) / storescp: ${(gwNoFsync / scp).toFixed(2)}×`);
-  }
-  if (gwFsync && concurrent) {
+  const gwConcurrent = rate(find("concurrent storescu → gateway"));
+  const scpConcurrent = rate(find("concurrent storescu → storescp"));
+  const ratio = (a: number, b: number) => (a / b).toFixed(2);
+  if (scp && gwFsync) lines.push(`- Throughput gateway (fsync on) / storescp: **${ratio(gwFsync, scp)}×**`);
+  if (scp && gwNoFsync) lines.push(`- Throughput gateway (fsync off) / storescp: ${ratio(gwNoFsync, scp)}×`);
+  if (gwFsync && gwConcurrent) {
     lines.push(
-      `- Aggregate rate with concurrent associations / one association: ${
-        (concurrent / gwFsync).toFixed(2)
+      `- Gateway: aggregate rate of concurrent associations / one association: ${
+        ratio(gwConcurrent, gwFsync)
+      }×`,
+    );
+  }
+  if (scp && scpConcurrent) {
+    lines.push(
+      `- storescp: aggregate rate of concurrent associations / one association: ${
+        ratio(scpConcurrent, scp)
       }×`,
     );
   }
   const curl = find("curl");
   const gwUpload = find("gateway: queued series");
   if (curl?.seconds && gwUpload?.seconds) {
-    lines.push(`- Upload time gateway / curl: **${(gwUpload.seconds / curl.seconds).toFixed(2)}×**`);
+    lines.push(`- Upload time gateway / curl: **${ratio(gwUpload.seconds, curl.seconds)}×**`);
   }
   return lines;
 }
@@ -668,7 +736,8 @@ async function main(): Promise<number> {
     `Synthetic CT: ${options.count} slices of 512×512, 16 bit. DCMTK tools and Orthanc with TCP_NODELAY=1; ` +
     `storescp with +B and -pdu 131072; the gateway (\`deno run -A ${options.noCheck ? "--no-check " : ""}` +
     `${options.gatewayEntry}\`) with its defaults (fsync on unless stated). ` +
-    `Peak RSS is VmHWM of the receiving process. MB = 10^6 bytes.`,
+    `Peak RSS is VmHWM of the receiving process; Receiver CPU s is its user + system CPU time during the ` +
+    `transfer (the queued upload: since process start). MB = 10^6 bytes. 2 cores are shared by sender and receiver.`,
     "",
     table(rows),
     "",

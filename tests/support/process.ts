@@ -45,6 +45,24 @@ export function currentRssKb(pid: number): Promise<number | undefined> {
   return procStatusKb(pid, "VmRSS");
 }
 
+/**
+ * CPU time (user + system) a running process has used so far, in seconds, from fields 14 and 15
+ * of `/proc/<pid>/stat` (clock ticks, 100 per second on Linux); `undefined` if unavailable.
+ */
+export async function cpuSeconds(pid: number): Promise<number | undefined> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(`/proc/${pid}/stat`);
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) is in parentheses and may contain spaces: split after the last ")".
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  return Number.isFinite(utime) && Number.isFinite(stime) ? (utime + stime) / 100 : undefined;
+}
+
 /** Options for {@linkcode runCommand} and {@linkcode spawnChild}. */
 export interface RunOptions {
   /** Extra environment variables (added to the inherited environment). */

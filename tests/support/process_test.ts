@@ -1,6 +1,6 @@
 /** Tests of the process helpers: free ports, peak RSS, commands and streamed children. */
 import { assert, assertEquals, assertRejects } from "./assert.ts";
-import { currentRssKb, freePort, peakRssKb, runCommand, spawnChild } from "./process.ts";
+import { cpuSeconds, currentRssKb, freePort, peakRssKb, runCommand, spawnChild } from "./process.ts";
 
 Deno.test("freePort returns a port that can be bound", () => {
   const port = freePort();
@@ -17,6 +17,13 @@ Deno.test({
     const now = await currentRssKb(Deno.pid);
     assert(peak !== undefined && now !== undefined && peak >= now && now > 1000, `${peak} ${now}`);
     assertEquals(await peakRssKb(0x7ffffff0), undefined);
+    const before = (await cpuSeconds(Deno.pid))!;
+    const until = performance.now() + 300;
+    let x = 0;
+    while (performance.now() < until) x += Math.sqrt(x + 1);
+    const after = (await cpuSeconds(Deno.pid))!;
+    assert(after - before >= 0.1 && x > 0, `cpu ${before} → ${after}`);
+    assertEquals(await cpuSeconds(0x7ffffff0), undefined);
   },
 });
 

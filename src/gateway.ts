@@ -3,7 +3,7 @@
  * store and queue index, and the uploader. `startGateway` is what `run` and the tests use.
  * @module
  */
-import type { Config } from "./config.ts";
+import type { Config, UploadConfig } from "./config.ts";
 import { joinPath } from "./config.ts";
 import { logger } from "./log.ts";
 import { serveAssociation } from "./ul/association.ts";
@@ -28,10 +28,15 @@ export interface Gateway {
   readonly port: number;
   readonly config: Config;
   readonly index: QueueIndex;
-  readonly uploader: Uploader | null;
+  /** Always present; reports "not-configured" while no destination is set. */
+  readonly uploader: Uploader;
   readonly associations: AssociationStatistics;
   readonly storage: ServiceStatistics;
   readonly startedAt: number;
+  /** The upload settings in force (they change when the status page saves new ones). */
+  uploadConfig(): UploadConfig;
+  /** Applies new upload settings at once (the pause and backoff are cleared). */
+  setUploadConfig(upload: UploadConfig): Promise<void>;
   /** Stops accepting, waits for open associations to end (up to a few seconds), stops the uploader. */
   close(): Promise<void>;
 }
@@ -70,8 +75,9 @@ export async function startGateway(config: Config): Promise<Gateway> {
   }
   const port = (listener.addr as Deno.NetAddr).port;
 
-  const uploader = config.upload.url ? new Uploader({ index, dataDir: config.dataDir, config: config.upload }) : null;
-  uploader?.start();
+  let uploadConfig = config.upload;
+  const uploader = new Uploader({ index, dataDir: config.dataDir, config: uploadConfig });
+  uploader.start();
 
   const associations: AssociationStatistics = { active: 0, total: 0, rejected: 0 };
   const storage: ServiceStatistics = { instancesStored: 0, instancesFailed: 0, bytesStored: 0 };
@@ -188,6 +194,11 @@ export async function startGateway(config: Config): Promise<Gateway> {
     associations,
     storage,
     startedAt: Date.now(),
+    uploadConfig: () => uploadConfig,
+    async setUploadConfig(upload: UploadConfig) {
+      uploadConfig = upload;
+      await uploader.setConfig(upload);
+    },
     async close() {
       if (closed) return;
       closed = true;
@@ -197,7 +208,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
       await acceptLoop;
       const deadline = new Promise((r) => setTimeout(r, 5000));
       await Promise.race([Promise.allSettled([...running]), deadline]);
-      await uploader?.stop();
+      await uploader.stop();
       index.close();
     },
   };
@@ -209,7 +220,10 @@ export async function startGateway(config: Config): Promise<Gateway> {
  * does not know (a crash between rename and index insert) are indexed now and will be uploaded;
  * index rows whose file has gone are dropped.
  */
-export async function reconcile(dataDir: string, index: QueueIndex): Promise<{ indexed: number; dropped: number }> {
+export async function reconcile(
+  dataDir: string,
+  index: QueueIndex,
+): Promise<{ indexed: number; dropped: number }> {
   const known = index.allPaths();
   const onDisk = new Set<string>();
   let indexed = 0;

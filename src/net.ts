@@ -26,7 +26,9 @@ export function privateIpv4Addresses(interfaces: Deno.NetworkInterfaceInfo[]): L
   for (const i of interfaces) {
     if (i.family !== "IPv4") continue;
     const linkLocal = i.address.startsWith("169.254.");
-    if (isPrivateIpv4(i.address) || linkLocal) out.push({ address: i.address, interfaceName: i.name, linkLocal });
+    if (isPrivateIpv4(i.address) || linkLocal) {
+      out.push({ address: i.address, interfaceName: i.name, linkLocal });
+    }
   }
   return out;
 }

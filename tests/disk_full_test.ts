@@ -36,11 +36,23 @@ Deno.test({
       });
       try {
         const peer = await ScriptedPeer.connect(gateway.port);
-        await peer.send(encodePdu(associateRq([{ id: 1, abstractSyntax: CT_IMAGE_STORAGE, transferSyntaxes: [IMPLICIT_VR_LE] }])));
+        await peer.send(
+          encodePdu(
+            associateRq([{ id: 1, abstractSyntax: CT_IMAGE_STORAGE, transferSyntaxes: [IMPLICIT_VR_LE] }]),
+          ),
+        );
         const ac = await peer.receive();
         assert(typeof ac !== "string" && ac.type === "A-ASSOCIATE-AC");
         const status = async (uid: string, pixelBytes: number) => {
-          for (const p of cStorePdus({ contextId: 1, messageId: 1, sopClassUid: CT_IMAGE_STORAGE, sopInstanceUid: uid, dataset: tinyDataset({ sopInstanceUid: uid, pixelBytes }) })) {
+          for (
+            const p of cStorePdus({
+              contextId: 1,
+              messageId: 1,
+              sopClassUid: CT_IMAGE_STORAGE,
+              sopInstanceUid: uid,
+              dataset: tinyDataset({ sopInstanceUid: uid, pixelBytes }),
+            })
+          ) {
             await peer.send(p);
           }
           const rsp = await peer.receive();

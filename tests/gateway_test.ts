@@ -15,7 +15,9 @@ const VERIFICATION = "1.2.840.10008.1.1";
 const CT_CONTEXT = { id: 1, abstractSyntax: CT_IMAGE_STORAGE, transferSyntaxes: [IMPLICIT_VR_LE] };
 
 function statusOf(pdu: Pdu | "closed" | "timeout"): number {
-  if (typeof pdu === "string" || pdu.type !== "P-DATA-TF") throw new Error(`expected P-DATA-TF, got ${typeof pdu === "string" ? pdu : pdu.type}`);
+  if (typeof pdu === "string" || pdu.type !== "P-DATA-TF") {
+    throw new Error(`expected P-DATA-TF, got ${typeof pdu === "string" ? pdu : pdu.type}`);
+  }
   const pdv = pdu.pdvs[0]!;
   assert(pdv.isCommand && pdv.isLast);
   return decodeCommandSet(pdv.data).status!;
@@ -23,14 +25,35 @@ function statusOf(pdu: Pdu | "closed" | "timeout"): number {
 
 async function associate(port: number, options: Parameters<typeof associateRq>[1] = {}) {
   const peer = await ScriptedPeer.connect(port);
-  await peer.send(encodePdu(associateRq([CT_CONTEXT, { id: 3, abstractSyntax: VERIFICATION, transferSyntaxes: [IMPLICIT_VR_LE] }], options)));
+  await peer.send(
+    encodePdu(
+      associateRq(
+        [CT_CONTEXT, { id: 3, abstractSyntax: VERIFICATION, transferSyntaxes: [IMPLICIT_VR_LE] }],
+        options,
+      ),
+    ),
+  );
   const ac = await peer.receive();
-  assert(typeof ac !== "string" && ac.type === "A-ASSOCIATE-AC", `expected A-ASSOCIATE-AC, got ${JSON.stringify(ac)}`);
+  assert(
+    typeof ac !== "string" && ac.type === "A-ASSOCIATE-AC",
+    `expected A-ASSOCIATE-AC, got ${JSON.stringify(ac)}`,
+  );
   return peer;
 }
 
-async function storeTiny(peer: ScriptedPeer, uid: string, options: { chunk?: number; merged?: boolean } = {}) {
-  const pdus = cStorePdus({ contextId: 1, messageId: 1, sopClassUid: CT_IMAGE_STORAGE, sopInstanceUid: uid, dataset: tinyDataset({ sopInstanceUid: uid, pixelBytes: 40000 }), fragment: 10000 });
+async function storeTiny(
+  peer: ScriptedPeer,
+  uid: string,
+  options: { chunk?: number; merged?: boolean } = {},
+) {
+  const pdus = cStorePdus({
+    contextId: 1,
+    messageId: 1,
+    sopClassUid: CT_IMAGE_STORAGE,
+    sopInstanceUid: uid,
+    dataset: tinyDataset({ sopInstanceUid: uid, pixelBytes: 40000 }),
+    fragment: 10000,
+  });
   if (options.merged) await peer.send(concat(pdus), options.chunk ? { chunk: options.chunk } : {});
   else for (const p of pdus) await peer.send(p, options.chunk ? { chunk: options.chunk } : {});
   return statusOf(await peer.receive());
@@ -46,7 +69,12 @@ async function release(peer: ScriptedPeer) {
 Deno.test("C-ECHO from our SCU answers Success", async () => {
   const gw = await startTestGateway();
   try {
-    const status = await echo({ host: "127.0.0.1", port: gw.port, callingAeTitle: "ECHO", calledAeTitle: "DICOM_GATEWAY" });
+    const status = await echo({
+      host: "127.0.0.1",
+      port: gw.port,
+      callingAeTitle: "ECHO",
+      calledAeTitle: "DICOM_GATEWAY",
+    });
     assertEquals(status, 0);
   } finally {
     await gw.dispose();
@@ -108,13 +136,22 @@ Deno.test("an A-ABORT or a dropped connection mid-instance leaves nothing behind
   try {
     for (const how of ["abort", "drop"] as const) {
       const peer = await associate(gw.port);
-      const pdus = cStorePdus({ contextId: 1, messageId: 1, sopClassUid: CT_IMAGE_STORAGE, sopInstanceUid: `1.2.3.6.${how === "abort" ? 1 : 2}`, dataset: tinyDataset({ sopInstanceUid: "1.2.3.6", pixelBytes: 100000 }), fragment: 10000 });
+      const pdus = cStorePdus({
+        contextId: 1,
+        messageId: 1,
+        sopClassUid: CT_IMAGE_STORAGE,
+        sopInstanceUid: `1.2.3.6.${how === "abort" ? 1 : 2}`,
+        dataset: tinyDataset({ sopInstanceUid: "1.2.3.6", pixelBytes: 100000 }),
+        fragment: 10000,
+      });
       for (const p of pdus.slice(0, 4)) await peer.send(p);
       if (how === "abort") await peer.send(encodePdu({ type: "A-ABORT", source: 0, reason: 0 }));
       peer.close();
     }
     // The gateway notices asynchronously; poll briefly.
-    for (let i = 0; i < 50 && (await listFiles(`${gw.dataDir}/tmp`)).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 50 && (await listFiles(`${gw.dataDir}/tmp`)).length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     assertEquals(await listFiles(`${gw.dataDir}/tmp`), []);
     assertEquals(await listFiles(`${gw.dataDir}/instances`), []);
     assertEquals(gw.index.counts().pending, 0);
@@ -148,7 +185,14 @@ Deno.test("a slow peer dribbling its data set is served", async () => {
   const gw = await startTestGateway();
   try {
     const peer = await associate(gw.port);
-    const pdus = cStorePdus({ contextId: 1, messageId: 1, sopClassUid: CT_IMAGE_STORAGE, sopInstanceUid: "1.2.3.7", dataset: tinyDataset({ sopInstanceUid: "1.2.3.7", pixelBytes: 4000 }), fragment: 1000 });
+    const pdus = cStorePdus({
+      contextId: 1,
+      messageId: 1,
+      sopClassUid: CT_IMAGE_STORAGE,
+      sopInstanceUid: "1.2.3.7",
+      dataset: tinyDataset({ sopInstanceUid: "1.2.3.7", pixelBytes: 4000 }),
+      fragment: 1000,
+    });
     await peer.send(concat(pdus), { chunk: 500, delayMs: 20 });
     assertEquals(statusOf(await peer.receive()), 0);
     await release(peer);
@@ -196,15 +240,33 @@ Deno.test("DIMSE statuses: 0xA900 on UID mismatch, 0xC000 on garbage data set, 0
   try {
     const peer = await associate(gw.port);
     // Data set whose SOP Instance UID differs from the command's Affected SOP Instance UID.
-    const mismatch = cStorePdus({ contextId: 1, messageId: 1, sopClassUid: CT_IMAGE_STORAGE, sopInstanceUid: "1.2.3.9.1", dataset: tinyDataset({ sopInstanceUid: "1.2.3.9.999" }) });
+    const mismatch = cStorePdus({
+      contextId: 1,
+      messageId: 1,
+      sopClassUid: CT_IMAGE_STORAGE,
+      sopInstanceUid: "1.2.3.9.1",
+      dataset: tinyDataset({ sopInstanceUid: "1.2.3.9.999" }),
+    });
     for (const p of mismatch) await peer.send(p);
     assertEquals(statusOf(await peer.receive()), 0xa900);
     // A data set that is not DICOM at all.
-    const garbage = cStorePdus({ contextId: 1, messageId: 2, sopClassUid: CT_IMAGE_STORAGE, sopInstanceUid: "1.2.3.9.2", dataset: new Uint8Array([0xde, 0xad, 0xbe, 0xef, 1, 2, 3]) });
+    const garbage = cStorePdus({
+      contextId: 1,
+      messageId: 2,
+      sopClassUid: CT_IMAGE_STORAGE,
+      sopInstanceUid: "1.2.3.9.2",
+      dataset: new Uint8Array([0xde, 0xad, 0xbe, 0xef, 1, 2, 3]),
+    });
     for (const p of garbage) await peer.send(p);
     assertEquals(statusOf(await peer.receive()) & 0xf000, 0xc000);
     // A C-FIND-RQ (command field 0x0020) on the storage context: unrecognized operation.
-    const find = encodeCommandSet({ commandField: 0x0020, messageId: 3, affectedSopClassUid: CT_IMAGE_STORAGE, commandDataSetType: 0x0101, priority: 0 });
+    const find = encodeCommandSet({
+      commandField: 0x0020,
+      messageId: 3,
+      affectedSopClassUid: CT_IMAGE_STORAGE,
+      commandDataSetType: 0x0101,
+      priority: 0,
+    });
     await peer.send(encodePDataTf([{ presentationContextId: 1, isCommand: true, isLast: true, data: find }]));
     assertEquals(statusOf(await peer.receive()), 0x0211);
     // Still usable.
@@ -223,7 +285,15 @@ Deno.test("the same SOP instance received twice is answered Success twice and ke
     const peer = await associate(gw.port);
     assertEquals(await storeTiny(peer, "1.2.3.10"), 0);
     const second = tinyDataset({ sopInstanceUid: "1.2.3.10", patientName: "SECOND^COPY", pixelBytes: 40000 });
-    for (const p of cStorePdus({ contextId: 1, messageId: 2, sopClassUid: CT_IMAGE_STORAGE, sopInstanceUid: "1.2.3.10", dataset: second })) await peer.send(p);
+    for (
+      const p of cStorePdus({
+        contextId: 1,
+        messageId: 2,
+        sopClassUid: CT_IMAGE_STORAGE,
+        sopInstanceUid: "1.2.3.10",
+        dataset: second,
+      })
+    ) await peer.send(p);
     assertEquals(statusOf(await peer.receive()), 0);
     await release(peer);
     const files = await listFiles(`${gw.dataDir}/instances`);
@@ -240,7 +310,9 @@ Deno.test("a P-DATA-TF before the association is negotiated is aborted", async (
   const gw = await startTestGateway();
   try {
     const peer = await ScriptedPeer.connect(gw.port);
-    await peer.send(encodePDataTf([{ presentationContextId: 1, isCommand: true, isLast: true, data: new Uint8Array(4) }]));
+    await peer.send(
+      encodePDataTf([{ presentationContextId: 1, isCommand: true, isLast: true, data: new Uint8Array(4) }]),
+    );
     const reply = await peer.receive();
     assert(typeof reply !== "string" && reply.type === "A-ABORT", `got ${JSON.stringify(reply)}`);
     assert(await peer.waitClosed());

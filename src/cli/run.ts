@@ -29,7 +29,14 @@ export async function runGateway(args: string[]): Promise<number> {
     await waitForEnter(doubleClicked);
     return 2;
   }
-  const { config, configPath, configFileFound } = loaded;
+  const { config, configPath, configFileFound, rest } = loaded;
+  if (rest.length > 0) {
+    console.error(
+      `Cannot start: unknown option or argument ${rest.map((r) => `"${r}"`).join(", ")}. See --help.`,
+    );
+    await waitForEnter(doubleClicked);
+    return 2;
+  }
   await setupLogging({ logDir: config.logDir, retentionDays: config.logRetentionDays });
 
   const lock = await acquireInstanceLock(config.dataDir);
@@ -63,7 +70,7 @@ export async function runGateway(args: string[]): Promise<number> {
       status = startStatusServer({
         hostname: config.statusBindAddress,
         port: config.statusPort,
-        source: createStatusSource(gateway, { configPath }),
+        source: createStatusSource(gateway, { configPath, args }),
       });
     } catch (error) {
       log.error("The status page could not start on port {port}: {error}. Receiving continues.", {
@@ -106,11 +113,11 @@ export function banner(o: {
   const lines = [
     `dicom-gateway ${VERSION}`,
     "",
-    "  Enter these on each modality / PACS (DICOM destination, \"C-STORE SCP\"):",
+    '  Enter these on each modality / PACS (DICOM destination, "C-STORE SCP"):',
     `      AE title:   ${config.aeTitle}`,
     ...ipLines,
     `      Port:       ${o.port}`,
-    "    then press \"Verify\" / \"C-ECHO\" on the modality to test.",
+    '    then press "Verify" / "C-ECHO" on the modality to test.',
     usable.length
       ? "    Give this PC a fixed IP (static, or a DHCP reservation) so the address never changes."
       : "",
@@ -119,7 +126,11 @@ export function banner(o: {
     `  Data folder:  ${config.dataDir}`,
     `  Log folder:   ${config.logDir || "off"}`,
     `  Settings:     ${o.configPath}`,
-    `  Uploading to: ${config.upload.url ? redactUrl(config.upload.url) : "NOT CONFIGURED: studies are received and kept here, but nothing is uploaded"}`,
+    `  Uploading to: ${
+      config.upload.url
+        ? redactUrl(config.upload.url)
+        : "NOT CONFIGURED: studies are received and kept here, but nothing is uploaded"
+    }`,
     "",
     "  Press Ctrl+C to stop.",
     "",

@@ -25,7 +25,13 @@ export async function runEcho(config: Config, args: string[], flags: ScuFlags): 
   const calledAeTitle = flags.calledAeTitle ?? "ANY-SCP";
   const started = performance.now();
   try {
-    const status = await echo({ host, port, callingAeTitle: config.aeTitle, calledAeTitle, ...timeout(flags) });
+    const status = await echo({
+      host,
+      port,
+      callingAeTitle: config.aeTitle,
+      calledAeTitle,
+      ...timeout(flags),
+    });
     const ms = Math.round(performance.now() - started);
     const ok = statusCategory(status) === "success";
     (ok ? console.log : console.error)(
@@ -61,19 +67,27 @@ export async function runStore(config: Config, args: string[], flags: ScuFlags):
   }
   let failed = skipped.length;
   try {
-    await store({ host, port, callingAeTitle: config.aeTitle, calledAeTitle, ...timeout(flags) }, items, (r) => {
-      const ok = r.status !== null && statusCategory(r.status) !== "failure";
-      if (!ok) failed++;
-      (ok ? console.log : console.error)(`${ok ? "Sent" : "FAILED"} ${r.path}: ${r.message}`);
-    });
+    await store(
+      { host, port, callingAeTitle: config.aeTitle, calledAeTitle, ...timeout(flags) },
+      items,
+      (r) => {
+        const ok = r.status !== null && statusCategory(r.status) !== "failure";
+        if (!ok) failed++;
+        (ok ? console.log : console.error)(`${ok ? "Sent" : "FAILED"} ${r.path}: ${r.message}`);
+      },
+    );
   } catch (error) {
     console.error(`C-STORE to ${calledAeTitle} at ${host}:${port} failed: ${(error as Error).message}`);
     return 1;
   }
-  console.log(`${items.length - (failed - skipped.length)} of ${items.length} file(s) stored at ${host}:${port}.`);
+  console.log(
+    `${items.length - (failed - skipped.length)} of ${items.length} file(s) stored at ${host}:${port}.`,
+  );
   return failed === 0 ? 0 : 1;
 }
 
 function timeout(flags: ScuFlags): { timeoutMs?: number } {
-  return flags.timeoutMs !== undefined && Number.isFinite(flags.timeoutMs) ? { timeoutMs: flags.timeoutMs } : {};
+  return flags.timeoutMs !== undefined && Number.isFinite(flags.timeoutMs)
+    ? { timeoutMs: flags.timeoutMs }
+    : {};
 }

@@ -122,11 +122,14 @@ class StorageProvider implements PDataHandler {
     if (store?.file) {
       // PS3.8: an aborted association leaves nothing behind; the instance was never acknowledged.
       await store.file.discard();
-      this.#options.log.warn("Association {id} from {ae}: instance {uid} incomplete when the association ended; discarded", {
-        id: this.#info.id,
-        ae: this.#info.callingAeTitle,
-        uid: store.command.affectedSopInstanceUid ?? "?",
-      });
+      this.#options.log.warn(
+        "Association {id} from {ae}: instance {uid} incomplete when the association ended; discarded",
+        {
+          id: this.#info.id,
+          ae: this.#info.callingAeTitle,
+          uid: store.command.affectedSopInstanceUid ?? "?",
+        },
+      );
     }
     if (this.#instances > 0) {
       this.#options.log.info("Association {id} from {ae} {how}: {count} instance(s) stored", {
@@ -151,11 +154,14 @@ class StorageProvider implements PDataHandler {
         // PS3.7 §9.3.2.3: C-CANCEL has no response; we have nothing pending to cancel.
         return;
       default: {
-        this.#options.log.warn("Association {id} from {ae}: unsupported DIMSE command 0x{field}, answered 0x0211", {
-          id: this.#info.id,
-          ae: this.#info.callingAeTitle,
-          field: command.commandField.toString(16).padStart(4, "0"),
-        });
+        this.#options.log.warn(
+          "Association {id} from {ae}: unsupported DIMSE command 0x{field}, answered 0x0211",
+          {
+            id: this.#info.id,
+            ae: this.#info.callingAeTitle,
+            field: command.commandField.toString(16).padStart(4, "0"),
+          },
+        );
         if (hasDataSet(command)) {
           this.#ignored = { command, presentationContextId };
           return;
@@ -191,7 +197,12 @@ class StorageProvider implements PDataHandler {
     if (sopClassUid !== context.abstractSyntax) {
       this.#options.log.warn(
         "Association {id} from {ae}: C-STORE of {sopClass} on a context negotiated for {abstract}; storing as sent",
-        { id: this.#info.id, ae: this.#info.callingAeTitle, sopClass: sopClassUid, abstract: context.abstractSyntax },
+        {
+          id: this.#info.id,
+          ae: this.#info.callingAeTitle,
+          sopClass: sopClassUid,
+          abstract: context.abstractSyntax,
+        },
       );
     }
     try {
@@ -207,6 +218,13 @@ class StorageProvider implements PDataHandler {
         sourceApplicationEntityTitle: this.#info.callingAeTitle,
       }));
     } catch (error) {
+      if (error instanceof DatasetError) {
+        // A UID in the C-STORE-RQ that cannot be written into the meta header: not a disk problem.
+        if (store.file) await store.file.discard();
+        store.file = null;
+        store.failure = { status: Status.CannotUnderstand, comment: truncate(error.message) };
+        return;
+      }
       await this.#failWrite(store, error);
     }
   }
@@ -287,7 +305,9 @@ class StorageProvider implements PDataHandler {
         uid: command.affectedSopInstanceUid ?? "?",
         reason,
       });
-      if (error instanceof DatasetError) return { status: Status.CannotUnderstand, comment: truncate(reason) };
+      if (error instanceof DatasetError) {
+        return { status: Status.CannotUnderstand, comment: truncate(reason) };
+      }
       return { status: Status.OutOfResources, comment: truncate(reason) };
     }
     // PS3.4 B.2.3: A900 "Error: Data Set does not match SOP Class"; we also refuse a data set

@@ -5,14 +5,14 @@
  */
 import { PduFramer } from "../ul/framer.ts";
 import { decodePdu } from "../ul/pdu_decode.ts";
-import { encodePdu, encodePDataTf } from "../ul/pdu_encode.ts";
+import { encodePDataTf, encodePdu } from "../ul/pdu_encode.ts";
 import {
   type AssociateAc,
   DICOM_APPLICATION_CONTEXT,
   emptyUserInformation,
   type Pdu,
-  type PresentationContextRq,
   PresentationContextResult,
+  type PresentationContextRq,
 } from "../ul/pdu.ts";
 import { MessageAssembler } from "../dimse/assembler.ts";
 import { type CommandSet, encodeCommandSet } from "../dimse/command.ts";
@@ -47,7 +47,13 @@ export class ScuAssociation {
   readonly accepted: Map<number, { abstractSyntax: string; transferSyntax: string }>;
   readonly peerMaxPduLength: number;
 
-  private constructor(conn: Deno.TcpConn, framer: PduFramer, ac: AssociateAc, rq: PresentationContextRq[], timeoutMs: number) {
+  private constructor(
+    conn: Deno.TcpConn,
+    framer: PduFramer,
+    ac: AssociateAc,
+    rq: PresentationContextRq[],
+    timeoutMs: number,
+  ) {
     this.#conn = conn;
     this.#framer = framer;
     this.#timeoutMs = timeoutMs;
@@ -56,7 +62,10 @@ export class ScuAssociation {
     for (const pc of ac.presentationContexts) {
       const proposed = rq.find((p) => p.id === pc.id);
       if (proposed && pc.result === PresentationContextResult.Acceptance) {
-        this.accepted.set(pc.id, { abstractSyntax: proposed.abstractSyntax, transferSyntax: pc.transferSyntax });
+        this.accepted.set(pc.id, {
+          abstractSyntax: proposed.abstractSyntax,
+          transferSyntax: pc.transferSyntax,
+        });
       }
     }
   }
@@ -101,10 +110,14 @@ export class ScuAssociation {
       if (reply.type === "A-ASSOCIATE-RJ") {
         throw new ScuError(
           `Association rejected by ${options.calledAeTitle} at ${options.host}:${options.port} ` +
-            `(result ${reply.result}, source ${reply.source}, reason ${reply.reason}: ${describeRejection(reply)})`,
+            `(result ${reply.result}, source ${reply.source}, reason ${reply.reason}: ${
+              describeRejection(reply)
+            })`,
         );
       }
-      if (reply.type !== "A-ASSOCIATE-AC") throw new ScuError(`Expected A-ASSOCIATE-AC, received ${reply.type}`);
+      if (reply.type !== "A-ASSOCIATE-AC") {
+        throw new ScuError(`Expected A-ASSOCIATE-AC, received ${reply.type}`);
+      }
       const association = new ScuAssociation(conn, framer, reply, contexts, timeoutMs);
       association.#queue = partial.queue;
       return association;
@@ -119,7 +132,9 @@ export class ScuAssociation {
   /** The accepted context for an abstract syntax and transfer syntax, if any. */
   contextFor(abstractSyntax: string, transferSyntax?: string): number | undefined {
     for (const [id, pc] of this.accepted) {
-      if (pc.abstractSyntax === abstractSyntax && (!transferSyntax || pc.transferSyntax === transferSyntax)) return id;
+      if (pc.abstractSyntax === abstractSyntax && (!transferSyntax || pc.transferSyntax === transferSyntax)) {
+        return id;
+      }
     }
     return undefined;
   }
@@ -145,7 +160,9 @@ export class ScuAssociation {
     const assembler = new MessageAssembler();
     for (;;) {
       const pdu = await this.#next();
-      if (pdu.type === "A-ABORT") throw new ScuError(`Association aborted by the peer (source ${pdu.source}, reason ${pdu.reason})`);
+      if (pdu.type === "A-ABORT") {
+        throw new ScuError(`Association aborted by the peer (source ${pdu.source}, reason ${pdu.reason})`);
+      }
       if (pdu.type !== "P-DATA-TF") throw new ScuError(`Expected P-DATA-TF, received ${pdu.type}`);
       for (const pdv of pdu.pdvs) {
         for (const event of assembler.push(pdv)) {
@@ -188,14 +205,24 @@ export class ScuAssociation {
     for await (const part of parts) {
       for (let offset = 0; offset < part.length; offset += max) {
         const piece = part.subarray(offset, Math.min(part.length, offset + max));
-        if (held) await writeAll(this.#conn, encodePDataTf([{ presentationContextId: id, isCommand, isLast: false, data: held }]));
+        if (held) {
+          await writeAll(
+            this.#conn,
+            encodePDataTf([{ presentationContextId: id, isCommand, isLast: false, data: held }]),
+          );
+        }
         held = piece;
       }
     }
     // The last fragment carries the "last" bit (PS3.8 Annex E.2), even an empty data set.
     await writeAll(
       this.#conn,
-      encodePDataTf([{ presentationContextId: id, isCommand, isLast: true, data: held ?? new Uint8Array(0) }]),
+      encodePDataTf([{
+        presentationContextId: id,
+        isCommand,
+        isLast: true,
+        data: held ?? new Uint8Array(0),
+      }]),
     );
   }
 
@@ -249,6 +276,8 @@ function describeRejection(rj: { result: number; source: number; reason: number 
     };
     return `${transient}; ${reasons[rj.reason] ?? "unknown reason"}`;
   }
-  if (rj.source === 2) return `${transient}; ${rj.reason === 2 ? "protocol version not supported" : "no reason given"}`;
+  if (rj.source === 2) {
+    return `${transient}; ${rj.reason === 2 ? "protocol version not supported" : "no reason given"}`;
+  }
   return `${transient}; ${rj.reason === 2 ? "local limit exceeded" : "temporary congestion"}`;
 }

@@ -132,7 +132,8 @@ export async function store(
             path: item.path,
             sopInstanceUid: item.sopInstanceUid,
             status: null,
-            message: `the peer did not accept ${item.sopClassUid} in transfer syntax ${item.transferSyntaxUid}`,
+            message:
+              `the peer did not accept ${item.sopClassUid} in transfer syntax ${item.transferSyntaxUid}`,
           });
           continue;
         }

@@ -8,7 +8,7 @@
 import type { Logger } from "@logtape/logtape";
 import { PduFramer } from "./framer.ts";
 import { decodePdu } from "./pdu_decode.ts";
-import { encodePdu, encodePDataTf } from "./pdu_encode.ts";
+import { encodePDataTf, encodePdu } from "./pdu_encode.ts";
 import { type AcceptedContext, negotiate, type NegotiationResult } from "./negotiation.ts";
 import type { AssociationPolicy } from "./negotiation.ts";
 import { type Action, type Event, type State, transition } from "./state_machine.ts";
@@ -372,15 +372,20 @@ class AcceptorSession {
       peerMaxPduLength: result.peerMaxPduLength,
     };
     this.#info = info;
-    this.#handler = this.#options.createHandler(info, { send: (id, isCommand, bytes) => this.#sendPData(id, isCommand, bytes) });
-    this.#acceptance = result.ac;
-    this.#options.log.info("Association {id} from {peer} to {called} accepted ({accepted} of {proposed} contexts)", {
-      id: this.#options.id,
-      peer: this.peerName(),
-      called: rq.calledAeTitle,
-      accepted: result.contexts.size,
-      proposed: rq.presentationContexts.length,
+    this.#handler = this.#options.createHandler(info, {
+      send: (id, isCommand, bytes) => this.#sendPData(id, isCommand, bytes),
     });
+    this.#acceptance = result.ac;
+    this.#options.log.info(
+      "Association {id} from {peer} to {called} accepted ({accepted} of {proposed} contexts)",
+      {
+        id: this.#options.id,
+        peer: this.peerName(),
+        called: rq.calledAeTitle,
+        accepted: result.contexts.size,
+        proposed: rq.presentationContexts.length,
+      },
+    );
     await this.#apply("Evt7");
   }
 
@@ -422,7 +427,12 @@ class AcceptorSession {
     let offset = 0;
     do {
       const end = Math.min(bytes.length, offset + maxFragment);
-      const pdv: Pdv = { presentationContextId, isCommand, isLast: end === bytes.length, data: bytes.subarray(offset, end) };
+      const pdv: Pdv = {
+        presentationContextId,
+        isCommand,
+        isLast: end === bytes.length,
+        data: bytes.subarray(offset, end),
+      };
       await this.#write(encodePDataTf([pdv]));
       offset = end;
     } while (offset < bytes.length);

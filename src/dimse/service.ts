@@ -92,6 +92,8 @@ class StorageProvider implements PDataHandler {
   #store: StoreInProgress | null = null;
   #ignored: IgnoredRequest | null = null;
   #instances = 0;
+  /** Instances stored per study on this association, for the console's "study received" lines. */
+  #studies = new Map<string, { count: number; modality: string; description: string }>();
 
   constructor(info: AssociationInfo, sender: PDataSender, options: StorageServiceOptions) {
     this.#info = info;
@@ -128,6 +130,18 @@ class StorageProvider implements PDataHandler {
           id: this.#info.id,
           ae: this.#info.callingAeTitle,
           uid: store.command.affectedSopInstanceUid ?? "?",
+        },
+      );
+    }
+    for (const [uid, study] of this.#studies) {
+      this.#options.log.info(
+        "Study {uid} ({modality} {description}): {count} instance(s) received from {ae}",
+        {
+          uid,
+          modality: study.modality || "?",
+          description: study.description,
+          count: study.count,
+          ae: this.#info.callingAeTitle,
         },
       );
     }
@@ -363,6 +377,10 @@ class StorageProvider implements PDataHandler {
     }
     const stats = this.#options.statistics;
     if (stats) stats.bytesStored += size;
+    const study = this.#studies.get(attributes.studyInstanceUid) ??
+      { count: 0, modality: attributes.modality, description: attributes.studyDescription };
+    study.count++;
+    this.#studies.set(attributes.studyInstanceUid, study);
     return { status: Status.Success, comment: "" };
   }
 

@@ -1,0 +1,85 @@
+/**
+ * `deno run main.ts` as a user runs it: the banner, a plain sentence when the port is taken,
+ * a clean stop on Ctrl+C (SIGINT), and refusal of unknown options.
+ */
+import { assert, assertEquals } from "../support/assert.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+function gatewayCommand(dir: string, args: string[]): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "--data-dir", `${dir}/data`, "--log-dir", `${dir}/logs`, ...args],
+    cwd: dir,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  });
+}
+
+Deno.test("a DICOM port already in use gives one plain sentence and a non-zero exit, no stack trace", async () => {
+  const dir = await Deno.makeTempDir();
+  using blocker = Deno.listen({ hostname: "0.0.0.0", port: 0 });
+  const port = (blocker.addr as Deno.NetAddr).port;
+  try {
+    const out = await gatewayCommand(dir, ["--port", String(port), "--status-port", "0"]).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assertEquals(out.code, 1, stderr);
+    assert(stderr.includes(`Port ${port} is already in use`), stderr);
+    assert(stderr.includes("another copy"), stderr);
+    assert(!/\n\s+at /.test(stderr), `no stack trace expected:\n${stderr}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the banner names AE title, port and status page; SIGINT stops cleanly with exit 0", async () => {
+  const dir = await Deno.makeTempDir();
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  try {
+    const child = gatewayCommand(dir, [
+      "--port",
+      String(port),
+      "--status-port",
+      "0",
+      "--ae-title",
+      "CLINIC_GW",
+    ]).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("Press Ctrl+C")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    assert(text.includes("AE title:   CLINIC_GW"), text);
+    assert(text.includes(`Port:       ${port}`), text);
+    assert(text.includes("NOT CONFIGURED"), text);
+    child.kill("SIGINT");
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    const status = await child.status;
+    await child.stderr.cancel();
+    assertEquals(status.code, 0);
+    assert(text.includes("Stopped."), text);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an unknown option stops the gateway with a clear message (exit 2)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = await gatewayCommand(dir, ["--port", "4999", "--status-port", "0", "--frobnicate"]).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assertEquals(out.code, 2, stderr);
+    assert(stderr.includes("frobnicate"), stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

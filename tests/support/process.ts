@@ -236,6 +236,21 @@ export function spawnChild(command: string, args: string[], options: RunOptions 
   };
 }
 
+/** The repository root (where main.ts and deno.json are). */
+export const REPO_ROOT: string = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+
+/**
+ * Runs the gateway's command line, `deno run -A main.ts ARGS…`, from the repository root to
+ * completion (e.g. `["store", "127.0.0.1:11112", "a.dcm"]`).
+ */
+export function runGatewayCommand(args: string[], options: RunOptions = {}): Promise<RunResult> {
+  return runCommand(Deno.execPath(), ["run", "-A", "main.ts", ...args], {
+    cwd: REPO_ROOT,
+    env: { NO_COLOR: "1", ...options.env },
+    timeoutMs: options.timeoutMs ?? 120_000,
+  });
+}
+
 /** Resolves after `ms` milliseconds. */
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -112,7 +112,11 @@ export function multipartBody(
     options.onProgress?.(bytes.length);
   };
 
+  let streamController: ReadableStreamDefaultController<Uint8Array> | null = null;
   const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      streamController = controller;
+    },
     async pull(controller) {
       try {
         if (finished) return;
@@ -185,7 +189,16 @@ export function multipartBody(
     length: multipartLength(parts.map((p) => p.size), boundary),
     dispose: () => {
       closeSource();
-      finished = true;
+      if (!finished) {
+        finished = true;
+        // The request ended before the body did (an early answer, an abort): end the stream too,
+        // so the HTTP client stops waiting for more body bytes.
+        try {
+          streamController?.error(new Error("the request ended before its body was sent"));
+        } catch {
+          // already closed or errored
+        }
+      }
     },
   };
 }

@@ -778,10 +778,11 @@ function readTomlText(text: string, fileLabel: string, problems: string[]): Laye
   } catch (e) {
     if (e instanceof TomlError) {
       const first = e.message.replace(/^Invalid TOML document:\s*/, "").split("\n")[0] ?? "";
-      problems.push(
-        `${fileLabel} line ${e.line}: this line is not valid TOML (${first}). ` +
-          `Text values need double quotes, e.g. ae_title = "DICOM_GATEWAY".`,
-      );
+      const badLine = text.split(/\r?\n/)[e.line - 1] ?? "";
+      const hint = badLine.includes("\\")
+        ? `For a Windows folder use single quotes, e.g. data_dir = 'D:\\dicom\\data', or double each backslash.`
+        : `Text values need double quotes, e.g. ae_title = "DICOM_GATEWAY".`;
+      problems.push(`${fileLabel} line ${e.line}: this line is not valid TOML (${first}). ${hint}`);
       return layer;
     }
     throw e;

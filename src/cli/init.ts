@@ -75,7 +75,8 @@ export function initialConfigText(): string {
   const out: string[] = [
     "# dicom-gateway settings.",
     "#",
-    "# Lines starting with # are comments. Text goes in double quotes. After a change, close the",
+    "# Lines starting with # are comments. Text goes in double quotes; Windows folders in single",
+    "# quotes (data_dir = 'D:\\dicom\\data'). After a change, close the",
     "# gateway window and start it again (the status page's upload form applies its own changes).",
     "# Each setting can also be given as an option (e.g. --port 4104) or an environment variable",
     "# (e.g. DICOM_GATEWAY_PORT=4104); an option wins over the variable, which wins over this file.",

@@ -426,3 +426,16 @@ Deno.test("writeUploadSettings creates the file from the init template when miss
   assertEquals(config.upload.url, "http://127.0.0.1:8042/dicom-web");
   assertEquals(config.upload.auth, { kind: "none" });
 });
+
+Deno.test("Windows folders: single quotes work; backslashes in double quotes get a plain hint", async () => {
+  const ok = await withFile("data_dir = 'D:\\dicom\\data'\n");
+  const { config } = await loadConfig([], { env: {}, baseDir: ok });
+  assertEquals(config.dataDir, "D:\\dicom\\data");
+  const bad = await withFile('port = 4104\ndata_dir = "D:\\dicom\\data"\n');
+  const err = await configError(loadConfig([], { env: {}, baseDir: bad }));
+  assertStringIncludes(err.message, "dicom-gateway.toml line 2: this line is not valid TOML");
+  assertStringIncludes(
+    err.message,
+    "For a Windows folder use single quotes, e.g. data_dir = 'D:\\dicom\\data'",
+  );
+});

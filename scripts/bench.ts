@@ -14,7 +14,10 @@
  * if it cannot start, the reason is printed and the other parts still run.
  *
  * Flags: --count N (slices, default 500), --large-mb N (default 1024, 0 skips), --associations N
- * (default 8), --skip-upload, --skip-large, --keep (keep the temporary folder), --out DIR.
+ * (default 8), --repeat N (runs of each single-association measurement, median shown; default 3),
+ * --skip-upload, --skip-large, --keep (keep the temporary folder), --out DIR,
+ * --gateway-entry FILE (default main.ts; scripts/bench_gateway.ts runs startGateway without the CLI),
+ * --no-check (pass --no-check to `deno run` for the gateway).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -54,6 +57,8 @@ interface Options {
   /** Pass --no-check to `deno run` for the gateway. */
   noCheck: boolean;
   count: number;
+  /** Runs of each single-association series measurement (median reported). */
+  repeat: number;
   largeMb: number;
   associations: number;
   skipUpload: boolean;
@@ -73,12 +78,17 @@ function parseOptions(args: string[]): Options {
       keep: { type: "boolean", default: false },
       out: { type: "string", default: "bench-out" },
       "gateway-entry": { type: "string", default: "main.ts" },
+      repeat: { type: "string", default: "3" },
       "no-check": { type: "boolean", default: false },
     },
   });
   const count = Number(values.count);
   const largeMb = values["skip-large"] ? 0 : Number(values["large-mb"]);
   const associations = Number(values.associations);
+  const repeat = Number(values.repeat);
+  if (!Number.isInteger(repeat) || repeat < 1) {
+    throw new Error(`--repeat must be a positive integer, got ${values.repeat}`);
+  }
   if (!Number.isInteger(count) || count < 1) {
     throw new Error(`--count must be a positive integer, got ${values.count}`);
   }
@@ -90,6 +100,7 @@ function parseOptions(args: string[]): Options {
     gatewayEntry: values["gateway-entry"],
     noCheck: values["no-check"],
     count,
+    repeat,
     largeMb,
     associations,
     skipUpload: values["skip-upload"],
@@ -209,59 +220,107 @@ async function timedStorescu(port: number, files: string[], calledAe: string): P
 // Parts.
 // ---------------------------------------------------------------------------------------------
 
-/** (a) storescp and the gateway receiving the series over one association. */
-async function partSeries(work: string, series: string[], seriesBytes: number, rows: Row[], notes: string[]) {
+/** One timed transfer: wall seconds, receiver CPU seconds, receiver peak RSS, and a problem if any. */
+interface Run {
+  seconds: number;
+  cpu: number | undefined;
+  peak: number | undefined;
+  problem: string;
+}
+
+/** Median-time run of `runs` (they are sorted by time), with the spread and any problems in a note. */
+function summarize(scenario: string, runs: Run[], instances: number, bytes: number): Row {
+  const sorted = [...runs].sort((a, b) => a.seconds - b.seconds);
+  const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  const spread = sorted.length > 1
+    ? `median of ${sorted.length} runs (${sorted.map((r) => r.seconds.toFixed(2)).join(", ")} s)`
+    : "";
+  const problems = [...new Set(runs.map((r) => r.problem).filter(Boolean))];
+  const peaks = runs.map((r) => r.peak).filter((p): p is number => p !== undefined);
+  return {
+    scenario,
+    instances,
+    bytes,
+    seconds: median.seconds,
+    cpuSeconds: median.cpu,
+    peakRssKb: peaks.length ? Math.max(...peaks) : undefined,
+    note: [spread, ...problems].filter(Boolean).join("; "),
+  };
+}
+
+/**
+ * (a) storescp and the gateway receiving the series over one association, `repeat` times each,
+ * each time into an empty folder and a fresh process; the median is reported. The last fsync-on
+ * gateway folder is kept (everything queued, nothing delivered) for the upload part.
+ */
+async function partSeries(
+  work: string,
+  series: string[],
+  seriesBytes: number,
+  repeat: number,
+  rows: Row[],
+  notes: string[],
+) {
   // DCMTK storescp, bit-preserving, its largest PDU (131072; the gateway's default is 262144).
-  const scpDir = `${work}/storescp`;
-  await Deno.mkdir(scpDir);
-  const scp = await startStorescp({ outDir: scpDir, bitPreserving: true, maxPdu: 131072 });
-  try {
-    const cpu0 = await cpuSeconds(scp.pid);
-    const seconds = await timedStorescu(scp.port, series, "STORESCP");
-    const cpu = await cpuUsed(scp.pid, cpu0);
-    const received = await countDcm(scpDir);
-    rows.push({
-      scenario: "storescu → DCMTK storescp +B (no fsync)",
-      instances: series.length,
-      bytes: seriesBytes,
-      seconds,
-      cpuSeconds: cpu,
-      peakRssKb: await peakRssKb(scp.pid),
-      note: received === series.length ? "" : `received ${received}`,
-    });
-  } catch (error) {
-    rows.push({ scenario: "storescu → DCMTK storescp +B", note: `failed: ${(error as Error).message}` });
-  } finally {
-    await scp.stop();
-    await Deno.remove(scpDir, { recursive: true });
+  const scpRuns: Run[] = [];
+  for (let i = 0; i < repeat; i++) {
+    const scpDir = `${work}/storescp`;
+    await Deno.mkdir(scpDir);
+    const scp = await startStorescp({ outDir: scpDir, bitPreserving: true, maxPdu: 131072 });
+    try {
+      const cpu0 = await cpuSeconds(scp.pid);
+      const seconds = await timedStorescu(scp.port, series, "STORESCP");
+      const cpu = await cpuUsed(scp.pid, cpu0);
+      const received = await countDcm(scpDir);
+      const problem = received === series.length ? "" : `received ${received}`;
+      scpRuns.push({ seconds, cpu, peak: await peakRssKb(scp.pid), problem });
+    } catch (error) {
+      notes.push(`storescp: ${(error as Error).message}`);
+    } finally {
+      await scp.stop();
+      await Deno.remove(scpDir, { recursive: true });
+    }
   }
+  const scpScenario = "storescu → DCMTK storescp +B (no fsync)";
+  rows.push(
+    scpRuns.length
+      ? summarize(scpScenario, scpRuns, series.length, seriesBytes)
+      : { scenario: scpScenario, note: "failed" },
+  );
 
   for (const fsync of [true, false]) {
-    const dataDir = `${work}/gateway-series-${fsync ? "fsync" : "nofsync"}`;
     const scenario = `storescu → gateway (fsync ${fsync ? "on" : "off"})`;
-    let gateway: GatewayProcess | undefined;
-    try {
-      gateway = await startGatewayProcess(dataDir, fsync ? [] : ["--no-fsync"]);
-      const cpu0 = await cpuSeconds(gateway.pid);
-      const seconds = await timedStorescu(gateway.port, series, "DICOM_GATEWAY");
-      const cpu = await cpuUsed(gateway.pid, cpu0);
-      const peak = await gateway.peakRssKb();
-      const received = await countDcm(dataDir);
-      rows.push({
-        scenario,
-        instances: series.length,
-        bytes: seriesBytes,
-        seconds,
-        cpuSeconds: cpu,
-        peakRssKb: peak,
-        note: received === series.length ? "" : `${received} files in the data folder`,
-      });
-    } catch (error) {
-      rows.push({ scenario, note: `failed: ${(error as Error).message}` });
-      notes.push(`${scenario}: ${(error as Error).message}`);
-    } finally {
-      await gateway?.stop();
+    const runs: Run[] = [];
+    for (let i = 0; i < repeat; i++) {
+      const dataDir = `${work}/gateway-series-${fsync ? "fsync" : "nofsync"}`;
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+      let gateway: GatewayProcess | undefined;
+      try {
+        gateway = await startGatewayProcess(dataDir, fsync ? [] : ["--no-fsync"]);
+        const cpu0 = await cpuSeconds(gateway.pid);
+        const seconds = await timedStorescu(gateway.port, series, "DICOM_GATEWAY");
+        const cpu = await cpuUsed(gateway.pid, cpu0);
+        const peak = await gateway.peakRssKb();
+        const received = await countDcm(dataDir);
+        runs.push({
+          seconds,
+          cpu,
+          peak,
+          problem: received === series.length ? "" : `${received} files in the data folder`,
+        });
+      } catch (error) {
+        notes.push(`${scenario}: ${(error as Error).message}`);
+        break;
+      } finally {
+        await gateway?.stop();
+      }
     }
+    rows.push(
+      runs.length
+        ? summarize(scenario, runs, series.length, seriesBytes)
+        : { scenario, note: "failed (see notes)" },
+    );
+    if (!fsync) await Deno.remove(`${work}/gateway-series-nofsync`, { recursive: true }).catch(() => {});
   }
 }
 
@@ -708,7 +767,7 @@ async function main(): Promise<number> {
 
     console.error("Series over one association: storescp, gateway…");
     start = performance.now();
-    await partSeries(work, series, seriesBytes, rows, notes);
+    await partSeries(work, series, seriesBytes, options.repeat, rows, notes);
     console.error(`  done in ${((performance.now() - start) / 1000).toFixed(1)} s`);
 
     if (options.largeMb > 0) {

@@ -35,7 +35,7 @@ import {
   totalBytes,
 } from "../tests/support/process.ts";
 import { requireTools } from "../tests/support/tools.ts";
-import { type OrthancBehindNginx, startOrthancBehindNginx } from "./bench_orthanc.ts";
+import { startCentralServer } from "../tests/support/orthanc.ts";
 
 const REPO_ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -489,9 +489,53 @@ async function writeMultipartBody(files: string[], path: string, boundary: strin
   }
 }
 
+/** The central server for one upload measurement: Orthanc behind nginx (TLS, basic auth). */
+interface UploadTarget {
+  /** DICOMweb root through nginx; STOW-RS goes to `${dicomWebUrl}/studies`. */
+  dicomWebUrl: string;
+  caFile: string;
+  username: string;
+  password: string;
+  countInstances(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** A fresh, empty central server (tests/support/orthanc.ts: the one the upload tests use). */
+async function startUploadTarget(): Promise<UploadTarget> {
+  const central = await startCentralServer();
+  return {
+    dicomWebUrl: central.nginx.url,
+    caFile: central.ca.caCertPath,
+    username: central.username,
+    password: central.password,
+    async countInstances() {
+      const response = await fetch(`${central.orthanc.restUrl}/statistics`);
+      return ((await response.json()) as { CountInstances: number }).CountInstances;
+    },
+    stop: () => central.stop(),
+  };
+}
+
+/** Gateway flags and environment to upload to `target` with basic auth (the password only in the environment). */
+function uploadSettings(target: UploadTarget): { args: string[]; env: Record<string, string> } {
+  return {
+    args: [
+      "--upload-url",
+      target.dicomWebUrl,
+      "--upload-ca-file",
+      target.caFile,
+      "--upload-auth",
+      "basic",
+      "--upload-username",
+      target.username,
+    ],
+    env: { DICOM_GATEWAY_UPLOAD_PASSWORD: target.password },
+  };
+}
+
 /** Polls Orthanc until it holds `count` instances; returns the time it got there (performance.now()). */
 async function waitForOrthancCount(
-  orthanc: OrthancBehindNginx,
+  orthanc: UploadTarget,
   count: number,
   timeoutMs: number,
 ): Promise<number> {
@@ -525,13 +569,15 @@ async function partUpload(
   await writeMultipartBody(series, body, boundary);
   let curlSeconds: number | undefined;
   {
-    const orthanc = await startOrthancBehindNginx(`${work}/orthanc-curl`);
+    const orthanc = await startUploadTarget();
     try {
       const result = await runCommand("curl", [
         "-sS",
         "--fail-with-body",
         "--cacert",
         orthanc.caFile,
+        "-u",
+        `${orthanc.username}:${orthanc.password}`,
         "-X",
         "POST",
         "-T",
@@ -550,7 +596,7 @@ async function partUpload(
       if (!result.success) throw new Error(`curl failed (exit ${result.code}): ${result.stderr}`);
       curlSeconds = result.durationMs / 1000;
       rows.push({
-        scenario: "curl: one multipart POST → nginx (TLS) → Orthanc STOW-RS",
+        scenario: "curl: one multipart POST → nginx (TLS, basic auth) → Orthanc STOW-RS",
         instances: n,
         bytes: seriesBytes,
         seconds: curlSeconds,
@@ -561,24 +607,19 @@ async function partUpload(
     } finally {
       await orthanc.stop();
       await Deno.remove(body);
-      await Deno.remove(`${work}/orthanc-curl`, { recursive: true });
     }
   }
 
   // The gateway, upload only: restarted on the data folder of the series run (everything queued,
   // nothing delivered, since that run had no destination), timed from spawn to all in Orthanc.
   if (queuedDataDir !== undefined) {
-    const orthanc = await startOrthancBehindNginx(`${work}/orthanc-gateway`);
+    const orthanc = await startUploadTarget();
     let gateway: GatewayProcess | undefined;
-    const scenario = "gateway: queued series → nginx (TLS) → Orthanc STOW-RS";
+    const scenario = "gateway: queued series → nginx (TLS, basic auth) → Orthanc STOW-RS";
     try {
       const start = performance.now();
-      gateway = await startGatewayProcess(queuedDataDir, [
-        "--upload-url",
-        orthanc.dicomWebUrl,
-        "--upload-ca-file",
-        orthanc.caFile,
-      ]);
+      const upload = uploadSettings(orthanc);
+      gateway = await startGatewayProcess(queuedDataDir, upload.args, upload.env);
       const done = await waitForOrthancCount(orthanc, n, uploadTimeoutMs);
       const seconds = (done - start) / 1000;
       rows.push({
@@ -598,7 +639,6 @@ async function partUpload(
     } finally {
       await gateway?.stop();
       await orthanc.stop();
-      await Deno.remove(`${work}/orthanc-gateway`, { recursive: true });
     }
   } else {
     notes.push("upload only: skipped (the series run left no queued data folder)");
@@ -606,17 +646,13 @@ async function partUpload(
 
   // The gateway pipelined: storescu sends while the gateway uploads; lag after the last C-STORE.
   {
-    const orthanc = await startOrthancBehindNginx(`${work}/orthanc-pipelined`);
+    const orthanc = await startUploadTarget();
     const dataDir = `${work}/gateway-pipelined`;
     let gateway: GatewayProcess | undefined;
     const scenario = "storescu → gateway → Orthanc, pipelined (receive + upload)";
     try {
-      gateway = await startGatewayProcess(dataDir, [
-        "--upload-url",
-        orthanc.dicomWebUrl,
-        "--upload-ca-file",
-        orthanc.caFile,
-      ]);
+      const upload = uploadSettings(orthanc);
+      gateway = await startGatewayProcess(dataDir, upload.args, upload.env);
       const start = performance.now();
       const cpu0 = await cpuSeconds(gateway.pid);
       const sendSeconds = await timedStorescu(gateway.port, series, "DICOM_GATEWAY");
@@ -641,7 +677,6 @@ async function partUpload(
     } finally {
       await gateway?.stop();
       await orthanc.stop();
-      await Deno.remove(`${work}/orthanc-pipelined`, { recursive: true });
       await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     }
   }

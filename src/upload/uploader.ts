@@ -87,6 +87,9 @@ interface SendItem {
 
 const log = logger("upload");
 
+/** A study's progress is logged at most this often while it uploads (plus a final line). */
+const PROGRESS_LOG_INTERVAL_MS = 5_000;
+
 function refs(items: readonly SendItem[]): ClaimRef[] {
   return items.map((item) => ({
     sopInstanceUid: item.claim.sopInstanceUid,
@@ -138,6 +141,7 @@ export class Uploader {
   #lastError: string | null = null;
   #lastErrorAt: number | null = null;
   #lastPublished = "";
+  readonly #progressLoggedAt = new Map<string, number>();
 
   /** Creates an uploader; nothing happens until {@linkcode Uploader.start}. */
   constructor(options: UploaderOptions) {
@@ -732,10 +736,17 @@ export class Uploader {
     this.#publish(true);
   }
 
+  /** Per study: at most one progress line every few seconds, and always the final one. */
   #logProgress(items: readonly SendItem[]): void {
+    const now = this.#now();
     for (const study of new Set(items.map((item) => item.claim.studyInstanceUid))) {
       const p = this.#index.studyProgress(study);
       const failed = p.failed > 0 ? `, ${p.failed} failed` : "";
+      const last = this.#progressLoggedAt.get(study);
+      if (p.pending > 0 && last !== undefined && now - last < PROGRESS_LOG_INTERVAL_MS) continue;
+      if (p.pending === 0) this.#progressLoggedAt.delete(study);
+      else this.#progressLoggedAt.set(study, now);
+      if (this.#progressLoggedAt.size > 1000) this.#progressLoggedAt.clear();
       if (p.pending === 0) {
         log.info("Study {study}: {delivered}/{received} instances uploaded{failed} — nothing left to send", {
           study,

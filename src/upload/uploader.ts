@@ -116,6 +116,8 @@ export class Uploader {
   readonly #freeBytes: (() => number | null) | undefined;
 
   #transport: HttpTransport | null = null;
+  /** Transports replaced by setConfig, closed once no request uses them. */
+  readonly #retired: HttpTransport[] = [];
   #auth: AuthProvider | null = null;
   #setupError: string | null = null;
   #setupGeneration = 0;
@@ -239,7 +241,8 @@ export class Uploader {
       this.#lastErrorAt = this.#now();
       log.error("Cannot upload: {reason}", { reason: this.#setupError });
     } finally {
-      if (old !== null && this.#inFlight === 0) old.close();
+      if (old !== null) this.#retired.push(old);
+      this.#closeRetired();
     }
     this.#schedulePump();
   }
@@ -265,6 +268,7 @@ export class Uploader {
     await Promise.allSettled([...this.#active]);
     this.#transport?.close();
     this.#transport = null;
+    this.#closeRetired();
     try {
       this.#publish(true);
     } catch {
@@ -414,8 +418,10 @@ export class Uploader {
   }
 
   #limits(): { maxInstances: number; maxBytes: number } {
+    // While failing or paused, probe with a single instance: cheap for a server that keeps refusing.
+    const probing = this.#consecutiveFailures > 0 || this.#credentialsRejected;
     return {
-      maxInstances: Math.max(
+      maxInstances: probing ? 1 : Math.max(
         1,
         Math.min(this.#config.batchMaxInstances, this.#learnedMaxInstances ?? Infinity),
       ),
@@ -472,6 +478,7 @@ export class Uploader {
       .finally(() => {
         this.#inFlight--;
         this.#active.delete(task);
+        this.#closeRetired();
         this.#publish(false);
         this.#schedulePump();
       });
@@ -683,6 +690,11 @@ export class Uploader {
     } finally {
       body.dispose();
     }
+  }
+
+  #closeRetired(): void {
+    if (this.#inFlight > 0) return;
+    for (const transport of this.#retired.splice(0)) transport.close();
   }
 
   // ---- state changes ----

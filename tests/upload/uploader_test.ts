@@ -172,7 +172,9 @@ Deno.test("uploader: 500 is retried; 503 with Retry-After is honoured", async ()
     const uploader = h.uploader({ url: fake.url });
     uploader.start();
     await waitFor(() => h.index.counts().delivered === 3, "delivered", 10_000);
-    assertEquals(fake.requests.map((r) => r.status), [500, 503, 200]);
+    // While failing, the uploader probes with one instance; after a success, the rest follows.
+    assertEquals(fake.requests.slice(0, 3).map((r) => r.status), [500, 503, 200]);
+    assertEquals(fake.requests[2]!.uids.length, 1);
     const gap = fake.requests[2]!.at - fake.requests[1]!.at;
     assert(gap >= 950, `retried ${gap} ms after a 503 with Retry-After: 1`);
     assertEquals(h.index.counts().failed, 0);
@@ -225,8 +227,8 @@ Deno.test("uploader: a stalled server trips the idle timeout and is retried; a s
     await waitFor(() => h.index.counts().delivered === 4, "delivered");
     const elapsed = Date.now() - started;
     assert(elapsed >= 400 + 1200, `delivered after ${elapsed} ms`);
-    assertEquals(proxy.connections, 2, "one stalled connection, then one slow successful one");
-    assertEquals(fake.requests.length, 1, "the stalled request never reached the server");
+    assert(proxy.connections >= 2, "one stalled connection, then slow successful ones");
+    assertEquals(fake.requests.length, proxy.connections - 1, "the stalled request never reached the server");
     assert(uploader.health().lastError?.includes("idle timeout"), uploader.health().lastError ?? "");
     for (const uid of study.uids) assertEquals(fake.stored.get(uid), 1);
   });

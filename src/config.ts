@@ -137,6 +137,8 @@ export function installDir(): string {
 /** Joins path segments with the platform separator (no dependency on @std/path). */
 export function joinPath(...parts: string[]): string {
   const sep = Deno.build.os === "windows" ? "\\" : "/";
-  return parts.filter((p) => p !== "").map((p, i) => i === 0 ? p.replace(/[\\/]+$/, "") : p.replace(/^[\\/]+|[\\/]+$/g, ""))
+  return parts.filter((p) => p !== "").map((p, i) =>
+    i === 0 ? p.replace(/[\\/]+$/, "") : p.replace(/^[\\/]+|[\\/]+$/g, "")
+  )
     .join(sep);
 }

@@ -10,7 +10,7 @@ import { serveAssociation } from "./ul/association.ts";
 import type { AssociationPolicy, NegotiationResult } from "./ul/negotiation.ts";
 import { createStorageProvider, type InstanceSink, type ServiceStatistics } from "./dimse/service.ts";
 import { Spool } from "./store/spool.ts";
-import { decodeFileMetaInformation, readDatasetAttributes } from "./store/part10.ts";
+import { decodeFileMetaInformation, readDatasetAttributes, readFileHead } from "./store/part10.ts";
 import { QueueIndex } from "./store/index.ts";
 import { Uploader } from "./upload/uploader.ts";
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from "./version.ts";
@@ -232,7 +232,7 @@ export async function reconcile(
     if (known.has(relative)) continue;
     const path = joinPath(dataDir, ...relative.split("/"));
     try {
-      const head = await readHead(path, 64 * 1024);
+      const head = await readFileHead(path, 64 * 1024);
       const { meta } = decodeFileMetaInformation(head);
       const a = await readDatasetAttributes(path);
       const stat = await Deno.stat(path);
@@ -283,16 +283,4 @@ async function* walkDcm(dir: string, relative: string): AsyncGenerator<string> {
     if (entry.isDirectory) yield* walkDcm(joinPath(dir, entry.name), `${relative}/${entry.name}`);
     else if (entry.isFile && entry.name.endsWith(".dcm")) yield `${relative}/${entry.name}`;
   }
-}
-
-async function readHead(path: string, length: number): Promise<Uint8Array> {
-  using file = await Deno.open(path, { read: true });
-  const buffer = new Uint8Array(length);
-  let filled = 0;
-  while (filled < length) {
-    const n = await file.read(buffer.subarray(filled));
-    if (n === null) break;
-    filled += n;
-  }
-  return buffer.subarray(0, filled);
 }

@@ -6,7 +6,7 @@
 import { ScuAssociation, ScuError } from "./client.ts";
 import { cEchoRq, cStoreRq } from "../dimse/command.ts";
 import { describeStatus, statusCategory } from "../dimse/status.ts";
-import { decodeFileMetaInformation } from "../store/part10.ts";
+import { decodeFileMetaInformation, readFileHead } from "../store/part10.ts";
 import { joinPath } from "../config.ts";
 import { VERIFICATION_SOP_CLASS } from "../dicom/uids.ts";
 
@@ -71,7 +71,7 @@ export async function collectFiles(
       return;
     }
     try {
-      const head = await readHead(path, 64 * 1024);
+      const head = await readFileHead(path, 64 * 1024);
       const { meta, datasetOffset } = decodeFileMetaInformation(head);
       items.push({
         path,
@@ -163,25 +163,20 @@ export async function store(
   return results;
 }
 
+/**
+ * The data set bytes of a file. PDVs carry even-length data sets; a deflated data set may be odd,
+ * and PS3.5 A.5 says the deflated bit stream is then padded with a single trailing zero byte.
+ */
 async function* readFrom(path: string, offset: number): AsyncIterable<Uint8Array> {
   using file = await Deno.open(path, { read: true });
   await file.seek(offset, Deno.SeekMode.Start);
+  let total = 0;
   for (;;) {
     const buffer = new Uint8Array(256 * 1024);
     const n = await file.read(buffer);
-    if (n === null) return;
+    if (n === null) break;
+    total += n;
     yield buffer.subarray(0, n);
   }
-}
-
-async function readHead(path: string, length: number): Promise<Uint8Array> {
-  using file = await Deno.open(path, { read: true });
-  const buffer = new Uint8Array(length);
-  let filled = 0;
-  while (filled < length) {
-    const n = await file.read(buffer.subarray(filled));
-    if (n === null) break;
-    filled += n;
-  }
-  return buffer.subarray(0, filled);
+  if (total % 2 === 1) yield new Uint8Array(1);
 }

@@ -12,6 +12,8 @@
  * ```
  * @module
  */
+import { Readable } from "node:stream";
+import { createInflateRaw } from "node:zlib";
 import dcmjs from "dcmjs";
 import { logger } from "../log.ts";
 
@@ -620,7 +622,7 @@ export async function readDatasetAttributes(
     let dataset: Uint8Array;
     if (deflated) {
       // The compressed bytes already read are inflated first; the file is read on from there.
-      dataset = await inflatedHead(file, head.subarray(datasetOffset), initial, options.onRead);
+      dataset = await inflatedHead(path, head.subarray(datasetOffset), head.length, initial, options.onRead);
     } else {
       for (;;) {
         const complete = head.length === size;
@@ -637,6 +639,19 @@ export async function readDatasetAttributes(
   } finally {
     file.close();
   }
+}
+
+/** Reads up to the first `length` bytes of a file (fewer if the file is shorter). */
+export async function readFileHead(path: string, length: number): Promise<Uint8Array> {
+  using file = await Deno.open(path, { read: true });
+  const buffer = new Uint8Array(length);
+  let filled = 0;
+  while (filled < length) {
+    const n = await file.read(buffer.subarray(filled));
+    if (n === null) break;
+    filled += n;
+  }
+  return buffer.subarray(0, filled);
 }
 
 /** Reads a growing prefix of a file into one buffer. */
@@ -676,35 +691,37 @@ class HeadReader {
 /**
  * Inflates the head of a deflated data set (PS3.5 §A.5: the whole data set after the meta
  * group is one raw deflate stream, RFC 1951 without zlib header), pulling compressed chunks
- * only until the scan finds the end of the wanted attributes.
+ * only until the scan finds the end of the wanted attributes. node:zlib is used rather than
+ * DecompressionStream because PS3.5 A.5 pads an odd-length deflated bit stream with one zero
+ * byte, which node:zlib ignores after the end of the stream and DecompressionStream rejects.
  */
 async function inflatedHead(
-  file: Deno.FsFile,
+  path: string,
   alreadyRead: Uint8Array<ArrayBuffer>,
+  readOnFrom: number,
   initial: number,
   onRead: ((bytes: number) => void) | undefined,
 ): Promise<Uint8Array> {
-  // HeadReader left the file position just after `alreadyRead`.
   const chunkSize = Math.min(64 * 1024, initial);
-  let first: Uint8Array<ArrayBuffer> | null = alreadyRead.length > 0 ? alreadyRead : null;
-  const compressed = new ReadableStream<BufferSource>({
-    async pull(controller) {
-      if (first !== null) {
-        controller.enqueue(first);
-        first = null;
-        return;
-      }
+  // The compressed chunks come from a file handle of their own, closed by the generator itself
+  // when the stream is destroyed (after any read in flight), never under a pending read.
+  async function* compressed(): AsyncGenerator<Uint8Array> {
+    if (alreadyRead.length > 0) yield alreadyRead;
+    using file = await Deno.open(path, { read: true });
+    await file.seek(readOnFrom, Deno.SeekMode.Start);
+    for (;;) {
       const chunk = new Uint8Array(chunkSize);
       const n = await file.read(chunk);
-      if (n === null) {
-        controller.close();
-        return;
-      }
+      if (n === null) return;
       onRead?.(n);
-      controller.enqueue(chunk.subarray(0, n));
-    },
-  }, { highWaterMark: 0 });
-  const reader = compressed.pipeThrough(new DecompressionStream("deflate-raw")).getReader();
+      yield chunk.subarray(0, n);
+    }
+  }
+  const source = Readable.from(compressed(), { objectMode: false, highWaterMark: 1 });
+  const inflater = createInflateRaw({ chunkSize });
+  source.on("error", (error) => inflater.destroy(error));
+  source.pipe(inflater);
+  const output = inflater[Symbol.asyncIterator]();
   let buffer = new Uint8Array(Math.max(initial, 1024));
   let length = 0;
   let target = initial;
@@ -712,16 +729,10 @@ async function inflatedHead(
   try {
     for (;;) {
       while (!complete && length < target) {
-        let result: ReadableStreamReadResult<Uint8Array>;
+        let result: IteratorResult<Uint8Array>;
         try {
-          result = await reader.read();
+          result = await output.next();
         } catch (error) {
-          // DCMTK pads an odd-length deflate stream with one zero byte (PS3.5 A.5 allows it),
-          // which some inflaters report as trailing garbage: what was inflated is complete.
-          if (length > 0 && /junk|trailing|garbage/i.test(String(error))) {
-            complete = true;
-            break;
-          }
           throw new DatasetError(`Cannot inflate deflated data set: ${messageOf(error)}`, {
             cause: error,
           });
@@ -749,7 +760,8 @@ async function inflatedHead(
       }
     }
   } finally {
-    reader.cancel().catch(() => {});
+    source.destroy();
+    inflater.destroy();
   }
 }
 

@@ -45,12 +45,17 @@ export const PresentationContextResult = {
   AbstractSyntaxNotSupported: 3,
   TransferSyntaxesNotSupported: 4,
 } as const;
-export type PresentationContextResult = typeof PresentationContextResult[keyof typeof PresentationContextResult];
+export type PresentationContextResult =
+  typeof PresentationContextResult[keyof typeof PresentationContextResult];
 
 /** PS3.8 §9.3.4 Table 9-21: A-ASSOCIATE-RJ result. */
 export const RejectResult = { Permanent: 1, Transient: 2 } as const;
 /** PS3.8 §9.3.4 Table 9-21: A-ASSOCIATE-RJ source. */
-export const RejectSource = { ServiceUser: 1, ServiceProviderAcse: 2, ServiceProviderPresentation: 3 } as const;
+export const RejectSource = {
+  ServiceUser: 1,
+  ServiceProviderAcse: 2,
+  ServiceProviderPresentation: 3,
+} as const;
 /** PS3.8 §9.3.4 Table 9-21: A-ASSOCIATE-RJ reason/diag., per source. */
 export const RejectReason = {
   /** source 1 */

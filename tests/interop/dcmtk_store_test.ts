@@ -24,22 +24,6 @@ import { interopTest } from "../support/tools.ts";
 
 const MAKERS = ["dcmconv", "dcmcjpeg", "dcmcjpls", "dcmcrle", "dcmdump"];
 
-/**
- * Gateway gaps these tests found, skipped (visibly) until fixed: delete an entry to turn its
- * check back on. Keys: "<direction>:<sample name>".
- */
-const KNOWN_GAPS: Record<string, string> = {
-  "receive:deflated":
-    "the gateway answers 0xC000 (Cannot understand) to a deflated data set instead of storing it",
-  "store-scu:deflated":
-    "the `store` command sends a deflated data set in an odd-length PDV (storescp: Odd Fragment Length)",
-};
-
-function gap(key: string): string | undefined {
-  const reason = KNOWN_GAPS[key];
-  if (reason !== undefined) console.error(`known gap, check skipped: ${key}: ${reason}`);
-  return reason;
-}
 const EXPLICIT_LE = "1.2.840.10008.1.2.1";
 
 /** The gateway's stored Part 10 files by SOP Instance UID (from their meta headers). */
@@ -86,7 +70,6 @@ interopTest(
           if (proposal === undefined) continue; // JPEG lossless non-SV1, HTJ2K: dcmsend covers them
           await t.step({
             name: `${sample.name} (storescu proposal "${proposal}")`,
-            ignore: gap(`receive:${sample.name}`) !== undefined,
             fn: async () => {
               const result = await storescu("127.0.0.1", gateway.port, [sample.path], {
                 proposeCompressed: true,
@@ -169,7 +152,6 @@ interopTest(
         for (const sample of samples.filter((s) => s.dcmtkKnows)) {
           await t.step({
             name: sample.name,
-            ignore: gap(`receive:${sample.name}`) !== undefined,
             fn: async () => {
               const result = await dcmsend("127.0.0.1", gateway.port, [sample.path], {
                 callingAe: "DCMSEND",
@@ -286,9 +268,7 @@ interopTest(
     await withSamples(async (samples, dir) => {
       const series = await makeCtSeries(dir, { count: 3, rows: 32, columns: 32 });
       // storescp (+xa) does not accept JPEG lossless process 14 (non-SV1) nor HTJ2K, which DCMTK 3.6.7 does not know.
-      const sendable = samples.filter((s) =>
-        s.dcmtkKnows && s.name !== "jpeg-lossless" && gap(`store-scu:${s.name}`) === undefined
-      );
+      const sendable = samples.filter((s) => s.dcmtkKnows && s.name !== "jpeg-lossless");
       const files = [...series, ...sendable.map((s) => s.path)];
       const out = await Deno.makeTempDir({ prefix: "dgw-interop-scp-" });
       const scp = await startStorescp({ outDir: out, bitPreserving: true, aeTitle: "STORESCP" });

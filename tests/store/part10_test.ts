@@ -3,6 +3,7 @@
  * (img2dcm, dump2dcm, dcmconv, dcmcjpeg, dcmcrle, dcmcjpls) and read back with dcmdump.
  * Outside CI a test whose DCMTK tools are missing is ignored with a message; in CI it fails.
  */
+import { deflateRawSync } from "node:zlib";
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import {
   type DatasetAttributes,
@@ -523,6 +524,26 @@ Deno.test("readDatasetAttributes reads only the head of a 1 GiB instance", async
   }
 });
 
+Deno.test("readDatasetAttributes reads a deflated data set padded to even length (PS3.5 A.5)", async () => {
+  // Try data sets until one deflates to an odd length; then append the single zero pad byte
+  // DCMTK adds on the wire (storescu -xd), which a strict inflater calls trailing garbage.
+  let compressed = new Uint8Array();
+  for (let extra = 0; compressed.length % 2 === 0; extra++) {
+    const dataset = concat(basicElements(), element(0x0020, 0x0013, "IS", String(1000 + extra)));
+    compressed = new Uint8Array(deflateRawSync(dataset));
+  }
+  const path = await writeTemp(
+    concat(meta(TransferSyntax.DeflatedExplicitVrLittleEndian), compressed, new Uint8Array(1)),
+  );
+  try {
+    const attributes = await readDatasetAttributes(path);
+    assertEquals(attributes.sopInstanceUid, SOP_INSTANCE);
+    assertEquals(attributes.seriesInstanceUid, SERIES);
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
 dcmtkTest("readDatasetAttributes inflates only the head of a large deflated instance", async () => {
   // 4 MiB of random pixel data does not compress: the deflated file stays about 4 MiB.
   const pixels = new Uint8Array(4 * 1024 * 1024);
@@ -536,9 +557,9 @@ dcmtkTest("readDatasetAttributes inflates only the head of a large deflated inst
     let read = 0;
     const attributes = await readDatasetAttributes(deflated, { onRead: (n) => read += n });
     assertEquals(attributes.seriesInstanceUid, SERIES);
-    // The first 256 KiB hold the meta header and plenty of deflated data; the pipe into the
-    // inflater may pull one more 64 KiB chunk ahead, never the rest of the 4 MiB.
-    assert(read <= 320 * 1024, `read ${read} of ${size} bytes`);
+    // The first 256 KiB hold the meta header and plenty of deflated data; the stream pipe into
+    // the inflater buffers a few 64 KiB chunks ahead, never the rest of the 4 MiB.
+    assert(read <= 512 * 1024, `read ${read} of ${size} bytes`);
   } finally {
     await Deno.remove(explicit);
     await Deno.remove(deflated).catch(() => {});

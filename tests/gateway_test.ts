@@ -148,10 +148,11 @@ Deno.test("an A-ABORT or a dropped connection mid-instance leaves nothing behind
       if (how === "abort") await peer.send(encodePdu({ type: "A-ABORT", source: 0, reason: 0 }));
       peer.close();
     }
-    // The gateway notices asynchronously; poll briefly.
-    for (let i = 0; i < 50 && (await listFiles(`${gw.dataDir}/tmp`)).length > 0; i++) {
+    // The gateway notices asynchronously: wait until both associations have been accepted and ended.
+    for (let i = 0; i < 100 && (gw.associations.total < 2 || gw.associations.active > 0); i++) {
       await new Promise((r) => setTimeout(r, 50));
     }
+    assertEquals({ total: gw.associations.total, active: gw.associations.active }, { total: 2, active: 0 });
     assertEquals(await listFiles(`${gw.dataDir}/tmp`), []);
     assertEquals(await listFiles(`${gw.dataDir}/instances`), []);
     assertEquals(gw.index.counts().pending, 0);

@@ -21,7 +21,13 @@ import {
   hasDataSet,
 } from "./command.ts";
 import { Status } from "./status.ts";
-import { encodeFileMetaInformation, readDatasetAttributes } from "../store/part10.ts";
+import {
+  datasetAttributesFromHead,
+  encodeFileMetaInformation,
+  type FileMetaInformation,
+  readDatasetAttributes,
+} from "../store/part10.ts";
+import { DatasetBuffer } from "./dataset_buffer.ts";
 import { DatasetError } from "../store/part10.ts";
 import type { DatasetAttributes } from "../store/part10.ts";
 import type { Spool, SpoolFile } from "../store/spool.ts";
@@ -63,6 +69,8 @@ interface StoreInProgress {
   command: CommandSet;
   presentationContextId: number;
   file: SpoolFile | null;
+  /** The File Meta Information written before the data set. */
+  meta: FileMetaInformation;
   /** The first failure (write error); the rest of the data set is read and dropped. */
   failure: { status: number; comment: string } | null;
 }
@@ -91,6 +99,8 @@ class StorageProvider implements PDataHandler {
   #assembler = new MessageAssembler();
   #store: StoreInProgress | null = null;
   #ignored: IgnoredRequest | null = null;
+  /** Gathers each instance's data set fragments into large writes (one instance at a time). */
+  #buffer = new DatasetBuffer();
   #instances = 0;
   /** Instances stored per study on this association, for the console's "study received" lines. */
   #studies = new Map<string, { count: number; modality: string; description: string }>();
@@ -123,6 +133,7 @@ class StorageProvider implements PDataHandler {
     this.#store = null;
     if (store?.file) {
       // PS3.8: an aborted association leaves nothing behind; the instance was never acknowledged.
+      await this.#buffer.reset();
       await store.file.discard();
       this.#options.log.warn(
         "Association {id} from {ae}: instance {uid} incomplete when the association ended; discarded",
@@ -187,11 +198,21 @@ class StorageProvider implements PDataHandler {
   }
 
   async #beginStore(presentationContextId: number, command: CommandSet): Promise<void> {
-    const store: StoreInProgress = { command, presentationContextId, file: null, failure: null };
-    this.#store = store;
     const context = this.#info.contexts.get(presentationContextId)!;
     const sopClassUid = command.affectedSopClassUid ?? "";
     const sopInstanceUid = command.affectedSopInstanceUid ?? "";
+    // PS3.10 §7.1: the File Meta Information precedes the data set, which is written exactly as
+    // received in the negotiated transfer syntax (never transcoded).
+    const meta: FileMetaInformation = {
+      mediaStorageSopClassUid: sopClassUid,
+      mediaStorageSopInstanceUid: sopInstanceUid,
+      transferSyntaxUid: context.transferSyntax,
+      implementationClassUid: this.#options.implementationClassUid,
+      implementationVersionName: this.#options.implementationVersionName,
+      sourceApplicationEntityTitle: this.#info.callingAeTitle,
+    };
+    const store: StoreInProgress = { command, presentationContextId, file: null, meta, failure: null };
+    this.#store = store;
     if (!sopClassUid || !sopInstanceUid) {
       store.failure = {
         status: Status.CannotUnderstand,
@@ -220,17 +241,9 @@ class StorageProvider implements PDataHandler {
       );
     }
     try {
+      const header = encodeFileMetaInformation(meta);
       store.file = await this.#options.spool.begin();
-      // PS3.10 §7.1: the File Meta Information precedes the data set, which is written exactly as
-      // received in the negotiated transfer syntax (never transcoded).
-      await store.file.write(encodeFileMetaInformation({
-        mediaStorageSopClassUid: sopClassUid,
-        mediaStorageSopInstanceUid: sopInstanceUid,
-        transferSyntaxUid: context.transferSyntax,
-        implementationClassUid: this.#options.implementationClassUid,
-        implementationVersionName: this.#options.implementationVersionName,
-        sourceApplicationEntityTitle: this.#info.callingAeTitle,
-      }));
+      this.#buffer.start(store.file, header);
     } catch (error) {
       if (error instanceof DatasetError) {
         // A UID in the C-STORE-RQ that cannot be written into the meta header: not a disk problem.
@@ -256,7 +269,7 @@ class StorageProvider implements PDataHandler {
     if (!store) throw new ProtocolError("data set PDV without a command");
     if (store.file && !store.failure) {
       try {
-        await store.file.write(bytes);
+        await this.#buffer.append(bytes);
       } catch (error) {
         await this.#failWrite(store, error);
       }
@@ -281,6 +294,7 @@ class StorageProvider implements PDataHandler {
     if (store.file) {
       const file = store.file;
       store.file = null;
+      await this.#buffer.reset();
       await file.discard();
     }
   }
@@ -304,12 +318,21 @@ class StorageProvider implements PDataHandler {
   /** Verifies the data set, makes the file durable and indexes it. Returns the C-STORE status. */
   async #commit(store: StoreInProgress): Promise<{ status: number; comment: string }> {
     const file = store.file!;
-    store.file = null;
     const { command } = store;
     const context = this.#info.contexts.get(store.presentationContextId)!;
+    try {
+      await this.#buffer.finish();
+    } catch (error) {
+      await this.#failWrite(store, error);
+      return store.failure!;
+    }
+    store.file = null;
     let attributes: DatasetAttributes;
     try {
-      attributes = await readDatasetAttributes(file.tempPath);
+      // The attributes come from the head kept in memory; the file is read back only when they
+      // lie further in (or the data set is deflated).
+      attributes = datasetAttributesFromHead(store.meta, this.#buffer.head, this.#buffer.datasetLength) ??
+        await readDatasetAttributes(file.tempPath);
     } catch (error) {
       await file.discard();
       const reason = error instanceof Error ? error.message : String(error);

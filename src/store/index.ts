@@ -1,7 +1,15 @@
 /**
- * The durable queue index: one row per received SOP instance, in `node:sqlite` with WAL and
- * `synchronous=FULL`, so a row the receiver recorded before answering C-STORE Success survives a
- * power cut. The receiver records instances; the uploader claims batches, sends them and settles
+ * The durable queue index: one row per received SOP instance, in `node:sqlite` with WAL.
+ *
+ * Durability: the instance files are the record of what was received (each is fsynced, renamed
+ * into place and its folder fsynced before C-STORE Success); the index is rebuilt from them. It
+ * runs with `synchronous=NORMAL` (SQLite's WAL mode): a commit survives a crash of the process,
+ * and a power cut may lose the last commits, which start-up reconciliation repairs: a file the
+ * index does not know is indexed again as pending, a row whose file is gone is dropped, a lost
+ * "delivered" mark means one more (harmless) send. The one loss reconciliation could not see, a
+ * re-received instance whose row update is lost while the old row says "delivered", is prevented
+ * by committing re-received instances with `synchronous=FULL`. This saves an fsync per instance
+ * on the receiver's path and per settle on the uploader's (both run on the one JS thread). The receiver records instances; the uploader claims batches, sends them and settles
  * each instance as delivered, failed (rejected by the server for its content) or pending again
  * (a retryable problem). The status page reads counts, studies and failures from the same file.
  *
@@ -217,7 +225,7 @@ function nullableText(row: Row, column: string): string | null {
 
 /**
  * The queue index over one SQLite file. All methods are synchronous (node:sqlite) and each write is
- * one transaction, committed with a WAL fsync (`synchronous=FULL`) before the method returns.
+ * one transaction, committed before the method returns (see the module note on durability).
  */
 export class QueueIndex {
   readonly #db: DatabaseSync;
@@ -228,12 +236,12 @@ export class QueueIndex {
     this.#db = db;
   }
 
-  /** Opens (creating if needed) the index at `path`: schema, WAL, `synchronous=FULL`, busy timeout. */
+  /** Opens (creating if needed) the index at `path`: schema, WAL, `synchronous=NORMAL`, busy timeout. */
   static open(path: string): QueueIndex {
     const db = new DatabaseSync(path, { timeout: 10_000 });
     try {
       db.exec("PRAGMA journal_mode = WAL");
-      db.exec("PRAGMA synchronous = FULL");
+      db.exec("PRAGMA synchronous = NORMAL");
       db.exec("PRAGMA busy_timeout = 10000");
       db.exec("PRAGMA foreign_keys = ON");
       db.exec(SCHEMA);
@@ -315,6 +323,20 @@ export class QueueIndex {
    * path is remembered as superseded (retention deletes it; reconciliation does not re-index it).
    */
   recordReceived(instance: ReceivedInstance): void {
+    // A replacement must not be lost to a power cut (see the module note): commit it with an fsync.
+    const replacing = this.#get(
+      "SELECT 1 AS known FROM instances WHERE sop_instance_uid = ?",
+      instance.sopInstanceUid,
+    ) !== undefined;
+    if (replacing) this.#db.exec("PRAGMA synchronous = FULL");
+    try {
+      this.#recordReceived(instance);
+    } finally {
+      if (replacing) this.#db.exec("PRAGMA synchronous = NORMAL");
+    }
+  }
+
+  #recordReceived(instance: ReceivedInstance): void {
     this.#transaction(() => {
       const previous = this.#get(
         "SELECT path, study_instance_uid, purged_at FROM instances WHERE sop_instance_uid = ?",

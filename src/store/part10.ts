@@ -611,13 +611,8 @@ export async function readDatasetAttributes(
       }
     }
     const { meta, datasetOffset } = decoded;
-    const ts = meta.transferSyntaxUid;
-    const deflated = ts === TransferSyntax.DeflatedExplicitVrLittleEndian ||
-      ts === TransferSyntax.JpipReferencedDeflate;
-    const encoding: Encoding = {
-      littleEndian: ts !== TransferSyntax.ExplicitVrBigEndian,
-      explicitVr: ts !== TransferSyntax.ImplicitVrLittleEndian,
-    };
+    const deflated = isDeflated(meta.transferSyntaxUid);
+    const encoding = encodingOf(meta.transferSyntaxUid);
 
     let dataset: Uint8Array;
     if (deflated) {
@@ -652,6 +647,45 @@ export async function readFileHead(path: string, length: number): Promise<Uint8A
     filled += n;
   }
   return buffer.subarray(0, filled);
+}
+
+/**
+ * The indexed attributes from the first bytes of a data set held in memory: the receiver keeps
+ * the head of each instance as it streams to disk, so it need not read the file back. `meta`
+ * gives the transfer syntax (and the SOP Class UID if the data set lacks one); `totalLength` is
+ * the whole data set's length (`head` is all of it when they are equal). Returns `undefined`
+ * when the attributes run past `head` or the data set is deflated: read the file instead with
+ * {@link readDatasetAttributes}. Throws {@link DatasetError} like it.
+ */
+export function datasetAttributesFromHead(
+  meta: FileMetaInformation,
+  head: Uint8Array,
+  totalLength: number,
+): DatasetAttributes | undefined {
+  if (isDeflated(meta.transferSyntaxUid)) return undefined;
+  const encoding = encodingOf(meta.transferSyntaxUid);
+  let dataset: Uint8Array;
+  try {
+    dataset = gather(head, scanHead(head, 0, encoding, head.length >= totalLength, totalLength), encoding);
+  } catch (error) {
+    if (error instanceof NeedMoreBytes) return undefined;
+    throw error;
+  }
+  return parseAttributes(meta, dataset, false);
+}
+
+/** PS3.5 A.5: the data set is one deflate stream (Deflated Explicit VR LE, JPIP Referenced Deflate). */
+function isDeflated(transferSyntaxUid: string): boolean {
+  return transferSyntaxUid === TransferSyntax.DeflatedExplicitVrLittleEndian ||
+    transferSyntaxUid === TransferSyntax.JpipReferencedDeflate;
+}
+
+/** PS3.5 §10: byte order and VR form of a transfer syntax's data set (encapsulated: explicit LE). */
+function encodingOf(transferSyntaxUid: string): Encoding {
+  return {
+    littleEndian: transferSyntaxUid !== TransferSyntax.ExplicitVrBigEndian,
+    explicitVr: transferSyntaxUid !== TransferSyntax.ImplicitVrLittleEndian,
+  };
 }
 
 /** Reads a growing prefix of a file into one buffer. */

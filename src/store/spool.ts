@@ -76,6 +76,8 @@ export class Spool {
   readonly #options: SpoolOptions;
   readonly #os: typeof Deno.build.os;
   readonly #sep: string;
+  /** Directories under dataDir known to exist (made or found by an earlier commit). */
+  readonly #knownDirectories = new Set<string>();
 
   constructor(options: SpoolOptions) {
     this.#options = options;
@@ -119,8 +121,16 @@ export class Spool {
   async begin(): Promise<SpoolFile> {
     const tempPath = this.#join(this.tmpDir, `${crypto.randomUUID()}.part`);
     let sink: SpoolSink;
+    const open = this.#options.openFile ?? openFileSink;
     try {
-      sink = await (this.#options.openFile ?? openFileSink)(tempPath);
+      try {
+        sink = await open(tempPath);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+        // The tmp folder was removed while we ran (by hand, say): make it again.
+        await Deno.mkdir(this.tmpDir, { recursive: true });
+        sink = await open(tempPath);
+      }
     } catch (error) {
       await removeQuietly(tempPath);
       throw new SpoolWriteError(`Cannot create temporary file ${tempPath}: ${messageOf(error)}`, {
@@ -133,6 +143,7 @@ export class Spool {
       os: this.#os,
       rename: this.#options.rename ?? Deno.rename,
       sleep: this.#options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+      knownDirectories: this.#knownDirectories,
     });
   }
 
@@ -163,6 +174,8 @@ interface FileContext {
   os: typeof Deno.build.os;
   rename: (from: string, to: string) => Promise<void>;
   sleep: (ms: number) => Promise<void>;
+  /** Shared by a spool's files: saves a mkdir per level per instance. */
+  knownDirectories: Set<string>;
 }
 
 /** Delays between rename attempts on Windows sharing/access errors (about 1.5 s in all). */
@@ -230,8 +243,16 @@ class SpoolFileImpl implements SpoolFile {
     try {
       if (this.#ctx.fsync) await this.#sink.sync();
       this.#close();
-      const directory = await this.#makeDirectories(segments.slice(0, -1), sep);
-      await this.#renameWithRetry(this.tempPath, destination);
+      let directory = await this.#makeDirectories(segments.slice(0, -1), sep);
+      try {
+        await this.#renameWithRetry(this.tempPath, destination);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+        // A folder we made earlier was removed meanwhile (by hand, say): make it again.
+        this.#ctx.knownDirectories.clear();
+        directory = await this.#makeDirectories(segments.slice(0, -1), sep);
+        await this.#renameWithRetry(this.tempPath, destination);
+      }
       // POSIX: the rename is durable only once the directory holding the new entry is fsynced.
       if (this.#ctx.fsync) await this.#syncDirectory(directory);
     } catch (error) {
@@ -279,16 +300,18 @@ class SpoolFileImpl implements SpoolFile {
    */
   async #makeDirectories(segments: string[], sep: string): Promise<string> {
     let current = this.#ctx.dataDir.replace(/[\\/]+$/, "");
+    const known = this.#ctx.knownDirectories;
     for (const segment of segments) {
       const parent = current;
       current = parent + sep + segment;
+      if (known.has(current)) continue;
       try {
         await Deno.mkdir(current);
+        if (this.#ctx.fsync) await this.#syncDirectory(parent);
       } catch (error) {
-        if (error instanceof Deno.errors.AlreadyExists) continue;
-        throw error;
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
       }
-      if (this.#ctx.fsync) await this.#syncDirectory(parent);
+      known.add(current);
     }
     return current;
   }
@@ -297,7 +320,8 @@ class SpoolFileImpl implements SpoolFile {
     // Windows cannot open a directory as a file without FILE_FLAG_BACKUP_SEMANTICS, and NTFS
     // journals the rename; FlushFileBuffers on the file was done by sync() above.
     if (this.#ctx.os === "windows") return;
-    const directory = await Deno.open(path, { read: true });
+    // Opening is a quick metadata call: done in place, saving a trip to the file-system thread.
+    const directory = Deno.openSync(path, { read: true });
     try {
       await directory.sync();
     } finally {

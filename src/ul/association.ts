@@ -101,7 +101,8 @@ class AcceptorSession {
   #peerAddress: string;
   #peerPort: number;
   #pendingRead: Promise<number | null> | null = null;
-  #pendingBuffer: Uint8Array | null = null;
+  /** Socket reads land here; what was read is copied out at its exact size (the framer keeps it). */
+  #readBuffer = new Uint8Array(READ_SIZE);
 
   constructor(conn: Deno.Conn, options: ServeAssociationOptions) {
     this.#conn = conn;
@@ -461,9 +462,7 @@ class AcceptorSession {
   async #read(timeoutMs: number): Promise<ReadResult> {
     if (this.#closed) return { kind: "closed" };
     if (!this.#pendingRead) {
-      const buffer = new Uint8Array(READ_SIZE);
-      this.#pendingBuffer = buffer;
-      this.#pendingRead = this.#conn.read(buffer).catch(() => null);
+      this.#pendingRead = this.#conn.read(this.#readBuffer).catch(() => null);
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<"timeout">((resolve) => {
@@ -472,11 +471,9 @@ class AcceptorSession {
     try {
       const n = await Promise.race([this.#pendingRead, timeout]);
       if (n === "timeout") return { kind: "timeout" };
-      const buffer = this.#pendingBuffer!;
       this.#pendingRead = null;
-      this.#pendingBuffer = null;
       if (n === null) return { kind: "closed" };
-      return { kind: "bytes", bytes: buffer.subarray(0, n) };
+      return { kind: "bytes", bytes: this.#readBuffer.slice(0, n) };
     } finally {
       clearTimeout(timer);
     }

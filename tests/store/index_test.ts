@@ -44,7 +44,7 @@ async function withIndex(body: (index: QueueIndex, path: string) => void | Promi
   }
 }
 
-Deno.test("index: open sets WAL and synchronous=FULL and creates the schema", async () => {
+Deno.test("index: open sets WAL and synchronous=NORMAL and creates the schema", async () => {
   await withIndex((index, path) => {
     index.recordReceived(instance());
     const db = new DatabaseSync(path);
@@ -58,7 +58,7 @@ Deno.test("index: open sets WAL and synchronous=FULL and creates the schema", as
     } finally {
       db.close();
     }
-    assertEquals(index.settings(), { journalMode: "wal", synchronous: 2 }); // 2 = FULL
+    assertEquals(index.settings(), { journalMode: "wal", synchronous: 1 }); // 1 = NORMAL
     assertEquals(index.getState("schema.version"), "1");
   });
 });

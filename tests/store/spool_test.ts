@@ -334,3 +334,20 @@ Deno.test("isTransientRenameError recognises os errors 5 and 32 on Windows only"
   assert(!isTransientRenameError(new Deno.errors.NotFound("x"), "windows"));
   assert(!isTransientRenameError(new Deno.errors.PermissionDenied("x"), "linux"));
 });
+
+Deno.test("a folder removed between commits (by hand) is made again; so is tmp/", async () => {
+  await withDataDir(async (dataDir) => {
+    const spool = new Spool({ dataDir, fsync: true });
+    await spool.init();
+    const first = await spool.begin();
+    await first.write(pattern(100, 1));
+    await first.commit("instances/s1/a.dcm");
+    await Deno.remove(`${dataDir}/instances/s1`, { recursive: true });
+    await Deno.remove(`${dataDir}/tmp`, { recursive: true });
+    const second = await spool.begin();
+    await second.write(pattern(100, 2));
+    const { path } = await second.commit("instances/s1/b.dcm");
+    assertEquals(await Deno.readFile(path), pattern(100, 2));
+    assertEquals(await list(`${dataDir}/instances/s1`), ["b.dcm"]);
+  });
+});

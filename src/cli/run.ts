@@ -4,9 +4,9 @@
  * and stops cleanly on Ctrl+C, window close or logoff (a kill at any moment loses nothing anyway).
  * @module
  */
-import { ConfigError, loadConfig } from "./config.ts";
-import { setupLogging } from "../log_setup.ts";
-import { type Gateway, PortInUseError, startGateway } from "../gateway.ts";
+import { ConfigError, loadConfig, type LoadedConfig } from "./config.ts";
+import { setupLogging, shutdownLogging } from "../log_setup.ts";
+import { type Gateway, startGateway } from "../gateway.ts";
 import { startStatusServer } from "../status/server.ts";
 import { createStatusSource } from "../status_source.ts";
 import { acquireInstanceLock } from "./install.ts";
@@ -20,7 +20,7 @@ const log = logger();
 /** Runs until a stop signal; returns the exit code. */
 export async function runGateway(args: string[]): Promise<number> {
   const doubleClicked = Deno.build.os === "windows" && args.length === 0;
-  let loaded;
+  let loaded: LoadedConfig;
   try {
     loaded = await loadConfig(args);
   } catch (error) {
@@ -29,23 +29,38 @@ export async function runGateway(args: string[]): Promise<number> {
     await waitForEnter(doubleClicked);
     return 2;
   }
-  const { config, configPath, configFileFound, rest } = loaded;
-  if (rest.length > 0) {
+  if (loaded.rest.length > 0) {
     console.error(
-      `Cannot start: unknown option or argument ${rest.map((r) => `"${r}"`).join(", ")}. See --help.`,
+      `Cannot start: unknown option or argument ${loaded.rest.map((r) => `"${r}"`).join(", ")}. See --help.`,
     );
     await waitForEnter(doubleClicked);
     return 2;
   }
+  const { config } = loaded;
   await setupLogging({ logDir: config.logDir, retentionDays: config.logRetentionDays });
+  let code: number;
+  try {
+    for (const warning of loaded.warnings) log.warn("{warning}", { warning });
+    code = await startAndServe(loaded, args);
+  } finally {
+    // Every way out (stop signal, start-up failure, a thrown error) flushes the log file first:
+    // a window closed while waiting for Enter below must not lose the reason it stopped.
+    await shutdownLogging();
+  }
+  if (code !== 0) await waitForEnter(doubleClicked);
+  return code;
+}
 
+/** With logging set up: starts everything, waits for a stop signal, stops; returns the exit code. */
+async function startAndServe(loaded: LoadedConfig, args: string[]): Promise<number> {
+  const { config, configPath, configFileFound } = loaded;
   const lock = await acquireInstanceLock(config.dataDir);
   if ("heldBy" in lock) {
-    console.error(
-      `Cannot start: another copy of dicom-gateway (process ${lock.heldBy.pid}, started ${lock.heldBy.startedAt}) ` +
-        `is already using ${config.dataDir}. Close it first, or look for its window.`,
+    log.error(
+      "Cannot start: another copy of dicom-gateway (process {pid}, started {startedAt}) " +
+        "is already using {dataDir}. Close it first, or look for its window.",
+      { pid: lock.heldBy.pid, startedAt: lock.heldBy.startedAt, dataDir: config.dataDir },
     );
-    await waitForEnter(doubleClicked);
     return 1;
   }
 
@@ -54,13 +69,7 @@ export async function runGateway(args: string[]): Promise<number> {
     gateway = await startGateway(config);
   } catch (error) {
     lock.release();
-    if (error instanceof PortInUseError) {
-      console.error(`Cannot start: ${error.message}`);
-      await waitForEnter(doubleClicked);
-      return 1;
-    }
-    console.error(`Cannot start: ${error instanceof Error ? error.message : String(error)}`);
-    await waitForEnter(doubleClicked);
+    log.error("Cannot start: {error}", { error: error instanceof Error ? error.message : String(error) });
     return 1;
   }
 
@@ -87,13 +96,21 @@ export async function runGateway(args: string[]): Promise<number> {
     statusUrl: status?.url ?? null,
     configPath: configFileFound ? configPath : `${configPath} (not found: built-in defaults)`,
   }));
+  log.info("dicom-gateway {version} started: AE title {aeTitle}, DICOM port {port}", {
+    version: VERSION,
+    aeTitle: config.aeTitle,
+    port: gateway.port,
+  });
 
   await waitForStopSignal();
-  console.log("Stopping: finishing open transfers…");
-  await status?.close();
-  await gateway.close();
-  lock.release();
-  console.log("Stopped.");
+  log.info("Stopping: finishing open transfers…");
+  try {
+    await status?.close();
+    await gateway.close();
+  } finally {
+    lock.release();
+  }
+  log.info("Stopped.");
   return 0;
 }
 

@@ -1,19 +1,20 @@
 /**
  * `deno run main.ts` as a user runs it: the banner, a plain sentence when the port is taken,
- * a clean stop on Ctrl+C (SIGINT), and refusal of unknown options.
+ * a clean stop on Ctrl+C (SIGINT) with the log file flushed, configuration warnings shown, and
+ * refusal of unknown options.
  */
 import { assert, assertEquals } from "../support/assert.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
-function gatewayCommand(dir: string, args: string[]): Deno.Command {
+function gatewayCommand(dir: string, args: string[], env: Record<string, string> = {}): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, "--data-dir", `${dir}/data`, "--log-dir", `${dir}/logs`, ...args],
     cwd: dir,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
   });
 }
 
@@ -79,6 +80,47 @@ Deno.test("an unknown option stops the gateway with a clear message (exit 2)", a
     const stderr = new TextDecoder().decode(out.stderr);
     assertEquals(out.code, 2, stderr);
     assert(stderr.includes("frobnicate"), stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a configuration warning is shown at start-up; after SIGINT the log file holds it and ends with Stopped.", async () => {
+  const dir = await Deno.makeTempDir();
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  try {
+    const child = gatewayCommand(dir, ["--port", String(port), "--status-port", "0"], {
+      DICOM_GATEWAY_FROBNICATE: "yes",
+    }).spawn();
+    const stderr = new Response(child.stderr).text();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("Press Ctrl+C")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    child.kill("SIGINT");
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    const status = await child.status;
+    const errors = await stderr;
+    assertEquals(status.code, 0, `${text}\n${errors}`);
+    const warning =
+      "The environment variable DICOM_GATEWAY_FROBNICATE is not a dicom-gateway setting and is ignored.";
+    assert(errors.includes(`WARNING  ${warning}`), errors);
+    // The file sink buffers (non-blocking, flushed each second): only shutdownLogging() gets the
+    // last lines written before the process exits.
+    const log = await Deno.readTextFile(`${dir}/logs/dicom-gateway.log`);
+    const lines = log.trimEnd().split("\n");
+    assert(lines.some((l) => l.includes(`WARN`) && l.endsWith(warning)), log);
+    assert(lines.some((l) => l.includes(`started: AE title DICOM_GATEWAY, DICOM port ${port}`)), log);
+    assert(lines.at(-1)!.endsWith("Stopped."), log);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -158,7 +158,19 @@ export interface InstallOptions {
   appData?: string;
   exec?: Executor;
   /** Startup-folder shortcut (default) or HKCU Run value. */
-  method?: "shortcut" | "run-key";
+  method?: InstallMethod;
+}
+
+/** How `install` makes the gateway start at login. */
+export type InstallMethod = "shortcut" | "run-key";
+
+/**
+ * Takes `install`'s own option out of its arguments: `--run-key` chooses the HKCU Run value
+ * instead of the Startup shortcut. `remaining` are left for the configuration flags.
+ */
+export function readInstallArgs(args: string[]): { method: InstallMethod; remaining: string[] } {
+  const remaining = args.filter((a) => a !== "--run-key");
+  return { method: remaining.length < args.length ? "run-key" : "shortcut", remaining };
 }
 
 function context(options: InstallOptions) {

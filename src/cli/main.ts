@@ -9,7 +9,7 @@ import { runGateway } from "./run.ts";
 import { runEcho, runStore, type ScuFlags } from "./scu_commands.ts";
 import { writeInitialConfig } from "./init.ts";
 import { runDoctor } from "./doctor.ts";
-import { runInstall, runUninstall } from "./install.ts";
+import { readInstallArgs, runInstall, runUninstall } from "./install.ts";
 import { VERSION } from "../version.ts";
 import { installDir, joinPath } from "../config.ts";
 
@@ -21,7 +21,9 @@ Usage:
   dicom-gateway store HOST[:PORT] PATH...      send DICOM files and folders with C-STORE
   dicom-gateway init [--force]                 write dicom-gateway.toml with every setting explained
   dicom-gateway doctor                         check port, disk, network, certificates, credentials
-  dicom-gateway install | uninstall            (Windows) start at login and open the firewall port
+  dicom-gateway install [--run-key]            (Windows) start at login and open the firewall port
+                                               (--run-key: a registry Run value, not a Startup shortcut)
+  dicom-gateway uninstall                      (Windows) undo install
   dicom-gateway version
 
 Common options (each also settable in dicom-gateway.toml and as DICOM_GATEWAY_<NAME>):
@@ -67,8 +69,18 @@ export async function runCli(args: string[]): Promise<number> {
       }
       case "install":
       case "uninstall": {
-        const { config } = await loadConfig(rest);
-        return command === "install" ? await runInstall(config) : await runUninstall(config);
+        const { method, remaining } = command === "install"
+          ? readInstallArgs(rest)
+          : { method: undefined, remaining: rest };
+        const { config, rest: unknown } = await loadConfig(remaining);
+        if (unknown.length > 0) {
+          // A mistyped --run-key must not silently make a shortcut instead.
+          console.error(
+            `Unknown option or argument for ${command}: ${unknown.map((a) => `"${a}"`).join(", ")}.`,
+          );
+          return 2;
+        }
+        return method === undefined ? await runUninstall(config) : await runInstall(config, { method });
       }
       case "version":
       case "--version":

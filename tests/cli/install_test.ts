@@ -10,12 +10,14 @@ import {
   type Executor,
   isGatewayRunning,
   LOCK_FILE_NAME,
+  readInstallArgs,
   runInstall,
   runUninstall,
   shortcutScript,
   startupShortcutPath,
   type WinCommand,
 } from "../../src/cli/install.ts";
+import { runCli } from "../../src/cli/main.ts";
 
 const EXE = "C:\\Program Files\\dicom-gateway\\dicom-gateway.exe";
 const APPDATA = "C:\\Users\\reception\\AppData\\Roaming";
@@ -160,6 +162,44 @@ Deno.test("install on Windows, not elevated: prints the exact firewall command f
   const text = lines.join("\n");
   assertStringIncludes(text, "Run as administrator");
   assertStringIncludes(text, `      ${buildFirewallAdd(EXE, 4104).display}`);
+});
+
+Deno.test("install --run-key chooses the Run value; other options stay configuration flags", async () => {
+  assertEquals(readInstallArgs(["--port", "11112"]), { method: "shortcut", remaining: ["--port", "11112"] });
+  const parsed = readInstallArgs(["--port", "11112", "--run-key"]);
+  assertEquals(parsed, { method: "run-key", remaining: ["--port", "11112"] });
+  // What the parsed option makes install do on Windows: the registry value, no shortcut.
+  const { exec, ran } = recorder(true);
+  const code = await runInstall({ ...defaultConfig("C:\\gw"), port: 11112 }, {
+    os: "windows",
+    exePath: EXE,
+    appData: APPDATA,
+    exec,
+    method: parsed.method,
+    write: () => {},
+  });
+  assertEquals(code, 0);
+  assertEquals(ran.map((c) => c.program), ["reg.exe", "net", "netsh", "netsh"]);
+  assertEquals(ran[0], buildRunKeyAdd(EXE));
+  assertEquals(ran[3], buildFirewallAdd(EXE, 11112));
+});
+
+Deno.test("the command line accepts install --run-key and refuses a mistyped install option", async () => {
+  const dir = await tempDir();
+  const printed: string[] = [];
+  const { log, error } = console;
+  console.log = (...a: unknown[]) => printed.push(a.join(" "));
+  console.error = (...a: unknown[]) => printed.push(a.join(" "));
+  try {
+    const expected = Deno.build.os === "windows" ? 1 : 0; // under deno run, Windows refuses (not the exe)
+    assertEquals(await runCli(["install", "--run-key", "--data-dir", dir]), expected, printed.join("\n"));
+    assertEquals(await runCli(["install", "--runkey", "--data-dir", dir]), 2, printed.join("\n"));
+    assertStringIncludes(printed.join("\n"), 'Unknown option or argument for install: "--runkey"');
+    assertEquals(await runCli(["uninstall", "--run-key", "--data-dir", dir]), 2, printed.join("\n"));
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
 });
 
 Deno.test("install refuses under deno run; uninstall removes shortcut, registry value and rule", async () => {

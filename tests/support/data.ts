@@ -662,11 +662,9 @@ let codecs: Promise<{ openjpeg: any; openjph: any }> | undefined;
 function loadCodecs() {
   codecs ??= (async () => {
     const [{ default: openjpegFactory }, { default: openjphFactory }] = await Promise.all([
-      // Inline until deno.json (the lead's file) maps them; only tests load these codecs.
-      // deno-lint-ignore no-import-prefix
-      import("npm:@cornerstonejs/codec-openjpeg@1.3.6"),
-      // deno-lint-ignore no-import-prefix
-      import("npm:@cornerstonejs/codec-openjph@2.4.11"),
+      // Only tests load these codecs (mapped in deno.json).
+      import("@cornerstonejs/codec-openjpeg"),
+      import("@cornerstonejs/codec-openjph"),
     ]);
     // deno-lint-ignore no-explicit-any
     const [openjpeg, openjph] = await Promise.all([(openjpegFactory as any)(), (openjphFactory as any)()]);

@@ -221,10 +221,8 @@ Deno.test("encodeJ2k: J2K and HTJ2K lossless decode to the original pixels", asy
   await withTempDir(async (dir) => {
     const [src] = await makeCtSeries(dir, { count: 1, rows: 40, columns: 24, bitsStored: 12 });
     const original = new Uint8Array((readDataset(await Deno.readFile(src!)).PixelData as ArrayBuffer[])[0]!);
-    // deno-lint-ignore no-import-prefix
-    const { default: openjpegFactory } = await import("npm:@cornerstonejs/codec-openjpeg@1.3.6");
-    // deno-lint-ignore no-import-prefix
-    const { default: openjphFactory } = await import("npm:@cornerstonejs/codec-openjph@2.4.11");
+    const { default: openjpegFactory } = await import("@cornerstonejs/codec-openjpeg");
+    const { default: openjphFactory } = await import("@cornerstonejs/codec-openjph");
     // deno-lint-ignore no-explicit-any
     const openjpeg = await (openjpegFactory as any)();
     // deno-lint-ignore no-explicit-any

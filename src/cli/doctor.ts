@@ -5,7 +5,7 @@
  * @module
  */
 import type { Config } from "../config.ts";
-import { type LocalAddress, privateIpv4Addresses } from "../net.ts";
+import { type LocalAddress, localPrivateAddresses, privateIpv4Addresses } from "../net.ts";
 import { diskSpace } from "../status/disk.ts";
 import { formatBytes } from "../status/api.ts";
 import { createAuthProvider, CredentialsRejectedError } from "../upload/auth.ts";
@@ -564,13 +564,10 @@ export async function runDoctor(config: Config, options: DoctorOptions = {}): Pr
   report(await checkDicomPort(config.bindAddress, config.port, config.statusPort));
   report(await checkStatusPort(config.statusBindAddress, config.statusPort));
   for (const r of await checkDataDir(config.dataDir, config.upload.minFreeBytes)) report(r);
-  let interfaces: Deno.NetworkInterfaceInfo[] = [];
-  try {
-    interfaces = options.interfaces ?? Deno.networkInterfaces();
-  } catch {
-    // no permission or no support: reported as no address
-  }
-  report(checkAddresses(privateIpv4Addresses(interfaces)));
+  // Unreadable interfaces (no permission or no support) are reported as no address.
+  report(checkAddresses(
+    options.interfaces ? privateIpv4Addresses(options.interfaces) : localPrivateAddresses(),
+  ));
 
   let serverDate: string | null = null;
   const up = config.upload;

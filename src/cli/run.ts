@@ -8,6 +8,7 @@ import { ConfigError, loadConfig, type LoadedConfig } from "./config.ts";
 import { setupLogging, shutdownLogging } from "../log_setup.ts";
 import { type Gateway, startGateway } from "../gateway.ts";
 import { startStatusServer } from "../status/server.ts";
+import { displayUrl } from "../status/api.ts";
 import { createStatusSource } from "../status_source.ts";
 import { acquireInstanceLock } from "./install.ts";
 import { type LocalAddress, localPrivateAddresses } from "../net.ts";
@@ -89,6 +90,8 @@ async function startAndServe(loaded: LoadedConfig, args: string[]): Promise<numb
     }
   }
 
+  // Listen before the banner says "Press Ctrl+C": a Ctrl+C right after it must stop cleanly too.
+  const stopSignal = waitForStopSignal();
   console.log(banner({
     config,
     port: gateway.port,
@@ -102,7 +105,7 @@ async function startAndServe(loaded: LoadedConfig, args: string[]): Promise<numb
     port: gateway.port,
   });
 
-  await waitForStopSignal();
+  await stopSignal;
   log.info("Stopping: finishing open transfers…");
   try {
     await status?.close();
@@ -145,7 +148,7 @@ export function banner(o: {
     `  Settings:     ${o.configPath}`,
     `  Uploading to: ${
       config.upload.url
-        ? redactUrl(config.upload.url)
+        ? displayUrl(config.upload.url)
         : "NOT CONFIGURED: studies are received and kept here, but nothing is uploaded"
     }`,
     "",
@@ -153,17 +156,6 @@ export function banner(o: {
     "",
   ];
   return lines.filter((l, i, all) => !(l === "" && all[i - 1] === "")).join("\n");
-}
-
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = "";
-    u.password = "";
-    return u.toString().replace(/\/$/, "");
-  } catch {
-    return url;
-  }
 }
 
 /** Resolves on Ctrl+C, Ctrl+Break, console close (SIGHUP) or logoff/termination (SIGTERM). */

@@ -4,6 +4,8 @@
  * refusal of unknown options.
  */
 import { assert, assertEquals } from "../support/assert.ts";
+import { banner } from "../../src/cli/run.ts";
+import { defaultConfig } from "../../src/config.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -34,40 +36,43 @@ Deno.test("a DICOM port already in use gives one plain sentence and a non-zero e
   }
 });
 
-Deno.test("the banner names AE title, port and status page; SIGINT stops cleanly with exit 0", async () => {
-  const dir = await Deno.makeTempDir();
+/** Starts the gateway on a free port, sends SIGINT once the banner is out; returns what it printed. */
+async function runUntilSigint(
+  dir: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ port: number; banner: string; stdout: string; stderr: string; code: number }> {
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (probe.addr as Deno.NetAddr).port;
   probe.close();
+  const child = gatewayCommand(dir, ["--port", String(port), "--status-port", "0", ...args], env).spawn();
+  const stderr = new Response(child.stderr).text();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let stdout = "";
+  while (!stdout.includes("Press Ctrl+C")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    stdout += value;
+  }
+  const banner = stdout;
+  child.kill("SIGINT");
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    stdout += value;
+  }
+  return { port, banner, stdout, stderr: await stderr, code: (await child.status).code };
+}
+
+Deno.test("the banner names AE title, port and status page; SIGINT stops cleanly with exit 0", async () => {
+  const dir = await Deno.makeTempDir();
   try {
-    const child = gatewayCommand(dir, [
-      "--port",
-      String(port),
-      "--status-port",
-      "0",
-      "--ae-title",
-      "CLINIC_GW",
-    ]).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "";
-    while (!text.includes("Press Ctrl+C")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += value;
-    }
-    assert(text.includes("AE title:   CLINIC_GW"), text);
-    assert(text.includes(`Port:       ${port}`), text);
-    assert(text.includes("NOT CONFIGURED"), text);
-    child.kill("SIGINT");
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += value;
-    }
-    const status = await child.status;
-    await child.stderr.cancel();
-    assertEquals(status.code, 0);
-    assert(text.includes("Stopped."), text);
+    const run = await runUntilSigint(dir, ["--ae-title", "CLINIC_GW"]);
+    assert(run.banner.includes("AE title:   CLINIC_GW"), run.banner);
+    assert(run.banner.includes(`Port:       ${run.port}`), run.banner);
+    assert(run.banner.includes("NOT CONFIGURED"), run.banner);
+    assertEquals(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    assert(run.stdout.includes("Stopped."), run.stdout);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -87,41 +92,35 @@ Deno.test("an unknown option stops the gateway with a clear message (exit 2)", a
 
 Deno.test("a configuration warning is shown at start-up; after SIGINT the log file holds it and ends with Stopped.", async () => {
   const dir = await Deno.makeTempDir();
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
   try {
-    const child = gatewayCommand(dir, ["--port", String(port), "--status-port", "0"], {
-      DICOM_GATEWAY_FROBNICATE: "yes",
-    }).spawn();
-    const stderr = new Response(child.stderr).text();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "";
-    while (!text.includes("Press Ctrl+C")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += value;
-    }
-    child.kill("SIGINT");
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += value;
-    }
-    const status = await child.status;
-    const errors = await stderr;
-    assertEquals(status.code, 0, `${text}\n${errors}`);
+    const run = await runUntilSigint(dir, [], { DICOM_GATEWAY_FROBNICATE: "yes" });
+    assertEquals(run.code, 0, `${run.stdout}\n${run.stderr}`);
     const warning =
       "The environment variable DICOM_GATEWAY_FROBNICATE is not a dicom-gateway setting and is ignored.";
-    assert(errors.includes(`WARNING  ${warning}`), errors);
+    assert(run.stderr.includes(`WARNING  ${warning}`), run.stderr);
     // The file sink buffers (non-blocking, flushed each second): only shutdownLogging() gets the
     // last lines written before the process exits.
     const log = await Deno.readTextFile(`${dir}/logs/dicom-gateway.log`);
     const lines = log.trimEnd().split("\n");
-    assert(lines.some((l) => l.includes(`WARN`) && l.endsWith(warning)), log);
-    assert(lines.some((l) => l.includes(`started: AE title DICOM_GATEWAY, DICOM port ${port}`)), log);
+    assert(lines.some((l) => l.includes("WARN") && l.endsWith(warning)), log);
+    assert(lines.some((l) => l.includes(`started: AE title DICOM_GATEWAY, DICOM port ${run.port}`)), log);
     assert(lines.at(-1)!.endsWith("Stopped."), log);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("the banner never shows the upload URL's user name, password or query", () => {
+  const config = defaultConfig("/gw");
+  config.upload.url = "https://clinic:s3cret@archive.example/dicom-web/?token=abc";
+  const text = banner({
+    config,
+    port: 4104,
+    addresses: [{ address: "192.168.1.5", interfaceName: "eth0", linkLocal: false }],
+    statusUrl: null,
+    configPath: "/gw/dicom-gateway.toml",
+  });
+  assert(text.includes("Uploading to: https://archive.example/dicom-web"), text);
+  assert(!/clinic|s3cret|token/.test(text), text);
+  assert(text.includes("IP address: 192.168.1.5   (eth0)"), text);
 });

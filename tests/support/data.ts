@@ -16,6 +16,7 @@
 import { createHash } from "node:crypto";
 import { inflateRawSync } from "node:zlib";
 import dcmjs from "dcmjs";
+import { concat } from "./peer.ts";
 import { runCommand } from "./process.ts";
 
 const { DicomDict, DicomMetaDictionary } = dcmjs.data;
@@ -124,16 +125,6 @@ function encapsulatedPixelData(frame: Uint8Array): Uint8Array {
   view.setUint16(o + 2, 0xe0dd, true);
   view.setUint32(o + 4, 0, true);
   return bytes;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertStringIncludes, tempDir } from "../status/helpers.ts";
-import { hasOpenssl, makeTestPki, type TestPki } from "../status/tls_fixture.ts";
+import { makeTestPki, type TestPki } from "../status/tls_fixture.ts";
+import { interopTest } from "../support/tools.ts";
 import { FakeSource } from "../status/fake_source.ts";
 import { startStatusServer } from "../../src/status/server.ts";
 import { type Config, defaultConfig, joinPath, type UploadAuth } from "../../src/config.ts";
@@ -16,12 +17,6 @@ import {
   formatSummary,
   runDoctor,
 } from "../../src/cli/doctor.ts";
-
-const CI = Deno.env.get("CI") === "true";
-const opensslHere = await hasOpenssl();
-if (CI && !opensslHere) {
-  throw new Error("openssl is required in CI for the doctor TLS tests (.ci/run installs it)");
-}
 
 function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -178,10 +173,10 @@ Deno.test("name resolution: IP literals and localhost need none; a failing looku
   assertEquals(viaProxy.title, "The proxy's name proxy.clinic.local resolves to 10.0.0.3");
 });
 
-Deno.test({
-  name: "TLS: a private CA is refused until ca_file names it; a wrong name and a closed port are explained",
-  ignore: !opensslHere,
-  fn: async () => {
+interopTest(
+  "TLS: a private CA is refused until ca_file names it; a wrong name and a closed port are explained",
+  ["openssl"],
+  async () => {
     const pki = await makeTestPki();
     const archive = startArchive(pki);
     const wrong = startArchive(pki, { wrongName: true });
@@ -206,65 +201,63 @@ Deno.test({
       await wrong.close();
     }
   },
-});
+);
 
-Deno.test({
-  name: "credentials: a QIDO search is accepted with the right sign-in and refused with a wrong one",
-  ignore: !opensslHere,
-  fn: async () => {
-    const pki = await makeTestPki();
-    const archive = startArchive(pki);
-    try {
-      const good = await checkCredentials(
-        uploadConfig(archive.url, { kind: "basic", username: "clinic", password: "right" }, pki.caFile),
-      );
-      assertEquals(good.result.ok, true);
-      assertEquals(good.result.title, "The central server accepted our sign-in (HTTP 200 OK)");
-      assert(good.serverDate !== null);
-      assertEquals(archive.requests.at(-1), "GET /dicom-web/studies?limit=1");
+interopTest("credentials: a QIDO search is accepted with the right sign-in and refused with a wrong one", [
+  "openssl",
+], async () => {
+  const pki = await makeTestPki();
+  const archive = startArchive(pki);
+  try {
+    const good = await checkCredentials(
+      uploadConfig(archive.url, { kind: "basic", username: "clinic", password: "right" }, pki.caFile),
+    );
+    assertEquals(good.result.ok, true);
+    assertEquals(good.result.title, "The central server accepted our sign-in (HTTP 200 OK)");
+    assert(good.serverDate !== null);
+    assertEquals(archive.requests.at(-1), "GET /dicom-web/studies?limit=1");
 
-      const bad = await checkCredentials(
-        uploadConfig(archive.url, { kind: "basic", username: "clinic", password: "wrong" }, pki.caFile),
-      );
-      assertEquals(bad.result.ok, false);
-      assertEquals(bad.result.title, "Credentials rejected by the central server (HTTP 401 Unauthorized)");
-      assert(!JSON.stringify(bad).includes("wrong"), "the password must not appear in the report");
+    const bad = await checkCredentials(
+      uploadConfig(archive.url, { kind: "basic", username: "clinic", password: "wrong" }, pki.caFile),
+    );
+    assertEquals(bad.result.ok, false);
+    assertEquals(bad.result.title, "Credentials rejected by the central server (HTTP 401 Unauthorized)");
+    assert(!JSON.stringify(bad).includes("wrong"), "the password must not appear in the report");
 
-      const none = await checkCredentials(uploadConfig(archive.url, { kind: "none" }, pki.caFile));
-      assertStringIncludes(none.result.fix!, "needs a sign-in");
+    const none = await checkCredentials(uploadConfig(archive.url, { kind: "none" }, pki.caFile));
+    assertStringIncludes(none.result.fix!, "needs a sign-in");
 
-      const header = await checkCredentials(
-        uploadConfig(archive.url, { kind: "header", name: "X-API-Key", value: "k3y" }, pki.caFile),
-      );
-      assertEquals(header.result.ok, true);
+    const header = await checkCredentials(
+      uploadConfig(archive.url, { kind: "header", name: "X-API-Key", value: "k3y" }, pki.caFile),
+    );
+    assertEquals(header.result.ok, true);
 
-      const tokenUrl = `https://127.0.0.1:${archive.port}/token`;
-      const oauth = await checkCredentials(uploadConfig(archive.url, {
-        kind: "oauth2",
-        tokenUrl,
-        clientId: "app",
-        clientSecret: "right",
-        scope: "",
-      }, pki.caFile));
-      assertEquals(oauth.result.ok, true, JSON.stringify(oauth));
-      const oauthBad = await checkCredentials(uploadConfig(archive.url, {
-        kind: "oauth2",
-        tokenUrl,
-        clientId: "app",
-        clientSecret: "nope",
-        scope: "",
-      }, pki.caFile));
-      assertEquals(oauthBad.result.ok, false);
-      assertEquals(oauthBad.result.title, "The sign-in service refused the client id or secret");
+    const tokenUrl = `https://127.0.0.1:${archive.port}/token`;
+    const oauth = await checkCredentials(uploadConfig(archive.url, {
+      kind: "oauth2",
+      tokenUrl,
+      clientId: "app",
+      clientSecret: "right",
+      scope: "",
+    }, pki.caFile));
+    assertEquals(oauth.result.ok, true, JSON.stringify(oauth));
+    const oauthBad = await checkCredentials(uploadConfig(archive.url, {
+      kind: "oauth2",
+      tokenUrl,
+      clientId: "app",
+      clientSecret: "nope",
+      scope: "",
+    }, pki.caFile));
+    assertEquals(oauthBad.result.ok, false);
+    assertEquals(oauthBad.result.title, "The sign-in service refused the client id or secret");
 
-      const notRoot = await checkCredentials(
-        uploadConfig(`https://127.0.0.1:${archive.port}/wrong-path`, { kind: "none" }, pki.caFile),
-      );
-      assertStringIncludes(notRoot.result.title, "is not a DICOMweb root (HTTP 404");
-    } finally {
-      await archive.close();
-    }
-  },
+    const notRoot = await checkCredentials(
+      uploadConfig(`https://127.0.0.1:${archive.port}/wrong-path`, { kind: "none" }, pki.caFile),
+    );
+    assertStringIncludes(notRoot.result.title, "is not a DICOMweb root (HTTP 404");
+  } finally {
+    await archive.close();
+  }
 });
 
 Deno.test("clock: implausible year, drift from the server's Date header, or fine", () => {
@@ -298,10 +291,10 @@ const LAN: Deno.NetworkInterfaceInfo[] = [{
   mac: "00:11:22:33:44:55",
 }];
 
-Deno.test({
-  name: "runDoctor against a real HTTPS archive: all ticks and exit 0, then a wrong password and exit 1",
-  ignore: !opensslHere,
-  fn: async () => {
+interopTest(
+  "runDoctor against a real HTTPS archive: all ticks and exit 0, then a wrong password and exit 1",
+  ["openssl"],
+  async () => {
     const pki = await makeTestPki();
     const archive = startArchive(pki);
     const skewed = startArchive(pki, { dateOffsetMs: 3 * 60 * 60 * 1000 });
@@ -340,7 +333,7 @@ Deno.test({
       await skewed.close();
     }
   },
-});
+);
 
 Deno.test("runDoctor without an upload destination says so and skips the network checks", async () => {
   const dir = await tempDir();

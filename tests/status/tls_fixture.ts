@@ -89,13 +89,3 @@ export async function makeTestPki(): Promise<TestPki> {
     wrongNameKey: await read("other.key"),
   };
 }
-
-/** True when openssl can run here. */
-export async function hasOpenssl(): Promise<boolean> {
-  try {
-    return (await new Deno.Command("openssl", { args: ["version"], stdout: "null", stderr: "null" }).output())
-      .success;
-  } catch {
-    return false;
-  }
-}

@@ -18,6 +18,40 @@ import { MessageAssembler } from "../dimse/assembler.ts";
 import { type CommandSet, encodeCommandSet } from "../dimse/command.ts";
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from "../version.ts";
 
+/**
+ * Cuts a byte stream into PDV fragments of exactly `max` bytes (rounded down to even), the last
+ * one holding the rest. PS3.8 Annex E.2 limits a fragment to the peer's maximum length, and
+ * DCMTK refuses any odd fragment ("Odd Fragment Length"), so fragment edges must never follow
+ * the edges of file reads, which can be odd. An even-length stream thus gives even fragments.
+ */
+export async function* pdvFragments(
+  parts: AsyncIterable<Uint8Array>,
+  max: number,
+): AsyncIterable<Uint8Array> {
+  const size = Math.max(2, max - (max % 2));
+  let carry = new Uint8Array(size);
+  let filled = 0;
+  for await (const part of parts) {
+    let offset = 0;
+    if (filled > 0) {
+      const take = Math.min(size - filled, part.length);
+      carry.set(part.subarray(0, take), filled);
+      filled += take;
+      offset = take;
+      if (filled < size) continue;
+      yield carry;
+      carry = new Uint8Array(size);
+      filled = 0;
+    }
+    for (; part.length - offset >= size; offset += size) yield part.subarray(offset, offset + size);
+    if (offset < part.length) {
+      carry.set(part.subarray(offset), 0);
+      filled = part.length - offset;
+    }
+  }
+  if (filled > 0) yield carry.subarray(0, filled);
+}
+
 /** Options for `ScuAssociation.open`. */
 export interface ScuOptions {
   host: string;
@@ -202,17 +236,14 @@ export class ScuAssociation {
     // PS3.8 §9.3.5: every PDV item costs 6 bytes of header inside the peer's maximum length.
     const max = this.peerMaxPduLength > 0 ? this.peerMaxPduLength - 6 : 1024 * 1024;
     let held: Uint8Array | null = null;
-    for await (const part of parts) {
-      for (let offset = 0; offset < part.length; offset += max) {
-        const piece = part.subarray(offset, Math.min(part.length, offset + max));
-        if (held) {
-          await writeAll(
-            this.#conn,
-            encodePDataTf([{ presentationContextId: id, isCommand, isLast: false, data: held }]),
-          );
-        }
-        held = piece;
+    for await (const piece of pdvFragments(parts, max)) {
+      if (held) {
+        await writeAll(
+          this.#conn,
+          encodePDataTf([{ presentationContextId: id, isCommand, isLast: false, data: held }]),
+        );
       }
+      held = piece;
     }
     // The last fragment carries the "last" bit (PS3.8 Annex E.2), even an empty data set.
     await writeAll(

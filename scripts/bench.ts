@@ -36,6 +36,7 @@ import {
 } from "../tests/support/process.ts";
 import { requireTools } from "../tests/support/tools.ts";
 import { startCentralServer } from "../tests/support/orthanc.ts";
+import { V8_FLAGS } from "./compile.ts";
 
 const REPO_ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -128,7 +129,7 @@ const launch = { entry: "main.ts", noCheck: false };
 let gatewayProblem: string | undefined;
 
 /**
- * Starts `deno run -A main.ts --port P --bind 127.0.0.1 --data-dir D --status-port 0 --log-dir ""`
+ * Starts `deno run -A --v8-flags=… main.ts --port P --bind 127.0.0.1 --data-dir D --status-port 0 --log-dir ""`
  * plus `extraArgs` and waits for the banner's "Port:" line. Throws with the gateway's output if
  * it exits or stays silent.
  */
@@ -146,6 +147,7 @@ async function startGatewayProcess(
     const args = [
       "run",
       "-A",
+      V8_FLAGS,
       ...(launch.noCheck ? ["--no-check"] : []),
       launch.entry,
       "--port",

@@ -51,6 +51,14 @@ export const PERMISSIONS = [
   "--allow-run",
 ] as const;
 
+/**
+ * V8 heap setting baked into the executable (and used by `deno task start` and the benchmark):
+ * young-generation semi-spaces of 2 MB instead of V8's default of up to 16 MB. The gateway's
+ * garbage is short-lived I/O buffers; measured with 500 CT slices received and uploaded, peak
+ * RSS fell from 110 to 85 MB receiving and from 151 to 124 MB uploading, with no loss of speed.
+ */
+export const V8_FLAGS = "--v8-flags=--max-semi-space-size=2";
+
 /** Environment baked into the executable. */
 export const EMBEDDED_ENV = "DENO_TLS_CA_STORE=system,mozilla\n";
 
@@ -71,7 +79,7 @@ export interface CompileOptions {
 export function buildCompileArgs(o: CompileOptions): string[] {
   const args = ["compile", "--target", o.target, "--output", o.output];
   if (o.icon !== null && o.target.includes("windows")) args.push("--icon", o.icon);
-  args.push("--no-prompt", ...PERMISSIONS, `--env-file=${o.envFile}`, o.entry ?? "main.ts");
+  args.push("--no-prompt", ...PERMISSIONS, V8_FLAGS, `--env-file=${o.envFile}`, o.entry ?? "main.ts");
   return args;
 }
 

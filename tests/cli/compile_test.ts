@@ -8,6 +8,7 @@ import {
   findRuntime,
   missingRuntimeMessage,
   PERMISSIONS,
+  V8_FLAGS,
 } from "../../scripts/compile.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -36,6 +37,7 @@ Deno.test("compile arguments for the Windows exe: target, icon, exact permission
       "--allow-env",
       "--allow-sys",
       "--allow-run",
+      "--v8-flags=--max-semi-space-size=2",
       "--env-file=/tmp/x.env",
       "main.ts",
     ],
@@ -55,6 +57,15 @@ Deno.test("compile arguments for the Windows exe: target, icon, exact permission
   );
   assertEquals(EMBEDDED_ENV, "DENO_TLS_CA_STORE=system,mozilla\n");
   assertEquals(defaultOutput("x86_64-pc-windows-msvc"), "dist/dicom-gateway.exe");
+});
+
+Deno.test("deno task start runs with the executable's permissions, V8 flags and CA store", async () => {
+  const config = JSON.parse(decode(await Deno.readFile(`${ROOT}deno.json`)));
+  const start: string = config.tasks.start;
+  assertEquals(
+    start,
+    `${EMBEDDED_ENV.trim()} deno run ${[...PERMISSIONS, V8_FLAGS].join(" ")} main.ts`,
+  );
 });
 
 Deno.test("the icon shipped in assets/ is a Windows .ico with 16, 32 and 48 pixel images", async () => {

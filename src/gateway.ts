@@ -175,6 +175,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
             implementationVersionName: IMPLEMENTATION_VERSION_NAME,
             log: storeLog,
             statistics: storage,
+            logPatientDetails: config.logPatientDetails,
           }),
       }).finally(() => {
         connections--;

@@ -10,6 +10,7 @@ import { decodeCommandSet, encodeCommandSet } from "../src/dimse/command.ts";
 import { encodePDataTf } from "../src/ul/pdu_encode.ts";
 import type { Pdu } from "../src/ul/pdu.ts";
 import { echo } from "../src/scu/operations.ts";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
 
 const VERIFICATION = "1.2.840.10008.1.1";
 const CT_CONTEXT = { id: 1, abstractSyntax: CT_IMAGE_STORAGE, transferSyntaxes: [IMPLICIT_VR_LE] };
@@ -319,5 +320,43 @@ Deno.test("a P-DATA-TF before the association is negotiated is aborted", async (
     assert(await peer.waitClosed());
   } finally {
     await gw.dispose();
+  }
+});
+
+Deno.test("patient names reach the log only when logs.patient_details is on", async () => {
+  const records: LogRecord[] = [];
+  await configure({
+    sinks: { memory: (record: LogRecord) => records.push(record) },
+    loggers: [
+      { category: ["gateway"], sinks: ["memory"], lowestLevel: "debug" },
+      { category: ["logtape", "meta"], sinks: [], lowestLevel: "error" },
+    ],
+    reset: true,
+  });
+  const text = () => records.map((r) => `${r.message.map(String).join("")} ${JSON.stringify(r.properties)}`);
+  try {
+    for (const logPatientDetails of [false, true]) {
+      records.length = 0;
+      const gw = await startTestGateway({ logPatientDetails });
+      try {
+        const peer = await associate(gw.port);
+        assertEquals(await storeTiny(peer, "1.2.3.20"), 0);
+        await release(peer);
+        const deadline = Date.now() + 5000;
+        while (!text().some((t) => t.includes("received from")) && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const studyLine = text().find((t) => t.includes("received from"));
+        assert(studyLine !== undefined, `no study line in ${text().join("\n")}`);
+        assertEquals(studyLine.includes("TEST^PATIENT"), logPatientDetails, studyLine);
+        if (!logPatientDetails) {
+          for (const t of text()) assert(!t.includes("TEST^PATIENT"), `patient name logged: ${t}`);
+        }
+      } finally {
+        await gw.dispose();
+      }
+    }
+  } finally {
+    await reset();
   }
 });

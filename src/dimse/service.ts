@@ -62,6 +62,8 @@ export interface StorageServiceOptions {
   log: Logger;
   statistics?: ServiceStatistics;
   now?: () => number;
+  /** Name the patient in the per-study log line (`[logs] patient_details`). Default: no names. */
+  logPatientDetails?: boolean;
 }
 
 /** An instance being received: the C-STORE-RQ and where its data set is going. */
@@ -103,7 +105,7 @@ class StorageProvider implements PDataHandler {
   #buffer = new DatasetBuffer();
   #instances = 0;
   /** Instances stored per study on this association, for the console's "study received" lines. */
-  #studies = new Map<string, { count: number; modality: string; description: string }>();
+  #studies = new Map<string, { count: number; modality: string; description: string; patient: string }>();
 
   constructor(info: AssociationInfo, sender: PDataSender, options: StorageServiceOptions) {
     this.#info = info;
@@ -145,16 +147,25 @@ class StorageProvider implements PDataHandler {
       );
     }
     for (const [uid, study] of this.#studies) {
-      this.#options.log.info(
-        "Study {uid} ({modality} {description}): {count} instance(s) received from {ae}",
-        {
-          uid,
-          modality: study.modality || "?",
-          description: study.description,
-          count: study.count,
-          ae: this.#info.callingAeTitle,
-        },
-      );
+      // Patient names stay out of the logs unless the site turned patient_details on.
+      const properties = {
+        uid,
+        modality: study.modality || "?",
+        description: study.description,
+        count: study.count,
+        ae: this.#info.callingAeTitle,
+      };
+      if (this.#options.logPatientDetails) {
+        this.#options.log.info(
+          "Study {uid} ({modality} {description}, patient {patient}): {count} instance(s) received from {ae}",
+          { ...properties, patient: study.patient || "?" },
+        );
+      } else {
+        this.#options.log.info(
+          "Study {uid} ({modality} {description}): {count} instance(s) received from {ae}",
+          properties,
+        );
+      }
     }
     if (this.#instances > 0) {
       this.#options.log.info("Association {id} from {ae} {how}: {count} instance(s) stored", {
@@ -401,7 +412,12 @@ class StorageProvider implements PDataHandler {
     const stats = this.#options.statistics;
     if (stats) stats.bytesStored += size;
     const study = this.#studies.get(attributes.studyInstanceUid) ??
-      { count: 0, modality: attributes.modality, description: attributes.studyDescription };
+      {
+        count: 0,
+        modality: attributes.modality,
+        description: attributes.studyDescription,
+        patient: attributes.patientName,
+      };
     study.count++;
     this.#studies.set(attributes.studyInstanceUid, study);
     return { status: Status.Success, comment: "" };

@@ -9,7 +9,7 @@ import { type LocalAddress, localPrivateAddresses, privateIpv4Addresses } from "
 import { diskSpace } from "../status/disk.ts";
 import { formatBytes } from "../status/api.ts";
 import { createAuthProvider, CredentialsRejectedError } from "../upload/auth.ts";
-import { createTransport, describeNetworkError } from "../upload/http.ts";
+import { createTransport, describeNetworkError, environmentProxy } from "../upload/http.ts";
 
 /** The outcome of one check. */
 export interface CheckResult {
@@ -546,6 +546,8 @@ export interface DoctorOptions {
   timeoutMs?: number;
   /** The current time (tests). */
   now?: () => Date;
+  /** Environment variables (default `Deno.env.get`): HTTPS_PROXY / NO_PROXY, as fetch reads them. */
+  env?: (name: string) => string | undefined;
 }
 
 /**
@@ -580,14 +582,16 @@ export async function runDoctor(config: Config, options: DoctorOptions = {}): Pr
     });
   } else {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    // The proxy the uploader will really use: the configured one, else HTTPS_PROXY unless NO_PROXY.
+    const proxy = up.proxy || environmentProxy(up.url, options.env ?? ((name) => Deno.env.get(name)));
     const resolveOptions: { proxy?: string; resolve?: Resolver; timeoutMs: number } = { timeoutMs };
-    if (up.proxy) resolveOptions.proxy = up.proxy;
+    if (proxy) resolveOptions.proxy = proxy;
     if (options.resolve) resolveOptions.resolve = options.resolve;
     const resolved = await checkResolves(up.url, resolveOptions);
     report(resolved);
     if (resolved.ok) {
       let tlsOk = true;
-      if (!up.proxy) {
+      if (!proxy) {
         const tlsOptions: { caFile?: string; timeoutMs: number } = { timeoutMs };
         if (up.caFile) tlsOptions.caFile = up.caFile;
         const tls = await checkTls(up.url, tlsOptions);

@@ -7,6 +7,41 @@
  */
 import type { UploadConfig } from "../config.ts";
 
+/**
+ * The proxy fetch will use for `url` when none is configured: HTTPS_PROXY (or https_proxy, for an
+ * https URL; HTTP_PROXY for plain http), unless NO_PROXY lists the host: `*`, a host name, a
+ * domain suffix (`.clinic.local` or `clinic.local`), an IP address, each optionally with `:port`.
+ * "" means a direct connection. The doctor uses it to check what the uploader will really do.
+ */
+export function environmentProxy(url: string, env: (name: string) => string | undefined): string {
+  const target = new URL(url);
+  const pick = (...names: string[]) => names.map((n) => env(n)?.trim() ?? "").find((v) => v !== "") ?? "";
+  const proxy = target.protocol === "https:"
+    ? pick("HTTPS_PROXY", "https_proxy")
+    : pick("HTTP_PROXY", "http_proxy");
+  if (proxy === "") return "";
+  const host = target.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  const port = target.port || (target.protocol === "https:" ? "443" : "80");
+  for (const raw of pick("NO_PROXY", "no_proxy").split(/[\s,]+/)) {
+    let entry = raw.trim().toLowerCase();
+    if (entry === "") continue;
+    if (entry === "*") return "";
+    const withPort = /^(.*[^:]):(\d+)$/.exec(entry);
+    if (withPort && !entry.startsWith("[") && entry.split(":").length === 2) {
+      if (withPort[2] !== port) continue;
+      entry = withPort[1]!;
+    }
+    entry = entry.replace(/^\*?\./, ".").replace(/^\[|\]$/g, "");
+    if (
+      host === entry.replace(/^\./, "") ||
+      (entry.startsWith(".") ? host.endsWith(entry) : host.endsWith(`.${entry}`))
+    ) {
+      return "";
+    }
+  }
+  return proxy;
+}
+
 /** The fetch the uploader uses, bound to the configured CA/proxy client. */
 export interface HttpTransport {
   fetch(url: string, init: RequestInit): Promise<Response>;

@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertStringIncludes, tempDir } from "../status/helpers.ts";
 import { makeTestPki, type TestPki } from "../status/tls_fixture.ts";
+import { environmentProxy } from "../../src/upload/http.ts";
 import { interopTest } from "../support/tools.ts";
 import { FakeSource } from "../status/fake_source.ts";
 import { startStatusServer } from "../../src/status/server.ts";
@@ -344,4 +345,54 @@ Deno.test("runDoctor without an upload destination says so and skips the network
   assertEquals(crosses, [
     "✘ No central server is set up: images are received and kept here, but not uploaded",
   ]);
+});
+
+Deno.test("runDoctor follows HTTPS_PROXY from the environment, as the uploader's fetch does", async () => {
+  const dir = await tempDir();
+  const lines: string[] = [];
+  const config = doctorConfig(dir, {
+    ...defaultConfig(dir).upload,
+    url: "https://archive.invalid/dicom-web",
+    minFreeBytes: 0,
+  });
+  const env: Record<string, string> = { HTTPS_PROXY: "http://proxy.clinic.local:3128" };
+  await runDoctor(config, {
+    write: (l) => lines.push(l),
+    interfaces: LAN,
+    env: (name) => env[name],
+    resolve: (h) => Promise.resolve([h === "proxy.clinic.local" ? "10.0.0.3" : "?"]),
+    timeoutMs: 500,
+  });
+  assert(
+    lines.includes("✔ The proxy's name proxy.clinic.local resolves to 10.0.0.3"),
+    `no proxy line in:\n${lines.join("\n")}`,
+  );
+  assert(!lines.some((l) => l.includes("archive.invalid resolves")), lines.join("\n"));
+});
+
+Deno.test("environmentProxy: HTTPS_PROXY unless NO_PROXY names the host (suffix, *, port)", () => {
+  const proxyFor = (url: string, env: Record<string, string>) => environmentProxy(url, (n) => env[n]);
+  const P = "http://proxy:3128";
+  assertEquals(proxyFor("https://pacs.example.com/dicom-web", {}), "");
+  assertEquals(proxyFor("https://pacs.example.com/dicom-web", { HTTPS_PROXY: P }), P);
+  assertEquals(proxyFor("https://pacs.example.com/dicom-web", { https_proxy: P }), P);
+  assertEquals(proxyFor("http://pacs.example.com/dicom-web", { HTTPS_PROXY: P }), "");
+  assertEquals(proxyFor("http://pacs.example.com/dicom-web", { HTTP_PROXY: P }), P);
+  for (
+    const noProxy of [
+      "*",
+      "example.com",
+      ".example.com",
+      "*.example.com",
+      "pacs.example.com",
+      "x, pacs.example.com:443",
+    ]
+  ) {
+    assertEquals(proxyFor("https://pacs.example.com/x", { HTTPS_PROXY: P, NO_PROXY: noProxy }), "", noProxy);
+  }
+  for (const noProxy of ["other.com", "ample.com", "pacs.example.com:8443", "example.co"]) {
+    assertEquals(proxyFor("https://pacs.example.com/x", { HTTPS_PROXY: P, NO_PROXY: noProxy }), P, noProxy);
+  }
+  assertEquals(proxyFor("https://10.1.2.3:8443/x", { HTTPS_PROXY: P, no_proxy: "10.1.2.3" }), "");
+  assertEquals(proxyFor("https://[fd00::1]/x", { HTTPS_PROXY: P, NO_PROXY: "[fd00::1]" }), "");
 });

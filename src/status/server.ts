@@ -52,6 +52,8 @@ export interface StatusServerOptions {
    * (e.g. this PC's LAN address when a monitoring system scrapes /metrics).
    */
   allowedHosts?: string[];
+  /** This PC's addresses, accepted in Host when bound to every interface (default: read at start). */
+  interfaceAddresses?: string[];
 }
 
 /** A running status server. */
@@ -78,17 +80,38 @@ function constantTimeEqual(a: string, b: string): boolean {
   return diff === 0;
 }
 
-/** The host names (without port) a request may use in its Host header. */
-export function acceptedHostNames(bindHostname: string, extra: string[] = []): Set<string> {
+/**
+ * The host names (without port) a request may use in its Host header. Bound to every interface
+ * (`0.0.0.0`, `::`), the page also answers to this PC's own addresses (`interfaceAddresses`, read
+ * at start): IP literals, which a DNS-rebinding page cannot put in Host; names stay refused.
+ */
+export function acceptedHostNames(
+  bindHostname: string,
+  extra: string[] = [],
+  interfaceAddresses: string[] = [],
+): Set<string> {
   const names = new Set(["localhost", "127.0.0.1", "[::1]"]);
+  const bracket = (address: string) =>
+    address.includes(":") && !address.startsWith("[") ? `[${address.toLowerCase()}]` : address.toLowerCase();
   const wildcard = bindHostname === "0.0.0.0" || bindHostname === "::" || bindHostname === "[::]";
-  if (!wildcard && bindHostname !== "") {
-    names.add(
-      bindHostname.includes(":") && !bindHostname.startsWith("[") ? `[${bindHostname}]` : bindHostname,
-    );
+  if (!wildcard && bindHostname !== "") names.add(bracket(bindHostname));
+  if (wildcard) {
+    for (const address of interfaceAddresses) {
+      // An IPv6 zone ("fe80::1%eth0") cannot appear in a Host header; skip such addresses.
+      if (!address.includes("%")) names.add(bracket(address));
+    }
   }
   for (const h of extra) names.add(h.toLowerCase());
   return names;
+}
+
+/** This PC's interface addresses, or none when they cannot be read. */
+function interfaceAddresses(): string[] {
+  try {
+    return Deno.networkInterfaces().map((i) => i.address);
+  } catch {
+    return [];
+  }
 }
 
 /**
@@ -336,7 +359,11 @@ export function createStatusHandler(options: {
  */
 export function startStatusServer(options: StatusServerOptions): StatusServer {
   const csrfToken = options.csrfToken ?? randomToken();
-  const accepted = acceptedHostNames(options.hostname, options.allowedHosts);
+  const accepted = acceptedHostNames(
+    options.hostname,
+    options.allowedHosts,
+    options.interfaceAddresses ?? interfaceAddresses(),
+  );
   let boundPort = options.port;
   const handler = createStatusHandler({ port: () => boundPort, source: options.source, csrfToken, accepted });
   const server = Deno.serve({ hostname: options.hostname, port: options.port, onListen: () => {} }, handler);

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertStringIncludes } from "./helpers.ts";
-import { startStatusServer, type StatusServer } from "../../src/status/server.ts";
+import { acceptedHostNames, startStatusServer, type StatusServer } from "../../src/status/server.ts";
 import { headline, toApiStatus } from "../../src/status/api.ts";
 import { escapeLabel, renderMetrics } from "../../src/status/metrics.ts";
 import { escapeHtml, html, renderLive } from "../../src/status/page.ts";
@@ -134,6 +134,39 @@ Deno.test("DNS rebinding: a foreign Host header gets 421, on every route", async
       assertEquals(ok.status, 200, host);
     }
   });
+});
+
+Deno.test("bound to 0.0.0.0: this PC's own addresses are accepted in Host, names still refused", async () => {
+  assertEquals(
+    [...acceptedHostNames("0.0.0.0", [], ["192.168.1.20", "fd00::5", "fe80::1%eth0"])].sort(),
+    ["127.0.0.1", "192.168.1.20", "[::1]", "[fd00::5]", "localhost"],
+  );
+  assertEquals([...acceptedHostNames("127.0.0.1", [], ["192.168.1.20"])].sort(), [
+    "127.0.0.1",
+    "[::1]",
+    "localhost",
+  ]);
+  const server = startStatusServer({
+    hostname: "0.0.0.0",
+    port: 0,
+    source: new FakeSource(),
+    csrfToken: TOKEN,
+    interfaceAddresses: ["192.168.1.20"],
+  });
+  try {
+    const byAddress = await raw(
+      server.port,
+      `GET /api/status HTTP/1.1\r\nHost: 192.168.1.20:${server.port}\r\nConnection: close\r\n\r\n`,
+    );
+    assertEquals(byAddress.status, 200);
+    const byName = await raw(
+      server.port,
+      `GET /api/status HTTP/1.1\r\nHost: evil.example:${server.port}\r\nConnection: close\r\n\r\n`,
+    );
+    assertEquals(byName.status, 421);
+  } finally {
+    await server.close();
+  }
 });
 
 Deno.test("CSRF: POSTs need the token, JSON, and our own origin", async () => {

@@ -1,6 +1,6 @@
 /**
  * The command line: no subcommand runs the gateway (what a double-click does); `echo`, `store`,
- * `init`, `doctor`, `install`, `uninstall`, `version` and `help` do one job and exit.
+ * `init`, `doctor`, `retry-failed`, `install`, `uninstall`, `version` and `help` do one job and exit.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -9,6 +9,7 @@ import { runGateway } from "./run.ts";
 import { runEcho, runStore, type ScuFlags } from "./scu_commands.ts";
 import { writeInitialConfig } from "./init.ts";
 import { runDoctor } from "./doctor.ts";
+import { runRetryFailed } from "./retry.ts";
 import { readInstallArgs, runInstall, runUninstall } from "./install.ts";
 import { VERSION } from "../version.ts";
 import { installDir, joinPath } from "../config.ts";
@@ -21,6 +22,7 @@ Usage:
   dicom-gateway store HOST[:PORT] PATH...      send DICOM files and folders with C-STORE
   dicom-gateway init [--force]                 write dicom-gateway.toml with every setting explained
   dicom-gateway doctor                         check port, disk, network, certificates, credentials
+  dicom-gateway retry-failed [STUDY_UID]       queue again what the central server rejected
   dicom-gateway install [--run-key]            (Windows) start at login and open the firewall port
                                                (--run-key: a registry Run value, not a Startup shortcut)
   dicom-gateway uninstall                      (Windows) undo install
@@ -66,6 +68,10 @@ export async function runCli(args: string[]): Promise<number> {
       case "doctor": {
         const { config } = await loadConfig(rest);
         return await runDoctor(config);
+      }
+      case "retry-failed": {
+        const { config, rest: positionals } = await loadConfig(rest);
+        return await runRetryFailed(config, positionals);
       }
       case "install":
       case "uninstall": {

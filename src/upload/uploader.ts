@@ -58,7 +58,7 @@ export interface UploadHealth {
 /** Key under which the uploader keeps its health (JSON) in the index's state table. */
 export const HEALTH_STATE_KEY = "upload.health";
 
-/** Options of {@linkcode Uploader}. The last five are for tests and rarely need changing. */
+/** Options of {@linkcode Uploader}. The last six are for tests and rarely need changing. */
 export interface UploaderOptions {
   index: QueueIndex;
   /** Folder the index's relative paths are relative to. */
@@ -74,6 +74,11 @@ export interface UploaderOptions {
   credentialsRetryMs?: number;
   /** Period of the retention pass (default 10 min; 0 disables the timer). */
   retentionIntervalMs?: number;
+  /**
+   * With nothing to send, look at the queue again this often (default 30 s): picks up instances
+   * put back by another process (`dicom-gateway retry-failed`). One indexed query; 0 = never.
+   */
+  rescanMs?: number;
   /** `stop()` lets requests in flight finish for this long before aborting them (default 5 s). */
   stopGraceMs?: number;
   /** Free-space probe for retention (tests). */
@@ -112,6 +117,7 @@ export class Uploader {
   readonly #retryBaseMs: number;
   readonly #credentialsRetryMs: number;
   readonly #retentionIntervalMs: number;
+  readonly #rescanMs: number;
   readonly #stopGraceMs: number;
   readonly #freeBytes: (() => number | null) | undefined;
 
@@ -156,6 +162,7 @@ export class Uploader {
     this.#retryBaseMs = options.retryBaseMs ?? DEFAULT_RETRY_BASE_MS;
     this.#credentialsRetryMs = options.credentialsRetryMs ?? 60_000;
     this.#retentionIntervalMs = options.retentionIntervalMs ?? 10 * 60_000;
+    this.#rescanMs = options.rescanMs ?? 30_000;
     this.#stopGraceMs = options.stopGraceMs ?? 5_000;
     this.#freeBytes = options.freeBytes;
     const saved = this.#index.getState(HEALTH_STATE_KEY);
@@ -459,7 +466,9 @@ export class Uploader {
     }
     if (this.#inFlight < limit) {
       const due = this.#index.nextDueAt();
-      if (due !== null && due > now) this.#armWake(due);
+      const rescan = this.#rescanMs > 0 ? now + this.#rescanMs : Infinity;
+      const at = Math.min(due !== null && due > now ? due : Infinity, rescan);
+      if (at !== Infinity) this.#armWake(at);
     }
     this.#publish(false);
   }

@@ -29,6 +29,10 @@ export interface UploadConfig {
   caFile: string;
   /** Explicit HTTPS proxy URL. Empty: use HTTPS_PROXY / NO_PROXY from the environment. */
   proxy: string;
+  /** User name for a proxy that asks for Basic credentials (HTTP 407). Empty: none. */
+  proxyUsername: string;
+  /** Its password (a secret: environment variable, never a flag). */
+  proxyPassword: string;
   /** Maximum instances in one STOW-RS request. */
   batchMaxInstances: number;
   /** Maximum bytes of DICOM files in one STOW-RS request. */
@@ -112,6 +116,8 @@ export function defaultConfig(baseDir: string): Config {
       auth: { kind: "none" },
       caFile: "",
       proxy: "",
+      proxyUsername: "",
+      proxyPassword: "",
       batchMaxInstances: 50,
       batchMaxBytes: 64 * 1024 * 1024,
       concurrency: 4,

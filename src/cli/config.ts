@@ -298,6 +298,23 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   }),
   row({
     section: "upload",
+    name: "proxy_username",
+    cliName: "upload-proxy-username",
+    kind: "text",
+    doc: "User name, for a proxy (the setting above) that asks for one (HTTP 407). Basic authentication.",
+    read: (c) => c.upload.proxyUsername,
+  }),
+  row({
+    section: "upload",
+    name: "proxy_password",
+    cliName: "upload-proxy-password",
+    kind: "secret",
+    secret: true,
+    doc: "Its password. Better kept in the environment variable DICOM_GATEWAY_UPLOAD_PROXY_PASSWORD.",
+    read: (c) => c.upload.proxyPassword,
+  }),
+  row({
+    section: "upload",
     name: "batch_max_instances",
     cliName: "upload-batch-max-instances",
     kind: "int",
@@ -946,6 +963,20 @@ function assemble(merged: Merged, baseDir: string, configFile: string, problems:
   const b = (id: string) => get(id).value as boolean;
   const l = (id: string) => get(id).value as string[];
   const auth = assembleAuth(merged, configFile, problems);
+  // Proxy credentials belong to the proxy setting and come as a pair.
+  if (s("upload.proxy_username") !== "" || s("upload.proxy_password") !== "") {
+    if (s("upload.proxy") === "") {
+      problems.push(
+        `proxy_username / proxy_password in [upload] are set but proxy is empty: set proxy in [upload] of ${configFile} ` +
+          `(the credentials are sent only to that proxy).`,
+      );
+    } else if (s("upload.proxy_username") === "" || s("upload.proxy_password") === "") {
+      problems.push(
+        `The proxy needs both a user name (proxy_username in [upload] of ${configFile}) and a password ` +
+          `(the environment variable DICOM_GATEWAY_UPLOAD_PROXY_PASSWORD).`,
+      );
+    }
+  }
   return {
     aeTitle: s("ae_title"),
     port: n("port"),
@@ -969,6 +1000,8 @@ function assemble(merged: Merged, baseDir: string, configFile: string, problems:
       auth,
       caFile: resolveAgainst(baseDir, s("upload.ca_file")),
       proxy: s("upload.proxy"),
+      proxyUsername: s("upload.proxy_username"),
+      proxyPassword: s("upload.proxy_password"),
       batchMaxInstances: n("upload.batch_max_instances"),
       batchMaxBytes: n("upload.batch_max_bytes"),
       concurrency: n("upload.concurrency"),

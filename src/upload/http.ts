@@ -50,11 +50,13 @@ export interface HttpTransport {
 
 /**
  * Builds the transport: with a CA file or a proxy configured, a `Deno.createHttpClient({ caCerts,
- * proxy })` used for every request (certificate verification always stays on; the CA file adds to
+ * proxy })` (with the proxy's Basic credentials, if any) used for every request (certificate verification always stays on; the CA file adds to
  * the trusted roots, it does not replace them). `fetchImpl` replaces the global fetch (tests).
  */
 export async function createTransport(
-  config: Pick<UploadConfig, "caFile" | "proxy">,
+  config:
+    & Pick<UploadConfig, "caFile" | "proxy">
+    & Partial<Pick<UploadConfig, "proxyUsername" | "proxyPassword">>,
   fetchImpl: typeof fetch = fetch,
 ): Promise<HttpTransport> {
   const options: Deno.CreateHttpClientOptions = {};
@@ -74,7 +76,13 @@ export async function createTransport(
     }
     options.caCerts = [pem];
   }
-  if (config.proxy.trim() !== "") options.proxy = { url: config.proxy.trim() };
+  if (config.proxy.trim() !== "") {
+    options.proxy = { url: config.proxy.trim() };
+    // RFC 7235 §4.4 Proxy-Authorization, Basic scheme, sent on the CONNECT for https URLs.
+    if (config.proxyUsername) {
+      options.proxy.basicAuth = { username: config.proxyUsername, password: config.proxyPassword ?? "" };
+    }
+  }
   if (options.caCerts === undefined && options.proxy === undefined) {
     return { fetch: (url, init) => fetchImpl(url, init), close: () => {} };
   }
@@ -199,6 +207,15 @@ export function describeNetworkError(error: unknown): NetworkError {
   }
   if (has(/dns error|failed to lookup|Name or service not known|nodename nor servname|No such host/i)) {
     return new NetworkError(`cannot find the server: its name does not resolve (DNS) (${detail})`, "dns");
+  }
+  if (has(/unsuccessful tunnel/i)) {
+    // The proxy answered the CONNECT with something other than 2xx (RFC 9110 §9.3.6): most often
+    // 407 Proxy Authentication Required, or 403 when it does not allow this server or port.
+    return new NetworkError(
+      `the proxy refused to open a connection to the server — wrong or missing proxy credentials ` +
+        `(proxy_username, DICOM_GATEWAY_UPLOAD_PROXY_PASSWORD), or the proxy does not allow this address (${detail})`,
+      "proxy",
+    );
   }
   if (has(/proxy/i)) return new NetworkError(`the proxy failed (${detail})`, "proxy");
   if (has(/refused/i)) {

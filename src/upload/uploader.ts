@@ -820,7 +820,8 @@ export class Uploader {
       : auth.kind === "oauth2"
       ? [auth.clientSecret]
       : [];
-    return [...configured, ...(this.#auth?.secrets() ?? [])];
+    const proxy = this.#config.proxyPassword ? [this.#config.proxyPassword] : [];
+    return [...configured, ...proxy, ...(this.#auth?.secrets() ?? [])];
   }
 
   #redact(text: string): string {

@@ -439,3 +439,27 @@ Deno.test("Windows folders: single quotes work; backslashes in double quotes get
     "For a Windows folder use single quotes, e.g. data_dir = 'D:\\dicom\\data'",
   );
 });
+
+Deno.test("proxy credentials: user name by flag or file, password from the environment, only with a proxy", async () => {
+  const dir = await tempDir();
+  const load = (env: Record<string, string>, args: string[] = []) => loadConfig(args, { env, baseDir: dir });
+  const ok = await load({ DICOM_GATEWAY_UPLOAD_PROXY_PASSWORD: "pr0xy-pw" }, [
+    "--upload-proxy",
+    "http://proxy.clinic.local:3128",
+    "--upload-proxy-username",
+    "gw",
+  ]);
+  assertEquals(
+    [ok.config.upload.proxy, ok.config.upload.proxyUsername, ok.config.upload.proxyPassword],
+    ["http://proxy.clinic.local:3128", "gw", "pr0xy-pw"],
+  );
+  let err = await configError(
+    load({ DICOM_GATEWAY_UPLOAD_PROXY_PASSWORD: "p" }, ["--upload-proxy-username", "gw"]),
+  );
+  assertStringIncludes(err.message, "proxy is empty");
+  err = await configError(load({}, ["--upload-proxy", "http://proxy:3128", "--upload-proxy-username", "gw"]));
+  assertStringIncludes(err.message, "DICOM_GATEWAY_UPLOAD_PROXY_PASSWORD");
+  // A secret has no flag: command lines are visible to every program on the PC.
+  err = await configError(load({}, ["--upload-proxy", "http://proxy:3128", "--upload-proxy-password", "x"]));
+  assertStringIncludes(err.message, "DICOM_GATEWAY_UPLOAD_PROXY_PASSWORD");
+});

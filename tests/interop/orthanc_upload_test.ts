@@ -21,6 +21,7 @@ import {
   startCentralServer,
 } from "../support/orthanc.ts";
 import { interopTest } from "../support/tools.ts";
+import { startTinyproxy, TINYPROXY_TOOLS } from "../support/tinyproxy.ts";
 
 const TOOLS = [...ORTHANC_TOOLS, "dcmconv", "dcmcjpeg", "dcmcjpls", "dcmcrle", "dcmdump"];
 
@@ -315,6 +316,100 @@ interopTest(
           await queue.close();
         }
       });
+    } finally {
+      await central.stop();
+      await Deno.remove(work, { recursive: true }).catch(() => {});
+    }
+  },
+);
+
+interopTest(
+  "through a real web proxy (tinyproxy): the proxy setting, HTTPS_PROXY, and a proxy that asks for credentials",
+  [...TOOLS, ...TINYPROXY_TOOLS],
+  async (t) => {
+    const work = await Deno.makeTempDir({ prefix: "dgw-proxy-test-" });
+    const central = await startCentralServer();
+    const target = new URL(central.nginx.url).host;
+    let studyCount = 0;
+    const ctSeries = async (count: number) => {
+      const dir = `${work}/ct${studyCount++}`;
+      await Deno.mkdir(dir);
+      return await makeCtSeries(dir, { count, rows: 32, columns: 32 });
+    };
+    try {
+      await t.step("the proxy setting: every upload goes through CONNECT", async () => {
+        const proxy = await startTinyproxy(`${work}/open-proxy`);
+        const queue = await queueFiles(await ctSeries(3));
+        const up = uploader(queue, uploadConfig(central, { proxy: proxy.url }));
+        try {
+          const test = await up.testConnection();
+          assert(test.ok, test.message);
+          up.start();
+          await waitFor(() => queue.index.counts().delivered === 3, "delivered through the proxy");
+          const uids = await orthancUids(central);
+          for (const uid of queue.originals.keys()) assert(uids.has(uid), `${uid} not in Orthanc`);
+          const connects = await proxy.connects();
+          assert(connects.length > 0 && connects.every((c) => c === target), JSON.stringify(connects));
+        } finally {
+          await up.stop();
+          await queue.close();
+          await proxy.stop();
+        }
+      });
+
+      await t.step("HTTPS_PROXY from the environment is used when the setting is empty", async () => {
+        const proxy = await startTinyproxy(`${work}/env-proxy`);
+        const saved = ["HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"].map((k) =>
+          [k, Deno.env.get(k)] as const
+        );
+        Deno.env.set("HTTPS_PROXY", proxy.url);
+        for (const k of ["https_proxy", "NO_PROXY", "no_proxy"]) Deno.env.delete(k);
+        const queue = await queueFiles(await ctSeries(2));
+        const up = uploader(queue, uploadConfig(central, { proxy: "" }));
+        try {
+          up.start();
+          await waitFor(() => queue.index.counts().delivered === 2, "delivered through HTTPS_PROXY");
+          const connects = await proxy.connects();
+          assert(connects.includes(target), `no CONNECT ${target} in ${JSON.stringify(connects)}`);
+        } finally {
+          await up.stop();
+          await queue.close();
+          await proxy.stop();
+          for (const [k, v] of saved) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
+        }
+      });
+
+      await t.step(
+        "a proxy asking for credentials: refused without them (nothing lost), delivered with them",
+        async () => {
+          const password = `proxy-${crypto.randomUUID().slice(0, 8)}`;
+          const proxy = await startTinyproxy(`${work}/auth-proxy`, {
+            basicAuth: { username: "gw", password },
+          });
+          const queue = await queueFiles(await ctSeries(3));
+          const up = uploader(queue, uploadConfig(central, { proxy: proxy.url }));
+          try {
+            const test = await up.testConnection();
+            assert(!test.ok && test.message.includes("proxy refused"), test.message);
+            up.start();
+            await waitFor(() => up.health().lastError !== null, "an error without proxy credentials");
+            assert(up.health().lastError!.includes("proxy credentials"), up.health().lastError!);
+            assertEquals(queue.index.counts().delivered, 0);
+            assertEquals(queue.index.counts().failed, 0);
+            console.log(`without proxy credentials: ${up.health().lastError}`);
+            await up.setConfig(
+              uploadConfig(central, { proxy: proxy.url, proxyUsername: "gw", proxyPassword: password }),
+            );
+            await waitFor(() => queue.index.counts().delivered === 3, "delivered with proxy credentials");
+            const health = JSON.stringify(up.health());
+            assert(!health.includes(password), "the proxy password leaked into the health record");
+          } finally {
+            await up.stop();
+            await queue.close();
+            await proxy.stop();
+          }
+        },
+      );
     } finally {
       await central.stop();
       await Deno.remove(work, { recursive: true }).catch(() => {});

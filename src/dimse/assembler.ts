@@ -11,6 +11,9 @@
  * Command fragments are concatenated (a command set is small; capped at
  * {@link MAX_COMMAND_BYTES}). Data fragments are handed on as they arrive, never accumulated,
  * so an instance of any size streams straight to disk. Pure: no I/O, no timers.
+ *
+ * No view of a PDV's bytes is kept once `push` returns (fragments of an unfinished command are
+ * copied): the caller may reuse the buffer of a PDV once it has handled the events it produced.
  * @module
  */
 import type { Pdv } from "../ul/pdu.ts";
@@ -105,7 +108,9 @@ export class MessageAssembler {
         `Command set on presentation context ${pcId} exceeds ${MAX_COMMAND_BYTES} bytes (${length} received)`,
       );
     }
-    fragments.push(pdv.data);
+    // A fragment waiting for the rest of its command is copied: `pdv.data` is a view of the PDU's
+    // buffer, which the Upper Layer reuses once this PDV is handled.
+    fragments.push(pdv.isLast ? pdv.data : pdv.data.slice());
     if (!pdv.isLast) {
       this.#state = { kind: "command", presentationContextId: pcId, fragments, length };
       return [];

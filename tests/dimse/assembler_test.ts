@@ -46,6 +46,17 @@ Deno.test("command fragments are concatenated, split at every possible point", (
   }
 });
 
+Deno.test("a command fragment is copied: the PDU buffer it came in may be reused at once", () => {
+  const assembler = new MessageAssembler();
+  const pduBuffer = DCMTK_C_STORE_RQ.slice();
+  const cut = 40;
+  assertEquals(assembler.push(command(1, pduBuffer.subarray(0, cut), false)), []);
+  pduBuffer.fill(0xee); // the Upper Layer reads the next PDU into the same buffer
+  const event = commandEvent(assembler.push(command(1, DCMTK_C_STORE_RQ.slice(cut))));
+  assertEquals(event.command.commandField, CommandField.CStoreRq);
+  assertEquals(event.command.affectedSopInstanceUid, SC_SOP_INSTANCE);
+});
+
 Deno.test("a command in many one-byte fragments", () => {
   const assembler = new MessageAssembler();
   const events = Array.from(

@@ -132,6 +132,55 @@ Deno.test("a declared PDU length above our maximum is refused from the header al
   }
 });
 
+Deno.test("a command split over two P-DATA-TF PDUs, then many data PDUs: the file holds the bytes sent", async () => {
+  // The receiver reuses its P-DATA-TF buffers once a PDU is handled: the first command fragment
+  // must survive the next PDU landing in the same memory, and every data set byte must reach the
+  // file before its buffer is reused.
+  const gw = await startTestGateway();
+  try {
+    const peer = await associate(gw.port);
+    const uid = "1.2.3.4.9";
+    const dataset = tinyDataset({ sopInstanceUid: uid, pixelBytes: 300000 });
+    const [commandPdu, ...dataPdus] = cStorePdus({
+      contextId: 1,
+      messageId: 1,
+      sopClassUid: CT_IMAGE_STORAGE,
+      sopInstanceUid: uid,
+      dataset,
+      fragment: 10000,
+    });
+    // PS3.8 Table 9-23: the PDV item starts after the 6-byte PDU header; its data after 6 more.
+    const command = commandPdu!.subarray(12);
+    const half = Math.ceil(command.length / 2); // the second PDU fits the first one's buffer
+    await peer.send(
+      encodePDataTf([{
+        presentationContextId: 1,
+        isCommand: true,
+        isLast: false,
+        data: command.subarray(0, half),
+      }]),
+    );
+    // A pause, so the gateway handles the first PDU (and frees its buffer) before the second arrives.
+    await new Promise((r) => setTimeout(r, 100));
+    await peer.send(
+      encodePDataTf([{
+        presentationContextId: 1,
+        isCommand: true,
+        isLast: true,
+        data: command.subarray(half),
+      }]),
+    );
+    await peer.send(concat(dataPdus));
+    assertEquals(statusOf(await peer.receive()), 0x0000);
+    await release(peer);
+    const [file] = await listFiles(`${gw.dataDir}/instances`);
+    const stored = await Deno.readFile(`${gw.dataDir}/instances/${file}`);
+    assertEquals(stored.subarray(stored.length - dataset.length), dataset);
+  } finally {
+    await gw.dispose();
+  }
+});
+
 Deno.test("an A-ABORT or a dropped connection mid-instance leaves nothing behind", async () => {
   const gw = await startTestGateway();
   try {

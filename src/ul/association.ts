@@ -40,7 +40,11 @@ export class ProtocolError extends Error {
 
 /** The DIMSE side of an association: receives PDVs in order, may send replies. */
 export interface PDataHandler {
-  /** Called for every PDV in arrival order; the next read waits for the returned promise (back-pressure). */
+  /**
+   * Called for every PDV in arrival order; the next read waits for the returned promise
+   * (back-pressure). `pdv.data` is a view of the PDU's buffer, which is reused for a later PDU
+   * once the promise settles: copy whatever must outlive it.
+   */
   onPdv(pdv: Pdv): Promise<void>;
   /** Called once when the association ends for any reason (release, abort, connection lost). */
   onClose(how: "released" | "aborted"): Promise<void>;
@@ -63,9 +67,7 @@ export interface ServeAssociationOptions {
   onNegotiated?: (result: NegotiationResult, rq: AssociateRq) => void;
 }
 
-const READ_SIZE = 256 * 1024;
-
-type ReadResult = { kind: "bytes"; bytes: Uint8Array } | { kind: "closed" } | { kind: "timeout" };
+type ReadResult = { kind: "bytes"; count: number } | { kind: "closed" } | { kind: "timeout" };
 
 /**
  * Runs the acceptor state machine for one accepted TCP connection until it is closed.
@@ -100,9 +102,8 @@ class AcceptorSession {
   #callingAeTitle = "";
   #peerAddress: string;
   #peerPort: number;
+  /** A socket read into the buffer the framer named (kept across a timeout: its bytes are not lost). */
   #pendingRead: Promise<number | null> | null = null;
-  /** Socket reads land here; what was read is copied out at its exact size (the framer keeps it). */
-  #readBuffer = new Uint8Array(READ_SIZE);
 
   constructor(conn: Deno.Conn, options: ServeAssociationOptions) {
     this.#conn = conn;
@@ -149,7 +150,7 @@ class AcceptorSession {
       }
       let frames: Uint8Array[];
       try {
-        frames = this.#framer.push(result.bytes);
+        frames = this.#framer.commit(result.count);
       } catch (error) {
         await this.#invalidPdu(error);
         continue;
@@ -166,6 +167,10 @@ class AcceptorSession {
         this.#pendingPdu = pdu;
         await this.#apply(eventForPdu(pdu));
         this.#pendingPdu = null;
+        // The PDU is fully handled: the DIMSE layer copied the data set bytes on (DatasetBuffer)
+        // and keeps no view of them (command fragments are copied by the MessageAssembler), and
+        // the decoded A-ASSOCIATE-RQ holds copies. The framer may reuse a P-DATA-TF's buffer.
+        this.#framer.release(frame);
       }
     }
   }
@@ -462,7 +467,9 @@ class AcceptorSession {
   async #read(timeoutMs: number): Promise<ReadResult> {
     if (this.#closed) return { kind: "closed" };
     if (!this.#pendingRead) {
-      this.#pendingRead = this.#conn.read(this.#readBuffer).catch(() => null);
+      // Straight into the framer's buffer: the rest of the PDU under way (so no byte of the next
+      // PDU is taken) or, between PDUs, its scratch buffer.
+      this.#pendingRead = this.#conn.read(this.#framer.readBuffer()).catch(() => null);
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<"timeout">((resolve) => {
@@ -473,7 +480,7 @@ class AcceptorSession {
       if (n === "timeout") return { kind: "timeout" };
       this.#pendingRead = null;
       if (n === null) return { kind: "closed" };
-      return { kind: "bytes", bytes: this.#readBuffer.slice(0, n) };
+      return { kind: "bytes", count: n };
     } finally {
       clearTimeout(timer);
     }

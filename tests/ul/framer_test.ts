@@ -1,6 +1,7 @@
 /**
- * PduFramer: any way of cutting a byte stream into chunks yields the same PDUs; the declared
- * length is refused from the header alone; PDUs inside one chunk are views, not copies.
+ * PduFramer: any way of cutting a byte stream into chunks or reads yields the same PDUs; the
+ * declared length is refused from the header alone; each PDU gets one buffer of its own size,
+ * which reads fill directly, never taking bytes of the next PDU.
  */
 import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
 import { PduFramer } from "../../src/ul/framer.ts";
@@ -29,12 +30,15 @@ function framer(): PduFramer {
   return new PduFramer({ maxPDataLength: 16384 });
 }
 
-Deno.test("framer: the whole stream in one chunk gives every PDU, as views of the chunk", async () => {
+Deno.test("framer: the whole stream in one chunk gives every PDU, each in a buffer of its own size", async () => {
   const { pdus, bytes } = await stream();
   const f = framer();
   const out = f.push(bytes);
   assertEquals(out, pdus);
-  for (const pdu of out) assert(pdu.buffer === bytes.buffer, "a PDU inside one chunk is not copied");
+  for (const pdu of out) {
+    assertEquals(pdu.byteOffset, 0);
+    assertEquals(pdu.buffer.byteLength, pdu.length, "exactly one PDU-sized buffer");
+  }
   assertEquals(f.bufferedBytes, 0);
 });
 
@@ -241,12 +245,215 @@ Deno.test("framer: a few buffered bytes of a large read buffer are copied, not t
   assertEquals(pdu, rq);
 });
 
-Deno.test("framer: a chunk that is most of its buffer is kept as is (no needless copy)", async () => {
+Deno.test("framer: push copies, so the caller may reuse its chunk at once", async () => {
   const rq = await fixture("a_associate_rq_echoscu");
   const chunk = rq.slice(0, 100);
   const f = framer();
   assertEquals(f.push(chunk), []);
-  chunk[50] = 0x58; // visible in the PDU: the framer kept this very array
+  chunk.fill(0x58);
   const [pdu] = f.push(rq.slice(100));
-  assertEquals(pdu?.[50], 0x58);
+  assertEquals(pdu, rq);
+});
+
+// --- Reading straight into the framer's buffers (readBuffer / commit), as the acceptor does. ---
+
+/**
+ * Plays a TCP peer: the stream arrives in `segments` (sizes); each read takes what has arrived of
+ * the current segment, at most the length of the buffer the framer names (as `conn.read` does).
+ * Returns the PDUs and every buffer a read was given.
+ */
+function readAll(
+  f: PduFramer,
+  bytes: Uint8Array,
+  segments: number[],
+): { out: Uint8Array[]; targets: Uint8Array[] } {
+  const out: Uint8Array[] = [];
+  const targets: Uint8Array[] = [];
+  let at = 0;
+  for (const size of segments) {
+    let end = Math.min(bytes.length, at + size);
+    while (at < end) {
+      const target = f.readBuffer();
+      targets.push(target);
+      const n = Math.min(target.length, end - at);
+      target.set(bytes.subarray(at, at + n));
+      at += n;
+      out.push(...f.commit(n));
+    }
+    end = at;
+  }
+  assertEquals(at, bytes.length, "the segments cover the stream");
+  return { out, targets };
+}
+
+function pData(length: number, fill = 0): Uint8Array {
+  const data = new Uint8Array(length).map((_, i) => (i + fill) & 0xff);
+  return encodePDataTf([{ presentationContextId: 1, isCommand: false, isLast: true, data }]);
+}
+
+function concatAll(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+Deno.test("framer reads: every split point of the stream into two segments", async () => {
+  const { pdus, bytes } = await stream();
+  for (let i = 0; i <= bytes.length; i++) {
+    const f = new PduFramer({ maxPDataLength: 16384, scratchBytes: 64 });
+    assertEquals(readAll(f, bytes, [i, bytes.length - i]).out, pdus, `split at ${i}`);
+    assertEquals(f.bufferedBytes, 0);
+  }
+});
+
+Deno.test("framer reads: random segment and scratch sizes, seeded", async () => {
+  const { pdus } = await stream();
+  const big = pData(40_000, 7);
+  const all = [...pdus, big, ...pdus];
+  const bytes = concatAll(all);
+  const r = new Random(7);
+  for (let round = 0; round < 200; round++) {
+    const segments: number[] = [];
+    for (let at = 0; at < bytes.length;) {
+      const size = r.pick([1, 2, 5, 6, 7, r.int(1, 64), r.int(1, 400), r.int(1, 70_000)]);
+      segments.push(size);
+      at += size;
+    }
+    const f = new PduFramer({ maxPDataLength: 65536, scratchBytes: r.pick([6, 7, 100, 4096, 65536]) });
+    assertEquals(readAll(f, bytes, segments).out, all, `round ${round}`);
+    assertEquals(f.bufferedBytes, 0);
+  }
+});
+
+Deno.test("framer reads: a P-DATA-TF in many reads lands in its own buffer, no read takes the next PDU", () => {
+  const first = pData(100_000, 1);
+  const second = pData(100_000, 2);
+  const f = new PduFramer({ maxPDataLength: 262144, scratchBytes: 1024 });
+  // The header and the first 1018 bytes after it come through the scratch buffer, the rest straight
+  // into the PDU's buffer: each read is offered exactly the unfilled rest of the PDU.
+  const { out, targets } = readAll(f, concatAll([first, second]), [200_024]);
+  assertEquals(out, [first, second]);
+  const [a, b] = out;
+  assertEquals(a!.buffer.byteLength, first.length, "one buffer of exactly 6 + PDU-length bytes");
+  assertEquals(targets.map((t) => t.length), [1024, first.length - 1024, 1024, second.length - 1024]);
+  assert(targets[1]!.buffer === a!.buffer && targets[1]!.byteOffset === 1024, "read straight into the PDU");
+  assert(targets[3]!.buffer === b!.buffer, "read straight into the PDU");
+  assert(targets[0]!.buffer === targets[2]!.buffer, "the scratch buffer is reused between PDUs");
+});
+
+Deno.test("framer reads: a PDU arriving in many small reads (the peer sends 1000-byte segments)", () => {
+  const pdu = pData(50_000, 3);
+  const f = new PduFramer({ maxPDataLength: 65536 });
+  const segments = Array.from({ length: Math.ceil(pdu.length / 1000) }, () => 1000);
+  const { out, targets } = readAll(f, pdu, segments);
+  assertEquals(out, [pdu]);
+  assertEquals(targets.length, segments.length);
+  for (const target of targets.slice(1)) assert(target.buffer === out[0]!.buffer);
+});
+
+Deno.test("framer reads: several PDUs and the start of the next in one read", async () => {
+  const release = encodePdu({ type: "A-RELEASE-RQ" });
+  const command = await fixture("p_data_tf_c_echo_rq_echoscu");
+  const big = pData(30_000, 4);
+  const bytes = concatAll([release, command, release, big]);
+  const f = new PduFramer({ maxPDataLength: 65536 });
+  const target = f.readBuffer();
+  target.set(bytes.subarray(0, 5000));
+  assertEquals(f.commit(5000), [release, command, release]);
+  assertEquals(f.bufferedBytes, 5000 - release.length * 2 - command.length);
+  const rest = f.readBuffer();
+  assertEquals(rest.length, bytes.length - 5000, "the rest of the big PDU, not more");
+  rest.set(bytes.subarray(5000));
+  assertEquals(f.commit(rest.length), [big]);
+});
+
+Deno.test("framer reads: one byte per read for a 1 MiB P-DATA-TF is linear and keeps one buffer", () => {
+  const pdu = pData(1 << 20, 5);
+  const f = new PduFramer({ maxPDataLength: 0 });
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < pdu.length; i++) {
+    f.readBuffer()[0] = pdu[i]!;
+    out.push(...f.commit(1));
+  }
+  assertEquals(out, [pdu]);
+  assertEquals(out[0]!.buffer.byteLength, pdu.length);
+});
+
+Deno.test("framer reads: an oversize P-DATA-TF is refused from its header, before any body is buffered", () => {
+  const f = new PduFramer({ maxPDataLength: 16384 });
+  const target = f.readBuffer();
+  target.set([4, 0, 0, 0, 0x40, 0x01, 0xaa, 0xbb]); // PDU-length 16385, then two body bytes
+  assertPduError(
+    () => f.commit(8),
+    "Cannot frame P-DATA-TF: declared PDU length 16385 exceeds the allowed 16384 bytes",
+    AbortReason.InvalidPduParameterValue,
+  );
+  assertEquals(f.bufferedBytes, 6, "no body was buffered");
+  // What the peer still sends is read into the scratch buffer and refused with the same error.
+  assert(f.readBuffer() === target);
+  assertPduError(
+    () => f.commit(1),
+    "Cannot frame P-DATA-TF: declared PDU length 16385 exceeds the allowed 16384 bytes",
+    AbortReason.InvalidPduParameterValue,
+  );
+});
+
+Deno.test("framer reads: a large declared length allowed by the limits does not allocate it up front", () => {
+  // No P-DATA-TF limit (0): 4 GiB declared; the buffer starts at 4 MiB and grows with the bytes.
+  const f = new PduFramer({ maxPDataLength: 0 });
+  f.readBuffer().set([4, 0, 0xff, 0xff, 0xff, 0xf9]);
+  assertEquals(f.commit(6), []);
+  assertEquals(f.readBuffer().length, 4 * 1024 * 1024 - 6);
+  // An A-ASSOCIATE-RQ declaring 1 MiB starts at 64 KiB, and still comes out whole.
+  const rq = new Uint8Array(6 + 200_000).map((_, i) => i & 0xff);
+  rq.set([1, 0, 0, 0x03, 0x0d, 0x40]);
+  const g = new PduFramer({ maxPDataLength: 0 });
+  g.readBuffer().set(rq.subarray(0, 6));
+  assertEquals(g.commit(6), []);
+  assertEquals(g.readBuffer().length, 64 * 1024 - 6);
+  assertEquals(readAll(g, rq.subarray(6), [rq.length - 6]).out, [rq]);
+});
+
+Deno.test("framer reads: commit checks its argument against the named buffer", () => {
+  const f = framer();
+  throws(() => f.commit(1), /without readBuffer/);
+  f.readBuffer().set([4, 0, 0, 0, 0, 10]);
+  f.commit(6);
+  assertEquals(f.readBuffer().length, 10);
+  throws(() => f.commit(11), RangeError);
+});
+
+Deno.test("framer pool: a released P-DATA-TF buffer is reused, a kept one never", () => {
+  const f = new PduFramer({ maxPDataLength: 65536 });
+  const [a] = f.push(pData(20_000, 1));
+  const [b] = f.push(pData(20_000, 2));
+  assert(a!.buffer !== b!.buffer, "a buffer not released is not reused");
+  f.release(a!);
+  f.release(a!); // a second release is ignored
+  const [c] = f.push(pData(10_000, 3));
+  assert(c!.buffer === a!.buffer, "the released buffer serves a smaller PDU");
+  assertEquals(c, pData(10_000, 3));
+  assertEquals(c!.length, 10_012, "a view of exactly the PDU's length");
+  const [d] = f.push(pData(10_000, 4));
+  assert(d!.buffer !== a!.buffer && d!.buffer !== b!.buffer, "lent buffers are not handed out twice");
+  assertEquals(b, pData(20_000, 2), "a kept PDU is never overwritten");
+  // Other PDU types are not pooled.
+  const [release] = f.push(encodePdu({ type: "A-RELEASE-RQ" }));
+  f.release(release!);
+  const [e] = f.push(pData(4));
+  assert(e!.buffer !== release!.buffer);
+});
+
+Deno.test("framer pool: keeps at most two buffers, the larger ones", () => {
+  const f = new PduFramer({ maxPDataLength: 65536 });
+  const pdus = [100, 50_000, 200, 60_000].map((n) => f.push(pData(n))[0]!);
+  for (const pdu of pdus) f.release(pdu);
+  const [x] = f.push(pData(55_000));
+  assert(x!.buffer === pdus[3]!.buffer);
+  const [y] = f.push(pData(100));
+  assert(y!.buffer === pdus[1]!.buffer, "the small buffers were dropped");
 });

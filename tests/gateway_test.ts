@@ -252,6 +252,27 @@ Deno.test("a slow peer dribbling its data set is served", async () => {
   }
 });
 
+Deno.test("the idle timeout counts from the last read: a peer sending a little every 50 ms for longer is served", async () => {
+  const gw = await startTestGateway({ idleTimeoutMs: 500 });
+  try {
+    const peer = await associate(gw.port);
+    const pdus = cStorePdus({
+      contextId: 1,
+      messageId: 1,
+      sopClassUid: CT_IMAGE_STORAGE,
+      sopInstanceUid: "1.2.3.8",
+      dataset: tinyDataset({ sopInstanceUid: "1.2.3.8", pixelBytes: 6000 }),
+      fragment: 1000,
+    });
+    // About 20 pieces, 50 ms apart: over twice the idle timeout in all, never near it between reads.
+    await peer.send(concat(pdus), { chunk: 350, delayMs: 50 });
+    assertEquals(statusOf(await peer.receive()), 0);
+    await release(peer);
+  } finally {
+    await gw.dispose();
+  }
+});
+
 Deno.test("beyond the association cap: A-ASSOCIATE-RJ transient, service-provider (presentation), local-limit-exceeded", async () => {
   const gw = await startTestGateway({ maxAssociations: 1 });
   try {

@@ -102,8 +102,11 @@ export class PduFramer {
   #target: "scratch" | "pdu" | null = null;
   /** Released P-DATA-TF buffers, whole (offset 0, full length). */
   #pool: Uint8Array[] = [];
-  /** Buffers of P-DATA-TF PDUs handed out and not yet released. */
-  #lent = new Set<ArrayBufferLike>();
+  /**
+   * Buffers of P-DATA-TF PDUs handed out and not yet released. Weak: a caller that never releases
+   * (the SCU client, tests) must not make the framer keep every PDU it ever returned.
+   */
+  #lent = new WeakSet<ArrayBufferLike>();
   #failed: PduError | undefined;
 
   /** Creates a framer with the given length limits. */

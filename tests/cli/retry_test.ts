@@ -19,7 +19,7 @@ Deno.test("retry-failed: rejected instances go out again through a running gatew
     const study = await queueStudy(index, dataDir, { count: 3 });
     const other = await queueStudy(index, dataDir, { count: 1 });
     let accept = false;
-    fake.after = ({ uids, store }) => {
+    fake.after = ({ store }) => {
       if (accept) return undefined;
       store([]);
       return new Response("", { status: 400 });

@@ -10,7 +10,7 @@ import { decodeCommandSet, encodeCommandSet } from "../src/dimse/command.ts";
 import { encodePDataTf } from "../src/ul/pdu_encode.ts";
 import type { Pdu } from "../src/ul/pdu.ts";
 import { echo } from "../src/scu/operations.ts";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
+import { captureLogs } from "./support/logs.ts";
 
 const VERIFICATION = "1.2.840.10008.1.1";
 const CT_CONTEXT = { id: 1, abstractSyntax: CT_IMAGE_STORAGE, transferSyntaxes: [IMPLICIT_VR_LE] };
@@ -232,45 +232,38 @@ Deno.test("an established association idle past the idle timeout is aborted", as
   }
 });
 
-Deno.test("a slow peer dribbling its data set is served", async () => {
-  const gw = await startTestGateway();
+/** Sends one C-STORE in `chunk`-byte pieces `delayMs` apart and expects Success. */
+async function storeDribbled(
+  overrides: Parameters<typeof startTestGateway>[0],
+  uid: string,
+  o: { pixelBytes: number; chunk: number; delayMs: number },
+) {
+  const gw = await startTestGateway(overrides);
   try {
     const peer = await associate(gw.port);
     const pdus = cStorePdus({
       contextId: 1,
       messageId: 1,
       sopClassUid: CT_IMAGE_STORAGE,
-      sopInstanceUid: "1.2.3.7",
-      dataset: tinyDataset({ sopInstanceUid: "1.2.3.7", pixelBytes: 4000 }),
+      sopInstanceUid: uid,
+      dataset: tinyDataset({ sopInstanceUid: uid, pixelBytes: o.pixelBytes }),
       fragment: 1000,
     });
-    await peer.send(concat(pdus), { chunk: 500, delayMs: 20 });
+    await peer.send(concat(pdus), { chunk: o.chunk, delayMs: o.delayMs });
     assertEquals(statusOf(await peer.receive()), 0);
     await release(peer);
   } finally {
     await gw.dispose();
   }
+}
+
+Deno.test("a slow peer dribbling its data set is served", async () => {
+  await storeDribbled({}, "1.2.3.7", { pixelBytes: 4000, chunk: 500, delayMs: 20 });
 });
 
 Deno.test("the idle timeout counts from the last read: a peer sending a little every 50 ms for longer is served", async () => {
-  const gw = await startTestGateway({ idleTimeoutMs: 500 });
-  try {
-    const peer = await associate(gw.port);
-    const pdus = cStorePdus({
-      contextId: 1,
-      messageId: 1,
-      sopClassUid: CT_IMAGE_STORAGE,
-      sopInstanceUid: "1.2.3.8",
-      dataset: tinyDataset({ sopInstanceUid: "1.2.3.8", pixelBytes: 6000 }),
-      fragment: 1000,
-    });
-    // About 20 pieces, 50 ms apart: over twice the idle timeout in all, never near it between reads.
-    await peer.send(concat(pdus), { chunk: 350, delayMs: 50 });
-    assertEquals(statusOf(await peer.receive()), 0);
-    await release(peer);
-  } finally {
-    await gw.dispose();
-  }
+  // About 20 pieces, 50 ms apart: over twice the idle timeout in all, never near it between reads.
+  await storeDribbled({ idleTimeoutMs: 500 }, "1.2.3.8", { pixelBytes: 6000, chunk: 350, delayMs: 50 });
 });
 
 Deno.test("beyond the association cap: A-ASSOCIATE-RJ transient, service-provider (presentation), local-limit-exceeded", async () => {
@@ -394,19 +387,11 @@ Deno.test("a P-DATA-TF before the association is negotiated is aborted", async (
 });
 
 Deno.test("patient names reach the log only when logs.patient_details is on", async () => {
-  const records: LogRecord[] = [];
-  await configure({
-    sinks: { memory: (record: LogRecord) => records.push(record) },
-    loggers: [
-      { category: ["gateway"], sinks: ["memory"], lowestLevel: "debug" },
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "error" },
-    ],
-    reset: true,
-  });
-  const text = () => records.map((r) => `${r.message.map(String).join("")} ${JSON.stringify(r.properties)}`);
+  const logs = await captureLogs();
+  const text = () => logs.lines();
   try {
     for (const logPatientDetails of [false, true]) {
-      records.length = 0;
+      logs.records.length = 0;
       const gw = await startTestGateway({ logPatientDetails });
       try {
         const peer = await associate(gw.port);
@@ -427,6 +412,6 @@ Deno.test("patient names reach the log only when logs.patient_details is on", as
       }
     }
   } finally {
-    await reset();
+    await logs.dispose();
   }
 });

@@ -3,8 +3,8 @@
  * endpoint), TLS with a CA made by openssl (right CA, wrong CA), and secrets kept out of logs,
  * errors, the index and the health record.
  */
-import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
+import { captureLogs } from "../support/logs.ts";
 import { defaultConfig, type UploadAuth, type UploadConfig } from "../../src/config.ts";
 import { QueueIndex } from "../../src/store/index.ts";
 import {
@@ -252,15 +252,7 @@ interopTest("TLS: private CA file trusted; wrong CA is a TLS error, nothing lost
 });
 
 Deno.test("secrets never reach logs, errors, the index or the health record", async () => {
-  const records: LogRecord[] = [];
-  await configure({
-    sinks: { memory: (record: LogRecord) => records.push(record) },
-    loggers: [
-      { category: ["gateway"], sinks: ["memory"], lowestLevel: "debug" },
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "error" },
-    ],
-    reset: true,
-  });
+  const logs = await captureLogs();
   const secrets = ["wrong-Passw0rd", "Bearer-T0ken-xyz", "Api-K3y-value", "0auth-Cl1ent-secret"];
   const tokens = tokenServer();
   tokens.answer = () =>
@@ -302,9 +294,9 @@ Deno.test("secrets never reach logs, errors, the index or the health record", as
       await uploader.stop();
       messages.push(JSON.stringify(uploader.health()));
     }
-    assert(records.length > 0);
+    assert(logs.records.length > 0);
     const texts = [
-      ...records.map((r) => `${r.message.map(String).join("")} ${JSON.stringify(r.properties)}`),
+      ...logs.lines(),
       ...messages,
       index.getState(HEALTH_STATE_KEY) ?? "",
       JSON.stringify(index.failures(100)),
@@ -320,6 +312,6 @@ Deno.test("secrets never reach logs, errors, the index or the health record", as
     await tokens.close();
     index.close();
     await Deno.remove(dataDir, { recursive: true });
-    await reset();
+    await logs.dispose();
   }
 });

@@ -140,6 +140,11 @@ export function installDir(): string {
   return isDenoItself ? Deno.cwd() : exe.replace(/[\\/][^\\/]*$/, "");
 }
 
+/** The queue index inside the data folder (shared by the gateway and `retry-failed`). */
+export function queueIndexPath(dataDir: string): string {
+  return joinPath(dataDir, "queue.sqlite");
+}
+
 /** Joins path segments with the platform separator (no dependency on @std/path). */
 export function joinPath(...parts: string[]): string {
   const sep = Deno.build.os === "windows" ? "\\" : "/";

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Config, UploadConfig } from "./config.ts";
-import { joinPath } from "./config.ts";
+import { joinPath, queueIndexPath } from "./config.ts";
 import { logger } from "./log.ts";
 import { serveAssociation } from "./ul/association.ts";
 import type { AssociationPolicy, NegotiationResult } from "./ul/negotiation.ts";
@@ -53,7 +53,7 @@ const storeLog = logger("store");
 export async function startGateway(config: Config): Promise<Gateway> {
   const spool = new Spool({ dataDir: config.dataDir, fsync: config.fsync });
   await spool.init();
-  const index = QueueIndex.open(joinPath(config.dataDir, "queue.sqlite"));
+  const index = QueueIndex.open(queueIndexPath(config.dataDir));
   try {
     await reconcile(config.dataDir, index);
   } catch (error) {

@@ -5,8 +5,7 @@
  * queue every half minute (its uploader's idle rescan), so it picks the instances up by itself.
  * @module
  */
-import type { Config } from "../config.ts";
-import { joinPath } from "../config.ts";
+import { type Config, queueIndexPath } from "../config.ts";
 import { QueueIndex } from "../store/index.ts";
 import { isValidUid } from "../dicom/uids.ts";
 
@@ -25,7 +24,7 @@ export async function runRetryFailed(
     write(`"${study}" is not a Study Instance UID (digits and dots, at most 64 characters).`);
     return 2;
   }
-  const path = joinPath(config.dataDir, "queue.sqlite");
+  const path = queueIndexPath(config.dataDir);
   try {
     await Deno.stat(path);
   } catch {

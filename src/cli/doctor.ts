@@ -5,7 +5,7 @@
  * @module
  */
 import type { Config } from "../config.ts";
-import { type LocalAddress, localPrivateAddresses, privateIpv4Addresses } from "../net.ts";
+import { type LocalAddress, localPrivateAddresses, privateIpv4Addresses } from "../net/interfaces.ts";
 import { diskSpace } from "../status/disk.ts";
 import { formatBytes } from "../status/api.ts";
 import { createAuthProvider, CredentialsRejectedError } from "../upload/auth.ts";

@@ -11,7 +11,7 @@ import { startStatusServer } from "../status/server.ts";
 import { displayUrl } from "../status/api.ts";
 import { createStatusSource } from "../status_source.ts";
 import { acquireInstanceLock } from "./install.ts";
-import { type LocalAddress, localPrivateAddresses } from "../net.ts";
+import { type LocalAddress, localPrivateAddresses } from "../net/interfaces.ts";
 import type { Config } from "../config.ts";
 import { logger } from "../log.ts";
 import { VERSION } from "../version.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Config } from "../config.ts";
-import { parseHostPort } from "../net.ts";
+import { parseHostPort } from "../net/host_port.ts";
 import { collectFiles, echo, store } from "../scu/operations.ts";
 import { describeStatus, statusCategory } from "../dimse/status.ts";
 

@@ -11,8 +11,8 @@
  * executor, so the commands are tested here and only the executor runs on Windows.
  * @module
  */
-import type { Config } from "../config.ts";
-import { joinPath } from "../config.ts";
+import type { Config } from "../config/types.ts";
+import { joinPath } from "../platform/fs.ts";
 
 /** Name of the Startup shortcut, the Run value and the firewall rule's prefix. */
 export const APP_NAME = "dicom-gateway";

@@ -6,7 +6,7 @@
  */
 import { joinPath } from "../platform/fs.ts";
 import { type Config, defaultConfig, type UploadAuth } from "./types.ts";
-import { AUTH_FIELDS, CONFIG_KEYS, envName, flagName, KEYS_BY_ID, keyId } from "./schema.ts";
+import { AUTH_FIELDS, CONFIG_KEYS, envName, flagName, keyId, KEYS_BY_ID } from "./schema.ts";
 import type { Merged } from "./origin.ts";
 
 function isAbsolutePath(p: string): boolean {

@@ -27,4 +27,3 @@ export function readEnv(env: Record<string, string>, problems: string[], warning
   }
   return layer;
 }
-

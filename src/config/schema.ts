@@ -456,10 +456,12 @@ export const KEYS_BY_ID = new Map(CONFIG_KEYS.map((k) => [keyId(k), k]));
 export const SECTIONS: readonly ConfigSection[] = ["", "status", "logs", "upload", "upload.auth"];
 
 /** The fields each upload sign-in kind needs (`required`) or may have (`optional`), by TOML name. */
-export const AUTH_FIELDS: Record<Exclude<UploadAuth["kind"], "none">, { required: string[]; optional: string[] }> = {
+export const AUTH_FIELDS: Record<
+  Exclude<UploadAuth["kind"], "none">,
+  { required: string[]; optional: string[] }
+> = {
   basic: { required: ["username", "password"], optional: [] },
   bearer: { required: ["token"], optional: [] },
   header: { required: ["header_name", "header_value"], optional: [] },
   oauth2: { required: ["token_url", "client_id", "client_secret"], optional: ["scope"] },
 };
-

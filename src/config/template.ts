@@ -5,7 +5,14 @@
  * @module
  */
 import { defaultConfig } from "./types.ts";
-import { CONFIG_ENV, CONFIG_KEYS, type ConfigKey, type ConfigSection, type ConfigValue, envName } from "./schema.ts";
+import {
+  CONFIG_ENV,
+  CONFIG_KEYS,
+  type ConfigKey,
+  type ConfigSection,
+  type ConfigValue,
+  envName,
+} from "./schema.ts";
 import { tomlValue } from "./toml_edit.ts";
 
 const SECTION_INTRO: Record<ConfigSection, string[]> = {

@@ -59,7 +59,6 @@ function isTable(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
 }
 
-
 /** Reads the settings file text into a layer, adding a problem sentence for every bad or unknown line. */
 export function readTomlText(text: string, fileLabel: string, problems: string[]): Layer {
   const layer: Layer = { values: new Map() };

@@ -148,11 +148,15 @@ export function checkValue(key: ConfigKey, raw: unknown, text: boolean): Checked
       if (items === null || !items.every((i) => typeof i === "string")) return { ok: false, allowed };
       const list = (items as string[]).map((s) => s.trim());
       if (key.kind === "aeTitleList") {
-        return list.every((s) => checkAeTitle(s) === null) ? { ok: true, value: list } : { ok: false, allowed };
+        return list.every((s) => checkAeTitle(s) === null)
+          ? { ok: true, value: list }
+          : { ok: false, allowed };
       }
       // The same parser as the allowlist matcher: an entry that validates is an entry that matches.
       const reasons = list.map(parseAddressRange).flatMap((r) => "problem" in r ? [r.problem] : []);
-      return reasons.length === 0 ? { ok: true, value: list } : { ok: false, allowed: `${allowed} (${reasons.join("; ")})` };
+      return reasons.length === 0
+        ? { ok: true, value: list }
+        : { ok: false, allowed: `${allowed} (${reasons.join("; ")})` };
     }
     default:
       break;

@@ -137,7 +137,9 @@ export function parseAddressRange(entry: string): { range: AddressRange } | { pr
   if (prefixText === undefined) return { range: { network, prefix: 128 } };
   if (!/^(0|[1-9][0-9]{0,2})$/.test(prefixText) || Number(prefixText) > maxBits) {
     return {
-      problem: `${shown}: the number after "/" must be 0 to ${maxBits} for an ${isV4 ? "IPv4" : "IPv6"} range`,
+      problem: `${shown}: the number after "/" must be 0 to ${maxBits} for an ${
+        isV4 ? "IPv4" : "IPv6"
+      } range`,
     };
   }
   const bits = Number(prefixText);

@@ -7,7 +7,7 @@
  * a body limit (413), a wrong CA.
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { defaultConfig, type UploadConfig } from "../../src/config.ts";
+import { defaultConfig, type UploadConfig } from "../../src/config/types.ts";
 import { QueueIndex } from "../../src/store/index.ts";
 import { readDatasetAttributes } from "../../src/store/part10.ts";
 import { Uploader } from "../../src/upload/uploader.ts";

@@ -17,7 +17,7 @@ export function readEnv(env: Record<string, string>, problems: string[], warning
     if (raw === undefined) continue;
     const origin: Origin = { source: "env", name };
     const checked = checkValue(key, raw, true);
-    if (!checked.ok) problems.push(problem(key, origin, checked.allowed, raw));
+    if (!checked.ok) problems.push(problem(key, origin, checked.allowed, raw, checked.reason));
     else layer.values.set(keyId(key), { value: checked.value, origin });
   }
   for (const name of Object.keys(env)) {

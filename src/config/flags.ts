@@ -87,7 +87,7 @@ export function readFlags(
       continue;
     }
     const checked = checkValue(key, token.value, true);
-    if (!checked.ok) problems.push(problem(key, origin, checked.allowed, token.value));
+    if (!checked.ok) problems.push(problem(key, origin, checked.allowed, token.value, checked.reason));
     else layer.values.set(keyId(key), { value: checked.value, origin });
   }
   return { layer, configFlag, rest };

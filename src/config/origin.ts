@@ -31,15 +31,24 @@ function tomlLabel(key: ConfigKey): string {
   return key.section === "" ? `"${key.name}"` : `"${key.name}" in [${key.section}]`;
 }
 
-/** One problem sentence: where the value was set, what is allowed and what was given (secrets hidden). */
-export function problem(key: ConfigKey, origin: Origin, allowed: string, got: unknown): string {
+/**
+ * One problem sentence: where the value was set, what is allowed and what was given (secrets
+ * hidden), then `reason` when the check can say more precisely what is wrong.
+ */
+export function problem(
+  key: ConfigKey,
+  origin: Origin,
+  allowed: string,
+  got: unknown,
+  reason?: string,
+): string {
   const shown = key.kind === "secret"
     ? "(hidden)"
     : typeof got === "string"
     ? JSON.stringify(got)
     : String(got);
   const subject = origin.source === "file" ? `${where(origin)}: ${tomlLabel(key)}` : where(origin);
-  return `${subject} must be ${allowed}, got ${shown}`;
+  return `${subject} must be ${allowed}, got ${shown}${reason === undefined ? "" : `. ${reason}`}`;
 }
 
 /** Values read from one source (the file, the environment or the flags), by {@link keyId}. */

@@ -96,7 +96,7 @@ export function readTomlText(text: string, fileLabel: string, problems: string[]
       }
       const origin: Origin = { source: "file", file: fileLabel, line };
       const checked = checkValue(key, value, false);
-      if (!checked.ok) problems.push(problem(key, origin, checked.allowed, value));
+      if (!checked.ok) problems.push(problem(key, origin, checked.allowed, value, checked.reason));
       else layer.values.set(id, { value: checked.value, origin });
     }
   };

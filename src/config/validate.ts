@@ -8,7 +8,12 @@ import { isIpv4, isIpv6, isLoopbackAddress, parseAddressRange, parsePeerAddress 
 import { AUTH_KINDS, type ConfigKey, type ConfigValue } from "./schema.ts";
 
 /** The outcome of checking one value: the value to use, or what is allowed. */
-export type Checked = { ok: true; value: ConfigValue } | { ok: false; allowed: string };
+export type Checked = { ok: true; value: ConfigValue } | {
+  ok: false;
+  allowed: string;
+  /** What exactly is wrong, in plain sentences, when the check can tell. */
+  reason?: string;
+};
 
 const BYTE_UNITS: Record<string, number> = {
   "": 1,
@@ -156,7 +161,7 @@ export function checkValue(key: ConfigKey, raw: unknown, text: boolean): Checked
       const reasons = list.map(parseAddressRange).flatMap((r) => "problem" in r ? [r.problem] : []);
       return reasons.length === 0
         ? { ok: true, value: list }
-        : { ok: false, allowed: `${allowed} (${reasons.join("; ")})` };
+        : { ok: false, allowed, reason: reasons.join(" ") };
     }
     default:
       break;

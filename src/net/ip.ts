@@ -110,40 +110,49 @@ export function isLoopbackAddress(address: Uint8Array): boolean {
   return address.subarray(0, 15).every((b) => b === 0) && address[15] === 1;
 }
 
-/** An allow-list entry ("10.0.0.0/8", "fd00::/8", "192.168.1.20") parsed, or a plain sentence why not. */
+/**
+ * An allow-list entry ("10.0.0.0/8", "fd00::/8", "192.168.1.20") parsed, or one plain sentence
+ * saying why it cannot be used. Host bits set after the prefix ("10.0.0.1/8") are allowed and
+ * ignored, as the range is what matches.
+ */
 export function parseAddressRange(entry: string): { range: AddressRange } | { problem: string } {
   const text = entry.trim();
   const [addressText = "", prefixText, extra] = text.split("/");
   const shown = JSON.stringify(text);
-  if (extra !== undefined) return { problem: `${shown} has more than one "/"` };
+  if (extra !== undefined) return { problem: `${shown} has more than one "/".` };
   const network = parseIpAddress(addressText);
-  if (network === undefined) {
-    if (addressText.split(".").some((p) => /^0[0-9]+$/.test(p))) {
-      return {
-        problem: `${shown} has a number with a leading zero, which programs read differently ` +
-          `(010 is 8 as octal, 10 as decimal); write it without leading zeros, e.g. 10.0.0.1`,
-      };
-    }
-    if (addressText.includes(":")) {
-      return {
-        problem: `${shown} is not a complete IPv6 address (8 groups of up to 4 hex digits, ` +
-          `or fewer with :: for the zeros, e.g. fd00::1)`,
-      };
-    }
-    return { problem: `${shown} is not an IPv4 or IPv6 address` };
-  }
-  const isV4 = addressText.includes(".") && !addressText.includes(":");
+  if (network === undefined) return { problem: addressProblem(shown, addressText) };
+  const isV4 = !addressText.includes(":");
   const maxBits = isV4 ? 32 : 128;
   if (prefixText === undefined) return { range: { network, prefix: 128 } };
   if (!/^(0|[1-9][0-9]{0,2})$/.test(prefixText) || Number(prefixText) > maxBits) {
     return {
       problem: `${shown}: the number after "/" must be 0 to ${maxBits} for an ${
         isV4 ? "IPv4" : "IPv6"
-      } range`,
+      } range.`,
     };
   }
   const bits = Number(prefixText);
   return { range: { network, prefix: isV4 ? 96 + bits : bits } };
+}
+
+/** Why `address` (from the entry `shown`) is not an address, in one sentence. */
+function addressProblem(shown: string, address: string): string {
+  const parts = address.split(".");
+  if (parts.some((p) => /^0[0-9]+$/.test(p))) {
+    const meant = parts.map((p) => /^[0-9]+$/.test(p) ? String(Number(p)) : p).join(".");
+    return `${shown} has a number with a leading zero, which programs read differently ` +
+      `(010 as octal 8 or as decimal 10), so it would not match what is meant: write ${meant}.`;
+  }
+  if (/^\[.*\]$/.test(address)) {
+    return `${shown}: write the IPv6 address without the brackets, e.g. ${address.slice(1, -1)}.`;
+  }
+  if (address.includes("%")) return `${shown}: leave out the "%" zone, e.g. ${address.replace(/%.*$/, "")}.`;
+  if (address.includes(":")) {
+    return `${shown} is not a complete IPv6 address: it needs 8 groups of up to 4 hex digits, ` +
+      `or "::" in place of groups of zeros (e.g. fd00::1).`;
+  }
+  return `${shown} is not an IPv4 or IPv6 address.`;
 }
 
 /** Whether an allow-list entry is well formed (an address, optionally with a CIDR prefix length). */

@@ -5,6 +5,17 @@
  */
 import type { ConfigValue } from "./schema.ts";
 
+/** A dotted TOML key or table name with its quotes taken off: `"upload" . auth` → `upload.auth`. */
+export function unquoteTomlKey(text: string): string {
+  return text.split(".").map((p) => p.trim().replace(/^["']|["']$/g, "")).join(".");
+}
+
+/** The table name of a `[table]` header line (TOML v1.0.0 "Table"), or null for any other line. */
+export function tomlTableHeader(line: string): string | null {
+  const header = /^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$/.exec(line);
+  return header ? unquoteTomlKey(header[1] ?? "") : null;
+}
+
 /** Renders a value as TOML (strings as basic strings; JSON escapes are valid TOML escapes). */
 export function tomlValue(value: ConfigValue): string {
   if (typeof value === "string") return JSON.stringify(value);
@@ -25,12 +36,11 @@ export function setTomlKey(text: string, section: string, name: string, value: C
   let lastKeyInSection = -1;
   let firstHeader = -1;
   const rendered = `${name} = ${tomlValue(value)}`;
-  const unquote = (s: string) => s.split(".").map((p) => p.trim().replace(/^["']|["']$/g, "")).join(".");
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
-    const header = /^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$/.exec(line);
-    if (header) {
-      current = unquote(header[1] ?? "");
+    const header = tomlTableHeader(line);
+    if (header !== null) {
+      current = header;
       if (firstHeader < 0) firstHeader = i;
       if (current === section) sectionStart = i;
       continue;
@@ -39,7 +49,7 @@ export function setTomlKey(text: string, section: string, name: string, value: C
     const kv = /^(\s*)([A-Za-z0-9_\-"']+)(\s*=\s*)(.*)$/.exec(line);
     if (!kv) continue;
     lastKeyInSection = i;
-    if (unquote(kv[2] ?? "") !== name) continue;
+    if (unquoteTomlKey(kv[2] ?? "") !== name) continue;
     const after = kv[4] ?? "";
     const valueMatch = /^("(?:[^"\\]|\\.)*"|'[^']*'|[^\s#]+)(\s*#.*)?\s*$/.exec(after);
     const comment = valueMatch?.[2] ?? "";

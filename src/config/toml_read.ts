@@ -8,23 +8,23 @@ import { parse as parseToml, TomlError } from "smol-toml";
 import { CONFIG_KEYS, KEYS_BY_ID, SECTIONS } from "./schema.ts";
 import { type Layer, type Origin, problem } from "./origin.ts";
 import { checkValue } from "./validate.ts";
+import { tomlTableHeader, unquoteTomlKey } from "./toml_edit.ts";
 
 /** Maps `section.key` (as in {@link keyId}) and `[section]` headers to 1-based line numbers. */
 function tomlLineIndex(text: string): Map<string, number> {
   const index = new Map<string, number>();
   let section = "";
   const lines = text.split(/\r?\n/);
-  const unquote = (s: string) => s.split(".").map((p) => p.trim().replace(/^["']|["']$/g, "")).join(".");
   lines.forEach((line, i) => {
-    const header = /^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$/.exec(line);
-    if (header) {
-      section = unquote(header[1] ?? "");
+    const header = tomlTableHeader(line);
+    if (header !== null) {
+      section = header;
       if (!index.has(`[${section}]`)) index.set(`[${section}]`, i + 1);
       return;
     }
     const kv = /^\s*([A-Za-z0-9_\-."' ]+?)\s*=/.exec(line);
     if (kv) {
-      const id = section === "" ? unquote(kv[1] ?? "") : `${section}.${unquote(kv[1] ?? "")}`;
+      const id = section === "" ? unquoteTomlKey(kv[1] ?? "") : `${section}.${unquoteTomlKey(kv[1] ?? "")}`;
       if (!index.has(id)) index.set(id, i + 1);
     }
   });

@@ -29,7 +29,7 @@ const BYTE_UNITS: Record<string, number> = {
 };
 
 /** Parses `"64 MiB"`, `"2GB"`, `"1048576"` into bytes; null when not a size. */
-export function parseByteSize(text: string): number | null {
+function parseByteSize(text: string): number | null {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
   if (!m) return null;
   const unit = BYTE_UNITS[(m[2] ?? "").toLowerCase()];
@@ -45,7 +45,7 @@ function isLoopbackHost(hostname: string): boolean {
 }
 
 /** Checks an AE title (PS3.5 §6.2 AE VR): 1–16 characters, no backslash or control characters, not all spaces. */
-export function checkAeTitle(value: string): string | null {
+function checkAeTitle(value: string): string | null {
   const t = value.trim();
   if (t.length === 0) return "1 to 16 characters, not all spaces";
   if (t.length > 16) return "at most 16 characters";

@@ -14,7 +14,7 @@ export interface LocalAddress {
 }
 
 /** True for RFC 1918 private ranges: 10/8, 172.16/12, 192.168/16. */
-export function isPrivateIpv4(address: string): boolean {
+function isPrivateIpv4(address: string): boolean {
   const parts = parseIpv4(address);
   if (parts === undefined) return false;
   const [a, b] = parts as [number, number, number, number];

@@ -89,7 +89,7 @@ export function isIpv6(text: string): boolean {
 }
 
 /** An IPv4 (as IPv4-mapped IPv6) or IPv6 address literal as 16 bytes, or undefined. */
-export function parseIpAddress(text: string): Uint8Array | undefined {
+function parseIpAddress(text: string): Uint8Array | undefined {
   const v4 = parseIpv4(text);
   if (v4 !== undefined) return Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...v4);
   return parseIpv6(text);
@@ -161,7 +161,7 @@ export function isValidAddressPattern(entry: string): boolean {
 }
 
 /** Whether `address` (16 bytes) lies in `range`; host bits set in the range's network are ignored. */
-export function inAddressRange(address: Uint8Array, range: AddressRange): boolean {
+function inAddressRange(address: Uint8Array, range: AddressRange): boolean {
   for (let bit = 0; bit < range.prefix; bit += 8) {
     const bits = Math.min(8, range.prefix - bit);
     const mask = (0xff << (8 - bits)) & 0xff;

@@ -5,7 +5,7 @@
  * The SCU reads with it; it is the same read the acceptor in `association.ts` does.
  * @module
  */
-import { PduFramer } from "./framer.ts";
+import type { PduFramer } from "./framer.ts";
 import { decodePdu } from "./pdu_decode.ts";
 import type { Pdu } from "./pdu.ts";
 

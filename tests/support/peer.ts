@@ -32,6 +32,13 @@ export class ScriptedPeer {
     return new ScriptedPeer(conn);
   }
 
+  /** Waits for the next connection on `listener` and scripts the acceptor's side of it. */
+  static async accept(listener: Deno.TcpListener): Promise<ScriptedPeer> {
+    const conn = await listener.accept();
+    conn.setNoDelay(true);
+    return new ScriptedPeer(conn);
+  }
+
   /** Writes bytes, optionally in pieces of `chunk` bytes with `delayMs` between them. */
   async send(bytes: Uint8Array, options: { chunk?: number; delayMs?: number } = {}): Promise<void> {
     const chunk = options.chunk ?? bytes.length;

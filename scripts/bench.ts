@@ -21,8 +21,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { makeCtSeries, makeLargeInstance } from "../tests/support/data.ts";
-import { startStorescp, storescu } from "../tests/support/dcmtk.ts";
+import { makeCtSeries, makeLargeInstance } from "./harness/data.ts";
+import { startStorescp, storescu } from "./harness/dcmtk.ts";
 import {
   type ChildHandle,
   cpuSeconds,
@@ -33,9 +33,9 @@ import {
   type RunResult,
   spawnChild,
   totalBytes,
-} from "../tests/support/process.ts";
-import { requireTools } from "../tests/support/tools.ts";
-import { startCentralServer } from "../tests/support/orthanc.ts";
+} from "./harness/process.ts";
+import { requireTools } from "./harness/tools.ts";
+import { startCentralServer } from "./harness/orthanc.ts";
 import { V8_FLAGS } from "./compile.ts";
 
 const REPO_ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");

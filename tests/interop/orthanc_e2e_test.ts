@@ -16,7 +16,7 @@ import {
   fileTransferSyntax,
   makeCtSeries,
   makeTransferSyntaxSet,
-} from "../support/data.ts";
+} from "../../scripts/harness/data.ts";
 import { readDatasetAttributes } from "../../src/store/part10.ts";
 import { instanceRelativePath } from "../../src/store/names.ts";
 import { startTestGateway } from "../support/gateway.ts";
@@ -27,8 +27,8 @@ import {
   ORTHANC_TOOLS,
   startCentralServer,
   waitForPort,
-} from "../support/orthanc.ts";
-import { type ChildHandle, freePort, runCommand, spawnChild } from "../support/process.ts";
+} from "../../scripts/harness/orthanc.ts";
+import { type ChildHandle, freePort, runCommand, spawnChild } from "../../scripts/harness/process.ts";
 import { interopTest } from "../support/tools.ts";
 
 const TOOLS = [...ORTHANC_TOOLS, "dcmsend", "dcmconv", "dcmcjpeg", "dcmcjpls", "dcmcrle", "dcmdump"];

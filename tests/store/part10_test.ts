@@ -5,7 +5,8 @@
  */
 import { deflateRawSync } from "node:zlib";
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
-import { findOnPath, inCi, interopTest } from "../support/tools.ts";
+import { findOnPath, inCi } from "../../scripts/harness/tools.ts";
+import { interopTest } from "../support/tools.ts";
 import {
   type DatasetAttributes,
   DatasetError,

@@ -723,7 +723,10 @@ export async function encodeJ2k(
     dataset.LossyImageCompressionRatio = ratio.toFixed(2);
     dataset.LossyImageCompressionMethod = "ISO_15444_1";
   }
-  await Deno.writeFile(out, concatBytes([part10Head(dataset, transferSyntaxUid), encapsulatedPixelData(encoded)]));
+  await Deno.writeFile(
+    out,
+    concatBytes([part10Head(dataset, transferSyntaxUid), encapsulatedPixelData(encoded)]),
+  );
 }
 
 /**

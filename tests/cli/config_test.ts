@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "../status/helpers.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "../support/assert.ts";
 import { defaultConfig, joinPath } from "../../src/config.ts";
 import {
   CONFIG_KEYS,

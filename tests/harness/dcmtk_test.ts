@@ -7,7 +7,13 @@ import {
   makeCtSeries,
   makeTransferSyntaxSet,
 } from "../../scripts/harness/data.ts";
-import { dcmsend, echoscu, startStorescp, storescu, storescuProposalFor } from "../../scripts/harness/dcmtk.ts";
+import {
+  dcmsend,
+  echoscu,
+  startStorescp,
+  storescu,
+  storescuProposalFor,
+} from "../../scripts/harness/dcmtk.ts";
 import { interopTest } from "../support/tools.ts";
 
 const TOOLS = [

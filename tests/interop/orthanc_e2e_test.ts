@@ -6,13 +6,12 @@
  * and again while uploading: after a restart on the same data folder every instance that was
  * answered Success arrives, and none is left queued.
  */
-import { assert, assertEquals } from "../support/assert.ts";
+import { assert, assertEquals, assertSameDataset } from "../support/assert.ts";
 import { defaultConfig, type UploadConfig } from "../../src/config.ts";
 import { QueueIndex } from "../../src/store/index.ts";
 import { collectFiles, store, type StoreResult } from "../../src/scu/operations.ts";
 import {
   datasetDump,
-  datasetFingerprint,
   fileTransferSyntax,
   makeCtSeries,
   makeTransferSyntaxSet,
@@ -44,18 +43,6 @@ async function waitUntil(
     if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
-}
-
-async function assertSameDataset(expectedPath: string, actualPath: string): Promise<void> {
-  if (await datasetFingerprint(expectedPath) === await datasetFingerprint(actualPath)) return;
-  const [a, b] = [(await datasetDump(expectedPath)).split("\n"), (await datasetDump(actualPath)).split("\n")];
-  const diff = [
-    ...a.filter((l) => !b.includes(l)).map((l) => `- ${l}`),
-    ...b.filter((l) => !a.includes(l)).map((l) => `+ ${l}`),
-  ];
-  throw new Error(
-    `data set of ${actualPath} differs from ${expectedPath}:\n${diff.map((l) => l.slice(0, 160)).join("\n")}`,
-  );
 }
 
 async function orthancUids(central: CentralServer): Promise<Set<string>> {

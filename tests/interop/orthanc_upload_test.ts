@@ -11,7 +11,12 @@ import { defaultConfig, type UploadConfig } from "../../src/config.ts";
 import { QueueIndex } from "../../src/store/index.ts";
 import { readDatasetAttributes } from "../../src/store/part10.ts";
 import { Uploader } from "../../src/upload/uploader.ts";
-import { datasetDump, datasetFingerprint, makeCtSeries, makeTransferSyntaxSet } from "../../scripts/harness/data.ts";
+import {
+  datasetDump,
+  datasetFingerprint,
+  makeCtSeries,
+  makeTransferSyntaxSet,
+} from "../../scripts/harness/data.ts";
 import {
   type CentralServer,
   fetchInstanceFile,

@@ -217,6 +217,7 @@ export class ScuAssociation {
 
   /** Closes the connection. */
   close(): void {
+    this.#reader.close();
     if (!this.#closed) {
       this.#closed = true;
       try {

@@ -69,6 +69,7 @@ export class ScriptedPeer {
   }
 
   close(): void {
+    this.#reader.close();
     try {
       this.#conn.close();
     } catch { /* closed */ }

@@ -15,8 +15,3 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   }
   return out;
 }
-
-/** `n` in upper-case hexadecimal, zero-padded to `digits` digits (e.g. `hex(0x7fe0, 4)` is "7FE0"). */
-export function hex(n: number, digits: number): string {
-  return n.toString(16).toUpperCase().padStart(digits, "0");
-}

@@ -56,14 +56,18 @@ export class ScuAssociation {
   #closed = false;
   #nextMessageId = 1;
   /** Accepted presentation contexts: id → { abstractSyntax, transferSyntax }. */
-  accepted: Map<number, { abstractSyntax: string; transferSyntax: string }> = new Map();
-  /** The acceptor's Maximum Length Received (PS3.8 D.1.1); 0 means no limit. */
-  peerMaxPduLength = 0;
+  readonly accepted: Map<number, { abstractSyntax: string; transferSyntax: string }> = new Map();
+  #peerMaxPduLength = 0;
 
   private constructor(conn: Deno.TcpConn, maxPduLength: number, timeoutMs: number) {
     this.#conn = conn;
     this.#reader = new PduReader(conn, new PduFramer({ maxPDataLength: maxPduLength }));
     this.#timeoutMs = timeoutMs;
+  }
+
+  /** The acceptor's Maximum Length Received (PS3.8 D.1.1); 0 means no limit. */
+  get peerMaxPduLength(): number {
+    return this.#peerMaxPduLength;
   }
 
   /** The state of PS3.8 §9.2.1 the association is in (Sta6 once established, Sta1 once closed). */
@@ -124,7 +128,7 @@ export class ScuAssociation {
   }
 
   #accept(ac: AssociateAc, rq: PresentationContextRq[]): void {
-    this.peerMaxPduLength = ac.userInformation.maxPduLength ?? 0;
+    this.#peerMaxPduLength = ac.userInformation.maxPduLength ?? 0;
     for (const pc of ac.presentationContexts) {
       const proposed = rq.find((p) => p.id === pc.id);
       if (proposed && pc.result === PresentationContextResult.Acceptance) {

@@ -3,7 +3,8 @@
  * lengths, aborts mid-instance, idle peers (ARTIM), slow peers, limits, and the DIMSE statuses.
  */
 import { assert, assertEquals } from "./support/assert.ts";
-import { associateRq, concat, cStorePdus, encodePdu, ScriptedPeer } from "./support/peer.ts";
+import { associateRq, cStorePdus, encodePdu, ScriptedPeer } from "./support/peer.ts";
+import { concatBytes as concat } from "../src/bytes.ts";
 import { listFiles, startTestGateway } from "./support/gateway.ts";
 import { CT_IMAGE_STORAGE, IMPLICIT_VR_LE, tinyDataset } from "./support/dataset.ts";
 import { decodeCommandSet, encodeCommandSet } from "../src/dimse/command.ts";

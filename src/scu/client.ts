@@ -1,56 +1,29 @@
 /**
  * A small association requestor (SCU) for the `echo` and `store` commands: C-ECHO and C-STORE
- * over one association, data sets streamed from Part 10 files in PDV-sized pieces.
+ * over one association, data sets streamed from Part 10 files in PDV-sized pieces. The Upper Layer
+ * is the acceptor's: the same framer and PDU reader, the same P-DATA writer (`ul/pdata_writer.ts`)
+ * and the requestor cells of the same state table (`ul/state_machine.ts`).
  * @module
  */
 import { PduFramer } from "../ul/framer.ts";
-import { decodePdu } from "../ul/pdu_decode.ts";
-import { encodePDataTf, encodePdu } from "../ul/pdu_encode.ts";
+import { encodePdu } from "../ul/pdu_encode.ts";
+import { writePData } from "../ul/pdata_writer.ts";
+import { PduReader } from "../ul/pdu_reader.ts";
+import { type Action, type Event, eventForPdu, type State, transition } from "../ul/state_machine.ts";
 import {
+  AbortReason,
+  AbortSource,
   type AssociateAc,
   DICOM_APPLICATION_CONTEXT,
   emptyUserInformation,
   type Pdu,
+  PduError,
   PresentationContextResult,
   type PresentationContextRq,
 } from "../ul/pdu.ts";
 import { MessageAssembler } from "../dimse/assembler.ts";
 import { type CommandSet, encodeCommandSet } from "../dimse/command.ts";
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from "../version.ts";
-
-/**
- * Cuts a byte stream into PDV fragments of exactly `max` bytes (rounded down to even), the last
- * one holding the rest. PS3.8 Annex E.2 limits a fragment to the peer's maximum length, and
- * DCMTK refuses any odd fragment ("Odd Fragment Length"), so fragment edges must never follow
- * the edges of file reads, which can be odd. An even-length stream thus gives even fragments.
- */
-export async function* pdvFragments(
-  parts: AsyncIterable<Uint8Array>,
-  max: number,
-): AsyncIterable<Uint8Array> {
-  const size = Math.max(2, max - (max % 2));
-  let carry = new Uint8Array(size);
-  let filled = 0;
-  for await (const part of parts) {
-    let offset = 0;
-    if (filled > 0) {
-      const take = Math.min(size - filled, part.length);
-      carry.set(part.subarray(0, take), filled);
-      filled += take;
-      offset = take;
-      if (filled < size) continue;
-      yield carry;
-      carry = new Uint8Array(size);
-      filled = 0;
-    }
-    for (; part.length - offset >= size; offset += size) yield part.subarray(offset, offset + size);
-    if (offset < part.length) {
-      carry.set(part.subarray(offset), 0);
-      filled = part.length - offset;
-    }
-  }
-  if (filled > 0) yield carry.subarray(0, filled);
-}
 
 /** Options for `ScuAssociation.open`. */
 export interface ScuOptions {
@@ -70,44 +43,47 @@ export class ScuError extends Error {
   override name = "ScuError";
 }
 
-/** An established association as requestor. */
+/**
+ * An association as requestor, driven by the requestor cells of the one PS3.8 Table 9-10
+ * (`ul/state_machine.ts`): every received PDU, local request, timeout and closed connection is an
+ * event looked up there, and the action found is carried out here.
+ */
 export class ScuAssociation {
   #conn: Deno.TcpConn;
-  #framer: PduFramer;
-  #queue: Pdu[] = [];
+  #reader: PduReader;
   #timeoutMs: number;
+  #state: State = "Sta1";
+  #closed = false;
   #nextMessageId = 1;
   /** Accepted presentation contexts: id → { abstractSyntax, transferSyntax }. */
-  readonly accepted: Map<number, { abstractSyntax: string; transferSyntax: string }>;
-  readonly peerMaxPduLength: number;
+  readonly accepted: Map<number, { abstractSyntax: string; transferSyntax: string }> = new Map();
+  #peerMaxPduLength = 0;
 
-  private constructor(
-    conn: Deno.TcpConn,
-    framer: PduFramer,
-    ac: AssociateAc,
-    rq: PresentationContextRq[],
-    timeoutMs: number,
-  ) {
+  private constructor(conn: Deno.TcpConn, maxPduLength: number, timeoutMs: number) {
     this.#conn = conn;
-    this.#framer = framer;
+    this.#reader = new PduReader(conn, new PduFramer({ maxPDataLength: maxPduLength }));
     this.#timeoutMs = timeoutMs;
-    this.peerMaxPduLength = ac.userInformation.maxPduLength ?? 0;
-    this.accepted = new Map();
-    for (const pc of ac.presentationContexts) {
-      const proposed = rq.find((p) => p.id === pc.id);
-      if (proposed && pc.result === PresentationContextResult.Acceptance) {
-        this.accepted.set(pc.id, {
-          abstractSyntax: proposed.abstractSyntax,
-          transferSyntax: pc.transferSyntax,
-        });
-      }
-    }
+  }
+
+  /** The acceptor's Maximum Length Received (PS3.8 D.1.1); 0 means no limit. */
+  get peerMaxPduLength(): number {
+    return this.#peerMaxPduLength;
+  }
+
+  /** The state of PS3.8 §9.2.1 the association is in (Sta6 once established, Sta1 once closed). */
+  get state(): State {
+    return this.#state;
   }
 
   /** Connects and negotiates; throws ScuError on rejection. */
   static async open(options: ScuOptions): Promise<ScuAssociation> {
     const maxPduLength = options.maxPduLength ?? 262144;
     const timeoutMs = options.timeoutMs ?? 30_000;
+    // PS3.8 §9.3.2.2: presentation context IDs are odd integers 1–255.
+    if (options.presentationContexts.length > 128) {
+      throw new ScuError("At most 128 presentation contexts fit in one association");
+    }
+    // Sta1 + Evt1 (A-ASSOCIATE request) → AE-1: issue TRANSPORT CONNECT request; next Sta4.
     let conn: Deno.TcpConn;
     try {
       conn = await Deno.connect({ hostname: options.host, port: options.port });
@@ -115,22 +91,17 @@ export class ScuAssociation {
       throw new ScuError(`Cannot connect to ${options.host}:${options.port}: ${(error as Error).message}`);
     }
     conn.setNoDelay(true);
-    // PS3.8 §9.3.2.2: presentation context IDs are odd integers 1–255.
-    if (options.presentationContexts.length > 128) {
-      conn.close();
-      throw new ScuError("At most 128 presentation contexts fit in one association");
-    }
+    const association = new ScuAssociation(conn, maxPduLength, timeoutMs);
+    association.#state = transition("Sta1", "Evt1", { role: "requestor" }).next;
     const contexts = options.presentationContexts.map((pc, i) => ({ id: 2 * i + 1, ...pc }));
     const userInformation = emptyUserInformation();
     userInformation.maxPduLength = maxPduLength;
     userInformation.implementationClassUid = IMPLEMENTATION_CLASS_UID;
     userInformation.implementationVersionName = IMPLEMENTATION_VERSION_NAME;
-    const framer = new PduFramer({ maxPDataLength: maxPduLength });
-    const partial = new ScuReader(conn, framer, timeoutMs);
     try {
-      await writeAll(
-        conn,
-        encodePdu({
+      // Sta4 + Evt2 (transport connect confirmation) → AE-2: send A-ASSOCIATE-RQ; next Sta5.
+      await association.#event("Evt2", {
+        pdu: encodePdu({
           type: "A-ASSOCIATE-RQ",
           protocolVersion: 1,
           calledAeTitle: options.calledAeTitle,
@@ -139,27 +110,33 @@ export class ScuAssociation {
           presentationContexts: contexts,
           userInformation,
         }),
-      );
-      const reply = await partial.next();
-      if (reply.type === "A-ASSOCIATE-RJ") {
+      });
+      const { action, pdu } = await association.#receive();
+      if (action === "AE-4" && pdu.type === "A-ASSOCIATE-RJ") {
         throw new ScuError(
           `Association rejected by ${options.calledAeTitle} at ${options.host}:${options.port} ` +
-            `(result ${reply.result}, source ${reply.source}, reason ${reply.reason}: ${
-              describeRejection(reply)
-            })`,
+            `(result ${pdu.result}, source ${pdu.source}, reason ${pdu.reason}: ${describeRejection(pdu)})`,
         );
       }
-      if (reply.type !== "A-ASSOCIATE-AC") {
-        throw new ScuError(`Expected A-ASSOCIATE-AC, received ${reply.type}`);
-      }
-      const association = new ScuAssociation(conn, framer, reply, contexts, timeoutMs);
-      association.#queue = partial.queue;
+      if (action !== "AE-3" || pdu.type !== "A-ASSOCIATE-AC") throw unexpected("A-ASSOCIATE-AC", pdu);
+      association.#accept(pdu, contexts);
       return association;
     } catch (error) {
-      try {
-        conn.close();
-      } catch { /* closed */ }
+      association.close();
       throw error;
+    }
+  }
+
+  #accept(ac: AssociateAc, rq: PresentationContextRq[]): void {
+    this.#peerMaxPduLength = ac.userInformation.maxPduLength ?? 0;
+    for (const pc of ac.presentationContexts) {
+      const proposed = rq.find((p) => p.id === pc.id);
+      if (proposed && pc.result === PresentationContextResult.Acceptance) {
+        this.accepted.set(pc.id, {
+          abstractSyntax: proposed.abstractSyntax,
+          transferSyntax: pc.transferSyntax,
+        });
+      }
     }
   }
 
@@ -189,15 +166,23 @@ export class ScuAssociation {
     command: CommandSet,
     dataset?: AsyncIterable<Uint8Array>,
   ): Promise<CommandSet> {
-    await this.#sendFragments(presentationContextId, true, single(encodeCommandSet(command)));
-    if (dataset) await this.#sendFragments(presentationContextId, false, dataset);
+    const message = { presentationContextId, peerMaxPduLength: this.peerMaxPduLength };
+    // Sta6 + Evt9 (P-DATA request) → DT-1: send P-DATA-TF PDU. Anywhere else the table aborts.
+    const send = async (pdu: Uint8Array): Promise<void> => {
+      const action = await this.#event("Evt9", { pdu });
+      if (action !== "DT-1") {
+        throw new ScuError(`Cannot send P-DATA-TF in ${this.#state}: association aborted`);
+      }
+    };
+    await writePData(send, { ...message, isCommand: true }, encodeCommandSet(command));
+    if (dataset) await writePData(send, { ...message, isCommand: false }, dataset);
     const assembler = new MessageAssembler();
     for (;;) {
-      const pdu = await this.#next();
-      if (pdu.type === "A-ABORT") {
-        throw new ScuError(`Association aborted by the peer (source ${pdu.source}, reason ${pdu.reason})`);
+      const { action, pdu } = await this.#receive();
+      if (action === "AR-2") {
+        throw new ScuError("The peer released the association (A-RELEASE-RQ) before answering");
       }
-      if (pdu.type !== "P-DATA-TF") throw new ScuError(`Expected P-DATA-TF, received ${pdu.type}`);
+      if (action !== "DT-2" || pdu.type !== "P-DATA-TF") throw unexpected("P-DATA-TF", pdu);
       for (const pdv of pdu.pdvs) {
         for (const event of assembler.push(pdv)) {
           if (event.kind === "command") return event.command;
@@ -209,9 +194,17 @@ export class ScuAssociation {
   /** A-RELEASE-RQ, wait for A-RELEASE-RP, close. */
   async release(): Promise<void> {
     try {
-      await writeAll(this.#conn, encodePdu({ type: "A-RELEASE-RQ" }));
-      const pdu = await this.#next();
-      if (pdu.type !== "A-RELEASE-RP") throw new ScuError(`Expected A-RELEASE-RP, received ${pdu.type}`);
+      // Sta6 + Evt11 (A-RELEASE request) → AR-1: send A-RELEASE-RQ; next Sta7.
+      await this.#event("Evt11");
+      for (;;) {
+        const { action, pdu } = await this.#receive();
+        // AR-3: A-RELEASE-RP, close. AR-6: a P-DATA-TF still in flight, ignored. AR-8: a release
+        // collision, already answered by #event (Sta9 → AR-9 → Sta11); wait on for the RP.
+        if (action === "AR-3") return;
+        if (action !== "AR-6" && action !== "AR-8" && action !== "AR-9") {
+          throw unexpected("A-RELEASE-RP", pdu);
+        }
+      }
     } finally {
       this.close();
     }
@@ -220,80 +213,130 @@ export class ScuAssociation {
   /** Sends A-ABORT and closes. */
   async abort(): Promise<void> {
     try {
-      await writeAll(this.#conn, encodePdu({ type: "A-ABORT", source: 0, reason: 0 }));
+      // Evt15 (A-ABORT request) → AA-1 (send A-ABORT, service-user source) or AA-2 (close).
+      await this.#event("Evt15");
     } catch { /* closing anyway */ }
     this.close();
   }
 
   /** Closes the connection. */
   close(): void {
+    this.#reader.close();
+    if (!this.#closed) {
+      this.#closed = true;
+      try {
+        this.#conn.close();
+      } catch { /* already closed */ }
+    }
+    this.#state = "Sta1";
+  }
+
+  /**
+   * Waits for the next PDU and applies its event (or Evt19 for an invalid PDU, Evt15 on our
+   * timeout, Evt17 when the peer closes). Throws ScuError where the table ends the association.
+   */
+  async #receive(): Promise<{ action: Action; pdu: Pdu }> {
+    let result;
     try {
-      this.#conn.close();
-    } catch { /* already closed */ }
-  }
-
-  async #sendFragments(id: number, isCommand: boolean, parts: AsyncIterable<Uint8Array>): Promise<void> {
-    // PS3.8 §9.3.5: every PDV item costs 6 bytes of header inside the peer's maximum length.
-    const max = this.peerMaxPduLength > 0 ? this.peerMaxPduLength - 6 : 1024 * 1024;
-    let held: Uint8Array | null = null;
-    for await (const piece of pdvFragments(parts, max)) {
-      if (held) {
-        await writeAll(
-          this.#conn,
-          encodePDataTf([{ presentationContextId: id, isCommand, isLast: false, data: held }]),
-        );
-      }
-      held = piece;
+      result = await this.#reader.next(this.#timeoutMs);
+    } catch (error) {
+      const reason = error instanceof PduError ? error.abortReason : AbortReason.InvalidPduParameterValue;
+      // Evt19 "Unrecognized or invalid PDU received" → AA-8.
+      await this.#event("Evt19", { abortReason: reason });
+      throw new ScuError(`Invalid PDU from the peer, association aborted: ${(error as Error).message}`);
     }
-    // The last fragment carries the "last" bit (PS3.8 Annex E.2), even an empty data set.
-    await writeAll(
-      this.#conn,
-      encodePDataTf([{
-        presentationContextId: id,
-        isCommand,
-        isLast: true,
-        data: held ?? new Uint8Array(0),
-      }]),
-    );
-  }
-
-  async #next(): Promise<Pdu> {
-    const reader = new ScuReader(this.#conn, this.#framer, this.#timeoutMs);
-    reader.queue = this.#queue;
-    const pdu = await reader.next();
-    this.#queue = reader.queue;
-    return pdu;
-  }
-}
-
-/** Reads whole PDUs from a connection with a timeout. */
-class ScuReader {
-  queue: Pdu[] = [];
-  constructor(private conn: Deno.TcpConn, private framer: PduFramer, private timeoutMs: number) {}
-
-  async next(): Promise<Pdu> {
-    while (this.queue.length === 0) {
-      const buffer = new Uint8Array(65536);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const n = await Promise.race([
-        this.conn.read(buffer).catch(() => null),
-        new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), this.timeoutMs)),
-      ]).finally(() => clearTimeout(timer));
-      if (n === "timeout") throw new ScuError(`No answer from the peer within ${this.timeoutMs / 1000} s`);
-      if (n === null) throw new ScuError("The peer closed the connection");
-      for (const frame of this.framer.push(buffer.subarray(0, n))) this.queue.push(decodePdu(frame.slice()));
+    if (result.kind === "timeout") {
+      // Our own limit: a local A-ABORT request (Evt15 → AA-1).
+      await this.#event("Evt15");
+      throw new ScuError(`No answer from the peer within ${this.#timeoutMs / 1000} s`);
     }
-    return this.queue.shift()!;
+    if (result.kind === "closed") {
+      // Evt17 "Transport connection closed indication" → AA-4 (A-P-ABORT indication).
+      await this.#event("Evt17");
+      throw new ScuError("The peer closed the connection");
+    }
+    const pdu = result.pdu;
+    const action = await this.#event(eventForPdu(pdu));
+    if (action === "AA-3" && pdu.type === "A-ABORT") {
+      throw new ScuError(`Association aborted by the peer (source ${pdu.source}, reason ${pdu.reason})`);
+    }
+    return { action, pdu };
+  }
+
+  /**
+   * Looks `event` up in PS3.8 Table 9-10 (requestor role), moves to the next state and carries
+   * out the action's sends and closes; the caller handles the indications (AE-3, DT-2, …).
+   */
+  async #event(event: Event, context: { pdu?: Uint8Array; abortReason?: number } = {}): Promise<Action> {
+    const { action, next } = transition(this.#state, event, { role: "requestor" });
+    this.#state = next;
+    switch (action) {
+      case "AE-2": // Send A-ASSOCIATE-RQ PDU.
+      case "DT-1": // Send P-DATA-TF PDU.
+        await this.#write(context.pdu!);
+        break;
+      case "AR-1": // Send A-RELEASE-RQ PDU.
+        await this.#write(encodePdu({ type: "A-RELEASE-RQ" }));
+        break;
+      case "AR-2":
+        // Issue A-RELEASE indication. The requestor has nothing outstanding but what it waits
+        // for, so its local A-RELEASE response (Evt14 → AR-4) follows at once.
+        await this.#event("Evt14");
+        break;
+      case "AR-4": // Issue A-RELEASE-RP PDU (and start ARTIM: we close instead of waiting).
+        await this.#write(encodePdu({ type: "A-RELEASE-RP" }));
+        this.close();
+        break;
+      case "AR-8":
+        // Release collision: issue A-RELEASE indication; as requestor, next Sta9, where our local
+        // A-RELEASE response (Evt14) is AR-9.
+        await this.#event("Evt14");
+        break;
+      case "AR-9": // Send A-RELEASE-RP PDU; next Sta11, awaiting A-RELEASE-RP.
+        await this.#write(encodePdu({ type: "A-RELEASE-RP" }));
+        break;
+      case "AA-1": // Send A-ABORT PDU (service-user source); we close rather than wait (ARTIM).
+        await this.#sendAbort(AbortSource.ServiceUser, 0);
+        this.close();
+        break;
+      case "AA-7": // Send A-ABORT PDU.
+        await this.#sendAbort(AbortSource.ServiceProvider, AbortReason.UnexpectedPdu);
+        break;
+      case "AA-8": // Send A-ABORT PDU (service-provider source), issue A-P-ABORT indication.
+        await this.#sendAbort(AbortSource.ServiceProvider, context.abortReason ?? AbortReason.UnexpectedPdu);
+        this.close();
+        break;
+      case "AE-4": // Issue A-ASSOCIATE confirmation (reject) and close the transport connection.
+      case "AR-3": // Issue A-RELEASE confirmation and close the transport connection.
+      case "AA-2": // Close the transport connection.
+      case "AA-3": // Issue A-ABORT / A-P-ABORT indication and close the transport connection.
+      case "AA-4": // Issue A-P-ABORT indication (the connection is gone).
+      case "AA-5":
+      case "AR-5":
+        this.close();
+        break;
+      default:
+        // AE-3, DT-2, AR-6, AR-10, AA-6: indications, handled by the caller (or nothing to do).
+        break;
+    }
+    return action;
+  }
+
+  async #sendAbort(source: number, reason: number): Promise<void> {
+    try {
+      await this.#write(encodePdu({ type: "A-ABORT", source, reason }));
+    } catch { /* the connection is closed next anyway */ }
+  }
+
+  async #write(bytes: Uint8Array): Promise<void> {
+    if (this.#closed) throw new ScuError("The connection is closed");
+    let written = 0;
+    while (written < bytes.length) written += await this.#conn.write(bytes.subarray(written));
   }
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
-}
-
-async function* single(bytes: Uint8Array): AsyncIterable<Uint8Array> {
-  yield bytes;
+function unexpected(expected: string, pdu: Pdu): ScuError {
+  return new ScuError(`Expected ${expected}, received ${pdu.type}`);
 }
 
 function describeRejection(rj: { result: number; source: number; reason: number }): string {

@@ -12,6 +12,7 @@
  * takes the role into account.
  * @module
  */
+import type { Pdu } from "./pdu.ts";
 
 /** PS3.8 §9.2.1 states. */
 export type State =
@@ -301,4 +302,24 @@ export function transition(
   const [action, next] = cell;
   if (action === "AR-8" && options.role === "requestor") return { action, next: "Sta9" };
   return { action, next };
+}
+
+/** PS3.8 §9.2.2: the event a received PDU causes (Evt3, Evt4, Evt6, Evt10, Evt12, Evt13, Evt16). */
+export function eventForPdu(pdu: Pdu): Event {
+  switch (pdu.type) {
+    case "A-ASSOCIATE-AC":
+      return "Evt3";
+    case "A-ASSOCIATE-RJ":
+      return "Evt4";
+    case "A-ASSOCIATE-RQ":
+      return "Evt6";
+    case "P-DATA-TF":
+      return "Evt10";
+    case "A-RELEASE-RQ":
+      return "Evt12";
+    case "A-RELEASE-RP":
+      return "Evt13";
+    case "A-ABORT":
+      return "Evt16";
+  }
 }

@@ -1,4 +1,5 @@
-import { assert, assertEquals, assertStringIncludes, tempDir } from "../status/helpers.ts";
+import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { tempDir } from "../status/helpers.ts";
 import {
   buildCompileArgs,
   CompileError,

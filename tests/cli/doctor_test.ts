@@ -1,4 +1,5 @@
-import { assert, assertEquals, assertStringIncludes, tempDir } from "../status/helpers.ts";
+import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { tempDir } from "../status/helpers.ts";
 import { makeTestPki, type TestPki } from "../status/tls_fixture.ts";
 import { environmentProxy } from "../../src/upload/http.ts";
 import { interopTest } from "../support/tools.ts";

@@ -1,4 +1,4 @@
-import { assertEquals, assertStringIncludes } from "../status/helpers.ts";
+import { assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { joinPath } from "../../src/platform/fs.ts";
 import { initialConfigText } from "../../src/config/template.ts";
 import { writeInitialConfig } from "../../src/cli/init.ts";

@@ -1,4 +1,5 @@
-import { assert, assertEquals, assertStringIncludes, tempDir } from "../status/helpers.ts";
+import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { tempDir } from "../status/helpers.ts";
 import { defaultConfig } from "../../src/config/types.ts";
 import { joinPath } from "../../src/platform/fs.ts";
 import {

@@ -2,7 +2,7 @@
  * `dicom-gateway retry-failed`: queues rejected instances again from another process, and a
  * running uploader (its own connection to the index) picks them up by its idle rescan.
  */
-import { assert, assertEquals, assertStringIncludes } from "../status/helpers.ts";
+import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { defaultConfig } from "../../src/config/types.ts";
 import { QueueIndex } from "../../src/store/index.ts";
 import { Uploader } from "../../src/upload/uploader.ts";

@@ -1,5 +1,5 @@
 /** The run command's wiring of the status page: values from the gateway; saving writes the file and applies it. */
-import { assertEquals, assertStringIncludes } from "../status/helpers.ts";
+import { assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { statusInputs } from "../../src/cli/status_inputs.ts";
 import { createStatusSource } from "../../src/status/source.ts";
 import { joinPath } from "../../src/platform/fs.ts";

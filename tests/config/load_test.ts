@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertStringIncludes } from "../status/helpers.ts";
+import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { defaultConfig } from "../../src/config/types.ts";
 import { joinPath } from "../../src/platform/fs.ts";
 import { CONFIG_KEYS, envName } from "../../src/config/schema.ts";

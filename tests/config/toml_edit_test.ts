@@ -1,4 +1,4 @@
-import { assertEquals } from "../status/helpers.ts";
+import { assertEquals } from "../support/assert.ts";
 import { setTomlKey } from "../../src/config/toml_edit.ts";
 
 Deno.test("setTomlKey keeps comments, replaces in place, inserts and appends", () => {

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "../status/helpers.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "../support/assert.ts";
 import { joinPath } from "../../src/platform/fs.ts";
 import { ConfigError } from "../../src/config/error.ts";
 import { loadConfig } from "../../src/config/load.ts";

@@ -1,5 +1,5 @@
 /** allowed_addresses is checked by the same parser the allowlist matches with. */
-import { assert, assertEquals, assertStringIncludes } from "../status/helpers.ts";
+import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { addressAllowed } from "../../src/net/ip.ts";
 import { configError, withFile } from "./helpers.ts";

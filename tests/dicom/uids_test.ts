@@ -1,5 +1,5 @@
 /** The UID registry: transfer syntax flags, storage / non-storage SOP classes, UID syntax. */
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { assert, assertEquals } from "../support/assert.ts";
 import {
   DeflatedExplicitVrLittleEndian,
   ExplicitVrBigEndian,

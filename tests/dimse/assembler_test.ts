@@ -1,8 +1,8 @@
-import { assert, assertEquals } from "../support/assert.ts";
+import { assert, assertEquals, assertThrows } from "../support/assert.ts";
 import { type AssemblerEvent, MAX_COMMAND_BYTES, MessageAssembler } from "../../src/dimse/assembler.ts";
 import { cEchoRq, CommandField, cStoreRq, DimseError, encodeCommandSet } from "../../src/dimse/command.ts";
 import type { Pdv } from "../../src/ul/pdu.ts";
-import { assertThrows, DCMTK_C_STORE_RQ, SC_SOP_CLASS, SC_SOP_INSTANCE } from "./fixtures.ts";
+import { DCMTK_C_STORE_RQ, SC_SOP_CLASS, SC_SOP_INSTANCE } from "./fixtures.ts";
 
 const STORE_RQ = encodeCommandSet(
   cStoreRq({ messageId: 9, sopClassUid: SC_SOP_CLASS, sopInstanceUid: SC_SOP_INSTANCE }),

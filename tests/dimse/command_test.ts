@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../support/assert.ts";
+import { assert, assertEquals, assertThrows } from "../support/assert.ts";
 import {
   cEchoRq,
   cEchoRsp,
@@ -15,7 +15,6 @@ import {
 } from "../../src/dimse/command.ts";
 import { Status } from "../../src/dimse/status.ts";
 import {
-  assertThrows,
   DCMTK_C_ECHO_RQ,
   DCMTK_C_ECHO_RSP,
   DCMTK_C_STORE_RQ,

@@ -63,21 +63,3 @@ export const DCMTK_C_STORE_RSP = hex(`
     312e322e3237362e302e373233303031302e332e312e342e38333233
     3332382e393332392e313739353834303534302e373439343836
 `);
-
-/** Asserts that `fn` throws synchronously an error of `type` (whose message includes `includes`); returns it. */
-export function assertThrows<E extends Error>(
-  fn: () => unknown,
-  type: new (...args: never[]) => E,
-  includes?: string,
-): E {
-  try {
-    fn();
-  } catch (error) {
-    if (!(error instanceof type)) throw new Error(`expected ${type.name}, got ${String(error)}`);
-    if (includes !== undefined && !error.message.includes(includes)) {
-      throw new Error(`expected message to include "${includes}", got "${error.message}"`);
-    }
-    return error;
-  }
-  throw new Error(`expected ${type.name} to be thrown`);
-}

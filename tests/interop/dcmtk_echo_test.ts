@@ -3,9 +3,9 @@
  * DCMTK `storescp`.
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { echoscu, startStorescp } from "../support/dcmtk.ts";
+import { echoscu, startStorescp } from "../../scripts/harness/dcmtk.ts";
 import { startTestGateway } from "../support/gateway.ts";
-import { freePort, runGatewayCommand } from "../support/process.ts";
+import { freePort, runGatewayCommand } from "../../scripts/harness/process.ts";
 import { interopTest } from "../support/tools.ts";
 
 interopTest(

@@ -16,10 +16,10 @@ import {
   newUid,
   parseMetaHeader,
   type TransferSyntaxSample,
-} from "../support/data.ts";
-import { dcmsend, startStorescp, storescu, storescuProposalFor } from "../support/dcmtk.ts";
+} from "../../scripts/harness/data.ts";
+import { dcmsend, startStorescp, storescu, storescuProposalFor } from "../../scripts/harness/dcmtk.ts";
 import { listFiles, startTestGateway, type TestGateway } from "../support/gateway.ts";
-import { runCommand, runGatewayCommand } from "../support/process.ts";
+import { runCommand, runGatewayCommand } from "../../scripts/harness/process.ts";
 import { interopTest } from "../support/tools.ts";
 
 const MAKERS = ["dcmconv", "dcmcjpeg", "dcmcjpls", "dcmcrle", "dcmdump"];

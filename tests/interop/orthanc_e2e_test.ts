@@ -6,17 +6,16 @@
  * and again while uploading: after a restart on the same data folder every instance that was
  * answered Success arrives, and none is left queued.
  */
-import { assert, assertEquals } from "../support/assert.ts";
+import { assert, assertEquals, assertSameDataset } from "../support/assert.ts";
 import { defaultConfig, type UploadConfig } from "../../src/config/types.ts";
 import { QueueIndex } from "../../src/store/index.ts";
 import { collectFiles, store, type StoreResult } from "../../src/scu/operations.ts";
 import {
   datasetDump,
-  datasetFingerprint,
   fileTransferSyntax,
   makeCtSeries,
   makeTransferSyntaxSet,
-} from "../support/data.ts";
+} from "../../scripts/harness/data.ts";
 import { readDatasetAttributes } from "../../src/store/part10.ts";
 import { instanceRelativePath } from "../../src/store/names.ts";
 import { startTestGateway } from "../support/gateway.ts";
@@ -27,8 +26,8 @@ import {
   ORTHANC_TOOLS,
   startCentralServer,
   waitForPort,
-} from "../support/orthanc.ts";
-import { type ChildHandle, freePort, runCommand, spawnChild } from "../support/process.ts";
+} from "../../scripts/harness/orthanc.ts";
+import { type ChildHandle, freePort, runCommand, spawnChild } from "../../scripts/harness/process.ts";
 import { interopTest } from "../support/tools.ts";
 
 const TOOLS = [...ORTHANC_TOOLS, "dcmsend", "dcmconv", "dcmcjpeg", "dcmcjpls", "dcmcrle", "dcmdump"];
@@ -44,18 +43,6 @@ async function waitUntil(
     if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
-}
-
-async function assertSameDataset(expectedPath: string, actualPath: string): Promise<void> {
-  if (await datasetFingerprint(expectedPath) === await datasetFingerprint(actualPath)) return;
-  const [a, b] = [(await datasetDump(expectedPath)).split("\n"), (await datasetDump(actualPath)).split("\n")];
-  const diff = [
-    ...a.filter((l) => !b.includes(l)).map((l) => `- ${l}`),
-    ...b.filter((l) => !a.includes(l)).map((l) => `+ ${l}`),
-  ];
-  throw new Error(
-    `data set of ${actualPath} differs from ${expectedPath}:\n${diff.map((l) => l.slice(0, 160)).join("\n")}`,
-  );
 }
 
 async function orthancUids(central: CentralServer): Promise<Set<string>> {

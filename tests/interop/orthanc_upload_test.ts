@@ -11,7 +11,12 @@ import { defaultConfig, type UploadConfig } from "../../src/config/types.ts";
 import { QueueIndex } from "../../src/store/index.ts";
 import { readDatasetAttributes } from "../../src/store/part10.ts";
 import { Uploader } from "../../src/upload/uploader.ts";
-import { datasetDump, datasetFingerprint, makeCtSeries, makeTransferSyntaxSet } from "../support/data.ts";
+import {
+  datasetDump,
+  datasetFingerprint,
+  makeCtSeries,
+  makeTransferSyntaxSet,
+} from "../../scripts/harness/data.ts";
 import {
   type CentralServer,
   fetchInstanceFile,
@@ -19,7 +24,7 @@ import {
   makeTestCa,
   ORTHANC_TOOLS,
   startCentralServer,
-} from "../support/orthanc.ts";
+} from "../../scripts/harness/orthanc.ts";
 import { interopTest } from "../support/tools.ts";
 import { startTinyproxy, TINYPROXY_TOOLS } from "../support/tinyproxy.ts";
 

@@ -1,5 +1,5 @@
 /** The one IP/CIDR parser: addresses, ranges and their edges, and the allowlist matcher built on them. */
-import { assert, assertEquals } from "../status/helpers.ts";
+import { assert, assertEquals } from "../support/assert.ts";
 import {
   addressAllowed,
   isIpv4,

@@ -3,7 +3,7 @@
  * the real status server with a fake StatusSource holding realistic data. In CI (CI=true) a
  * missing chromium fails the run instead of skipping.
  */
-import { assert, assertEquals, assertStringIncludes } from "./helpers.ts";
+import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { chromium } from "playwright-core";
 import { startStatusServer } from "../../src/status/server.ts";
 import { FakeSource } from "./fake_source.ts";

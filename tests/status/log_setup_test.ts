@@ -1,4 +1,5 @@
-import { assert, assertEquals, assertStringIncludes, tempDir } from "./helpers.ts";
+import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { tempDir } from "./helpers.ts";
 import type { LogLevel, LogRecord } from "@logtape/logtape";
 import {
   deleteOldLogs,

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertStringIncludes } from "./helpers.ts";
+import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { acceptedHostNames, startStatusServer, type StatusServer } from "../../src/status/server.ts";
 import { headline, toApiStatus } from "../../src/status/api.ts";
 import { escapeLabel, renderMetrics } from "../../src/status/metrics.ts";

@@ -1,5 +1,5 @@
 /** The status page's source, built from plain inputs: the snapshot it shows and the actions it passes on. */
-import { assert, assertEquals } from "./helpers.ts";
+import { assert, assertEquals } from "../support/assert.ts";
 import { createStatusSource, type StatusInputs } from "../../src/status/source.ts";
 import type { UploadSettingsInput } from "../../src/status/api.ts";
 import { defaultConfig } from "../../src/config/types.ts";

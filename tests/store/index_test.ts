@@ -1,5 +1,5 @@
-import { DatabaseSync } from "node:sqlite";
 import { assert, assertEquals } from "../support/assert.ts";
+import { DatabaseSync } from "node:sqlite";
 import { planBatch, QueueIndex, type ReceivedInstance } from "../../src/store/index.ts";
 
 let counter = 0;

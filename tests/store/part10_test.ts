@@ -3,9 +3,10 @@
  * (img2dcm, dump2dcm, dcmconv, dcmcjpeg, dcmcrle, dcmcjpls) and read back with dcmdump.
  * Outside CI a test whose DCMTK tools are missing is ignored with a message; in CI it fails.
  */
-import { deflateRawSync } from "node:zlib";
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
-import { findOnPath, inCi, interopTest } from "../support/tools.ts";
+import { deflateRawSync } from "node:zlib";
+import { findOnPath, inCi } from "../../scripts/harness/tools.ts";
+import { interopTest } from "../support/tools.ts";
 import {
   type DatasetAttributes,
   DatasetError,

@@ -1,7 +1,7 @@
 /**
  * Tiny hand-made data sets for scripted-peer tests: implicit VR little endian (the DICOM default
  * transfer syntax, PS3.5 §A.1), each element as tag (4 bytes), length (4 bytes), value.
- * Interop tests use real files made by DCMTK instead (tests/support/data.ts).
+ * Interop tests use real files made by DCMTK instead (scripts/harness/data.ts).
  */
 
 /** CT Image Storage. */

@@ -4,7 +4,7 @@
  * can produce faults no well-behaved peer would.
  */
 import { PduFramer } from "../../src/ul/framer.ts";
-import { decodePdu } from "../../src/ul/pdu_decode.ts";
+import { PduReader } from "../../src/ul/pdu_reader.ts";
 import { encodePDataTf, encodePdu } from "../../src/ul/pdu_encode.ts";
 import {
   type AssociateRq,
@@ -18,16 +18,23 @@ import { cStoreRq, encodeCommandSet } from "../../src/dimse/command.ts";
 /** A raw connection to the gateway. */
 export class ScriptedPeer {
   #conn: Deno.TcpConn;
-  #framer = new PduFramer({ maxPDataLength: 1 << 24 });
-  #queue: Pdu[] = [];
+  #reader: PduReader;
   #closed = false;
 
   private constructor(conn: Deno.TcpConn) {
     this.#conn = conn;
+    this.#reader = new PduReader(conn, new PduFramer({ maxPDataLength: 1 << 24 }));
   }
 
   static async connect(port: number): Promise<ScriptedPeer> {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.setNoDelay(true);
+    return new ScriptedPeer(conn);
+  }
+
+  /** Waits for the next connection on `listener` and scripts the acceptor's side of it. */
+  static async accept(listener: Deno.TcpListener): Promise<ScriptedPeer> {
+    const conn = await listener.accept();
     conn.setNoDelay(true);
     return new ScriptedPeer(conn);
   }
@@ -45,27 +52,10 @@ export class ScriptedPeer {
 
   /** The next PDU, or "closed" when the gateway closed the connection, or "timeout". */
   async receive(timeoutMs = 5000): Promise<Pdu | "closed" | "timeout"> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.#queue.length === 0) {
-      if (this.#closed) return "closed";
-      const buffer = new Uint8Array(65536);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const n = await Promise.race([
-        this.#conn.read(buffer).catch(() => null),
-        new Promise<"timeout">((r) =>
-          timer = setTimeout(() => r("timeout"), Math.max(1, deadline - Date.now()))
-        ),
-      ]).finally(() => clearTimeout(timer));
-      if (n === "timeout") return "timeout";
-      if (n === null) {
-        this.#closed = true;
-        return "closed";
-      }
-      for (const frame of this.#framer.push(buffer.subarray(0, n))) {
-        this.#queue.push(decodePdu(frame.slice()));
-      }
-    }
-    return this.#queue.shift()!;
+    if (this.#closed) return "closed";
+    const result = await this.#reader.next(timeoutMs);
+    if (result.kind === "closed") this.#closed = true;
+    return result.kind === "pdu" ? result.pdu : result.kind;
   }
 
   /** Waits until the gateway closes the connection (true) or the timeout passes (false). */
@@ -79,6 +69,7 @@ export class ScriptedPeer {
   }
 
   close(): void {
+    this.#reader.close();
     try {
       this.#conn.close();
     } catch { /* closed */ }
@@ -141,17 +132,6 @@ export function cStorePdus(
     }]));
   }
   return pdus;
-}
-
-/** Concatenates byte arrays. */
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 export { encodePdu };

@@ -3,8 +3,8 @@
  * loopback port with its own configuration, optionally asking for Basic credentials (RFC 7235
  * 407 Proxy-Authentication-Required). The gateway's HTTPS uploads go through it with CONNECT.
  */
-import { freePort, spawnChild } from "./process.ts";
-import { waitForPort } from "./orthanc.ts";
+import { freePort, spawnChild } from "../../scripts/harness/process.ts";
+import { waitForPort } from "../../scripts/harness/orthanc.ts";
 
 /** The `tools` an interop test needs for {@linkcode startTinyproxy}. */
 export const TINYPROXY_TOOLS = ["tinyproxy"];

@@ -4,7 +4,7 @@
  * mismatch with a real implementation shows up here first. Ignored when echoscu is not installed,
  * except in CI, where a missing echoscu fails.
  */
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { assert, assertEquals } from "../support/assert.ts";
 import { PduFramer } from "../../src/ul/framer.ts";
 import { decodePdu } from "../../src/ul/pdu_decode.ts";
 import { encodePDataTf, encodePdu } from "../../src/ul/pdu_encode.ts";

@@ -3,10 +3,10 @@
  * declared length is refused from the header alone; each PDU gets one buffer of its own size,
  * which reads fill directly, never taking bytes of the next PDU.
  */
-import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
+import { assert, assertEquals, assertPduError, assertThrows } from "../support/assert.ts";
 import { PduFramer } from "../../src/ul/framer.ts";
 import { encodePDataTf, encodePdu } from "../../src/ul/pdu_encode.ts";
-import { AbortReason, PduError } from "../../src/ul/pdu.ts";
+import { AbortReason } from "../../src/ul/pdu.ts";
 import { fixture, Random } from "./fixtures.ts";
 
 const NAMES = [
@@ -112,15 +112,6 @@ Deno.test("framer: a partial PDU stays buffered until its last byte arrives", as
   assertEquals(f.bufferedBytes, 0);
 });
 
-function assertPduError(fn: () => unknown, message: string, reason: number): void {
-  throws(fn, (error: unknown) => {
-    assert(error instanceof PduError, String(error));
-    assertEquals(error.message, message);
-    assertEquals(error.abortReason, reason);
-    return true;
-  });
-}
-
 Deno.test("framer: an oversize P-DATA-TF is refused from its 6-byte header alone", () => {
   const f = new PduFramer({ maxPDataLength: 16384 });
   // Five bytes: not yet a header, nothing to decide.
@@ -201,8 +192,8 @@ Deno.test("framer: setMaxPDataLength applies to the next header", () => {
     "Cannot frame P-DATA-TF: declared PDU length 106 exceeds the allowed 105 bytes",
     6,
   );
-  throws(() => f.setMaxPDataLength(-1), RangeError);
-  throws(() => new PduFramer({ maxPDataLength: 1.5 }), RangeError);
+  assertThrows(() => f.setMaxPDataLength(-1), RangeError);
+  assertThrows(() => new PduFramer({ maxPDataLength: 1.5 }), RangeError);
 });
 
 Deno.test("framer: maxPDataLength 0 means no limit (PS3.8 D.1.1)", () => {
@@ -420,11 +411,11 @@ Deno.test("framer reads: a large declared length allowed by the limits does not 
 
 Deno.test("framer reads: commit checks its argument against the named buffer", () => {
   const f = framer();
-  throws(() => f.commit(1), /without readBuffer/);
+  assertThrows(() => f.commit(1), Error, "without readBuffer");
   f.readBuffer().set([4, 0, 0, 0, 0, 10]);
   f.commit(6);
   assertEquals(f.readBuffer().length, 10);
-  throws(() => f.commit(11), RangeError);
+  assertThrows(() => f.commit(11), RangeError);
 });
 
 Deno.test("framer pool: a released P-DATA-TF buffer is reused, a kept one never", () => {

@@ -1,5 +1,5 @@
 /** negotiate(): every reject path, presentation context results, transfer syntax choice, roles. */
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { assert, assertEquals } from "../support/assert.ts";
 import {
   type AssociationPolicy,
   chooseTransferSyntax,

@@ -1,5 +1,5 @@
 /** encodePdu / encodePDataTf / encodePDataTfHeader: padding rules, limits, and the header helper. */
-import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
+import { assertEquals, assertThrows } from "../support/assert.ts";
 import { encodePDataTf, encodePDataTfHeader, encodePdu } from "../../src/ul/pdu_encode.ts";
 import { decodePdu } from "../../src/ul/pdu_decode.ts";
 import { type AssociateRq, DICOM_APPLICATION_CONTEXT, emptyUserInformation } from "../../src/ul/pdu.ts";
@@ -37,33 +37,33 @@ Deno.test("encodePdu: AE titles are 16 bytes, space padded", () => {
 });
 
 Deno.test("encodePdu: values that cannot be encoded throw RangeError naming the field", () => {
-  throws(() => encodePdu(rq({ calledAeTitle: "SEVENTEEN_CHARS_X" })), {
-    name: "RangeError",
-    message: 'Cannot encode called AE title: "SEVENTEEN_CHARS_X" is longer than 16 characters',
-  });
-  throws(() => encodePdu(rq({ callingAeTitle: "CAFÉ☕" })), {
-    name: "RangeError",
-    message: "Cannot encode calling AE title: character U+2615 is not ISO 646",
-  });
-  throws(
-    () => encodePdu(rq({ presentationContexts: [{ id: 257, abstractSyntax: "1.2", transferSyntaxes: [] }] })),
-    {
-      name: "RangeError",
-      message: "Cannot encode presentation context ID: 257 is not an integer from 0 to 255",
-    },
+  assertEquals(
+    assertThrows(() => encodePdu(rq({ calledAeTitle: "SEVENTEEN_CHARS_X" })), RangeError).message,
+    'Cannot encode called AE title: "SEVENTEEN_CHARS_X" is longer than 16 characters',
+  );
+  assertEquals(
+    assertThrows(() => encodePdu(rq({ callingAeTitle: "CAFÉ☕" })), RangeError).message,
+    "Cannot encode calling AE title: character U+2615 is not ISO 646",
+  );
+  assertEquals(
+    assertThrows(
+      () =>
+        encodePdu(rq({ presentationContexts: [{ id: 257, abstractSyntax: "1.2", transferSyntaxes: [] }] })),
+      RangeError,
+    ).message,
+    "Cannot encode presentation context ID: 257 is not an integer from 0 to 255",
   );
   const info = emptyUserInformation();
   info.sopClassExtendedNegotiations.push({
     sopClassUid: "1.2",
     serviceClassApplicationInformation: new Uint8Array(70000),
   });
-  throws(() => encodePdu(rq({ userInformation: info })), {
-    name: "RangeError",
-    message:
-      "Cannot encode SOP class extended negotiation sub-item: 70005 bytes exceed the 65535-byte item length",
-  });
-  throws(() => encodePdu({ type: "A-ABORT", source: 2, reason: -1 }), RangeError);
-  throws(() => encodePdu({ ...rq(), protocolVersion: 0x10000 }), RangeError);
+  assertEquals(
+    assertThrows(() => encodePdu(rq({ userInformation: info })), RangeError).message,
+    "Cannot encode SOP class extended negotiation sub-item: 70005 bytes exceed the 65535-byte item length",
+  );
+  assertThrows(() => encodePdu({ type: "A-ABORT", source: 2, reason: -1 }), RangeError);
+  assertThrows(() => encodePdu({ ...rq(), protocolVersion: 0x10000 }), RangeError);
 });
 
 Deno.test("encodePdu: a rejected AC context with no transfer syntax has no sub-item; an accepted one always has", () => {

@@ -3,7 +3,7 @@
  * the expected value, and encoding that value gives the fixture's exact bytes. Fixtures recorded
  * from DCMTK are also checked against their raw captures.
  */
-import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { assertEquals } from "../support/assert.ts";
 import { decodePdu } from "../../src/ul/pdu_decode.ts";
 import { encodePdu } from "../../src/ul/pdu_encode.ts";
 import {

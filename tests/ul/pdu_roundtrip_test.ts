@@ -3,7 +3,7 @@
  * mutated and truncated PDUs either decode (to a value that survives another round trip) or throw
  * a PduError, never anything else. The seeds are fixed so a failure can be replayed.
  */
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { assert, assertEquals } from "../support/assert.ts";
 import { decodePdu } from "../../src/ul/pdu_decode.ts";
 import { encodePdu } from "../../src/ul/pdu_encode.ts";
 import { PduError } from "../../src/ul/pdu.ts";

@@ -3,10 +3,11 @@
  * table checks against the standard's structure (what each action's next state is, which cells
  * are blank).
  */
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { assert, assertEquals } from "../support/assert.ts";
 import {
   type Action,
   type Event,
+  eventForPdu,
   EVENTS,
   isDefined,
   type State,
@@ -164,8 +165,8 @@ Deno.test("blank cells: the state's Evt19 answer, or AA-2 where there is none", 
 
 Deno.test("STATES and EVENTS list the 13 states and 19 events", () => {
   assertEquals(STATES.length, 13);
-  assertEquals(EVENTS, Array.from({ length: 19 }, (_, i) => `Evt${i + 1}`));
-  assertEquals(Object.keys(TRANSITIONS), STATES);
+  assertEquals<readonly string[]>(EVENTS, Array.from({ length: 19 }, (_, i) => `Evt${i + 1}`));
+  assertEquals<readonly string[]>(Object.keys(TRANSITIONS), STATES);
 });
 
 Deno.test("an acceptor's whole life: connect, associate, data, release, close", () => {
@@ -179,4 +180,12 @@ Deno.test("an acceptor's whole life: connect, associate, data, release, close", 
   }
   assertEquals(actions, ["AE-5", "AE-6", "AE-7", "DT-2", "DT-2", "AR-2", "AR-4", "AR-5"]);
   assertEquals(state, "Sta1");
+});
+
+Deno.test("eventForPdu: each received PDU type is its PS3.8 §9.2.2 event", () => {
+  assertEquals(eventForPdu({ type: "A-RELEASE-RQ" }), "Evt12");
+  assertEquals(eventForPdu({ type: "A-RELEASE-RP" }), "Evt13");
+  assertEquals(eventForPdu({ type: "A-ABORT", source: 0, reason: 0 }), "Evt16");
+  assertEquals(eventForPdu({ type: "A-ASSOCIATE-RJ", result: 1, source: 1, reason: 1 }), "Evt4");
+  assertEquals(eventForPdu({ type: "P-DATA-TF", pdvs: [] }), "Evt10");
 });

@@ -15,9 +15,9 @@ import {
 } from "../../src/upload/auth.ts";
 import { createTransport, describeNetworkError } from "../../src/upload/http.ts";
 import { HEALTH_STATE_KEY, Uploader } from "../../src/upload/uploader.ts";
-import { makeTestCa } from "../support/orthanc.ts";
+import { makeTestCa } from "../../scripts/harness/orthanc.ts";
 import { interopTest } from "../support/tools.ts";
-import { freePort } from "../support/process.ts";
+import { freePort } from "../../scripts/harness/process.ts";
 import { queueStudy, startFakeStow, waitFor } from "./fake_stow.ts";
 
 const plain = { fetch: (url: string, init: RequestInit) => fetch(url, init), close() {} };

@@ -5,8 +5,8 @@
  * throttle); helpers to make small real DICOM files and queue them in an index.
  * @module
  */
-import { parseMetaHeader } from "../support/data.ts";
-import { makeCtSeries, newUid } from "../support/data.ts";
+import { parseMetaHeader } from "../../scripts/harness/data.ts";
+import { makeCtSeries, newUid } from "../../scripts/harness/data.ts";
 import type { QueueIndex } from "../../src/store/index.ts";
 import { boundaryOf, parseMultipart } from "./multipart.ts";
 

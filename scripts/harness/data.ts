@@ -16,7 +16,7 @@
 import { createHash } from "node:crypto";
 import { inflateRawSync } from "node:zlib";
 import dcmjs from "dcmjs";
-import { concat } from "./peer.ts";
+import { concatBytes } from "../../src/bytes.ts";
 import { runCommand } from "./process.ts";
 
 const { DicomDict, DicomMetaDictionary } = dcmjs.data;
@@ -57,7 +57,7 @@ export function newUid(): string {
 }
 
 if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
-  throw new Error("tests/support/data.ts assumes a little-endian host (pixel buffers are typed arrays)");
+  throw new Error("scripts/harness/data.ts assumes a little-endian host (pixel buffers are typed arrays)");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -348,7 +348,7 @@ export async function makeCtSeries(dir: string, options: CtSeriesOptions): Promi
   for (let i = 0; i < full.count; i++) {
     const head = part10Head(ctDataset(full, i, newUid()), TransferSyntax.explicitLittleEndian);
     const pixels = ctPixels(full.rows, full.columns, i, full.count, full.signed, full.bitsStored);
-    const file = concat([
+    const file = concatBytes([
       head,
       nativePixelDataHeader(pixelBytes),
       new Uint8Array(pixels.buffer, pixels.byteOffset, pixelBytes),
@@ -424,7 +424,7 @@ export async function makeLargeInstance(dir: string, options: LargeInstanceOptio
   try {
     await writeAll(
       file,
-      concat([part10Head(dataset, TransferSyntax.explicitLittleEndian), nativePixelDataHeader(total)]),
+      concatBytes([part10Head(dataset, TransferSyntax.explicitLittleEndian), nativePixelDataHeader(total)]),
     );
     const base = ctPixels(rows, columns, 0, 1, false, 16);
     const frame = new Int16Array(base.length);
@@ -643,7 +643,7 @@ async function writeUs8(path: string): Promise<void> {
   // 8-bit Pixel Data is OB (PS3.5 8.1.2); same header layout as OW.
   const pixelHeader = nativePixelDataHeader(rgb.length);
   pixelHeader[5] = 0x42; // 'B'
-  await Deno.writeFile(path, concat([head, pixelHeader, rgb]));
+  await Deno.writeFile(path, concatBytes([head, pixelHeader, rgb]));
 }
 
 /** The OpenJPEG and OpenJPH WebAssembly modules, loaded once per process. */
@@ -723,7 +723,10 @@ export async function encodeJ2k(
     dataset.LossyImageCompressionRatio = ratio.toFixed(2);
     dataset.LossyImageCompressionMethod = "ISO_15444_1";
   }
-  await Deno.writeFile(out, concat([part10Head(dataset, transferSyntaxUid), encapsulatedPixelData(encoded)]));
+  await Deno.writeFile(
+    out,
+    concatBytes([part10Head(dataset, transferSyntaxUid), encapsulatedPixelData(encoded)]),
+  );
 }
 
 /**

@@ -1,6 +1,13 @@
 /** Tests of the process helpers: free ports, peak RSS, commands and streamed children. */
-import { assert, assertEquals, assertRejects } from "./assert.ts";
-import { cpuSeconds, currentRssKb, freePort, peakRssKb, runCommand, spawnChild } from "./process.ts";
+import { assert, assertEquals, assertRejects } from "../support/assert.ts";
+import {
+  cpuSeconds,
+  currentRssKb,
+  freePort,
+  peakRssKb,
+  runCommand,
+  spawnChild,
+} from "../../scripts/harness/process.ts";
 
 Deno.test("freePort returns a port that can be bound", () => {
   const port = freePort();

@@ -3,7 +3,7 @@
  * each sample has the transfer syntax it claims, lossless encodings decode to the original
  * pixels, and the data set fingerprint sees what it should and ignores what it should.
  */
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "../support/assert.ts";
 import {
   CT_IMAGE_STORAGE,
   datasetBytesFingerprint,
@@ -18,9 +18,9 @@ import {
   parseMetaHeader,
   TRANSFER_SYNTAX_SAMPLE_NAMES,
   TransferSyntax,
-} from "./data.ts";
-import { runCommand } from "./process.ts";
-import { interopTest } from "./tools.ts";
+} from "../../scripts/harness/data.ts";
+import { runCommand } from "../../scripts/harness/process.ts";
+import { interopTest } from "../support/tools.ts";
 import dcmjs from "dcmjs";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {

@@ -1,7 +1,7 @@
 /** Tests of PATH lookup and of how interop tests behave when tools are missing. */
-import { assert, assertEquals } from "./assert.ts";
-import { runCommand } from "./process.ts";
-import { findOnPath, requireTools } from "./tools.ts";
+import { assert, assertEquals } from "../support/assert.ts";
+import { runCommand } from "../../scripts/harness/process.ts";
+import { findOnPath, requireTools } from "../../scripts/harness/tools.ts";
 
 Deno.test("findOnPath finds an executable by scanning PATH and ignores non-executables", async () => {
   const dir = await Deno.makeTempDir({ prefix: "dgw-tools-test-" });
@@ -34,7 +34,7 @@ async function runMissingToolTest(ci: string): Promise<{ code: number; output: s
   const dir = await Deno.makeTempDir({ prefix: "dgw-tools-test-" });
   try {
     const file = `${dir}/missing_test.ts`;
-    const tools = new URL("./tools.ts", import.meta.url).href;
+    const tools = new URL("../support/tools.ts", import.meta.url).href;
     await Deno.writeTextFile(
       file,
       `import { interopTest } from "${tools}";\n` +

@@ -1,14 +1,20 @@
 /** Tests of the DCMTK wrappers against each other: echoscu/storescu/dcmsend → storescp. */
-import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import {
   datasetBytesFingerprint,
   datasetFingerprint,
   fileTransferSyntax,
   makeCtSeries,
   makeTransferSyntaxSet,
-} from "./data.ts";
-import { dcmsend, echoscu, startStorescp, storescu, storescuProposalFor } from "./dcmtk.ts";
-import { interopTest } from "./tools.ts";
+} from "../../scripts/harness/data.ts";
+import {
+  dcmsend,
+  echoscu,
+  startStorescp,
+  storescu,
+  storescuProposalFor,
+} from "../../scripts/harness/dcmtk.ts";
+import { interopTest } from "../support/tools.ts";
 
 const TOOLS = [
   "storescp",

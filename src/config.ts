@@ -5,6 +5,7 @@
  * order, later wins). Every module receives the part it needs; nothing reads globals.
  * @module
  */
+import { joinPath } from "./platform/fs.ts";
 
 /** How the gateway authenticates to the central DICOMweb server. Secrets come from the environment or file. */
 export type UploadAuth =
@@ -143,13 +144,4 @@ export function installDir(): string {
 /** The queue index inside the data folder (shared by the gateway and `retry-failed`). */
 export function queueIndexPath(dataDir: string): string {
   return joinPath(dataDir, "queue.sqlite");
-}
-
-/** Joins path segments with the platform separator (no dependency on @std/path). */
-export function joinPath(...parts: string[]): string {
-  const sep = Deno.build.os === "windows" ? "\\" : "/";
-  return parts.filter((p) => p !== "").map((p, i) =>
-    i === 0 ? p.replace(/[\\/]+$/, "") : p.replace(/^[\\/]+|[\\/]+$/g, "")
-  )
-    .join(sep);
 }

@@ -10,7 +10,7 @@
  */
 import { configure, dispose, type LogLevel, type LogRecord, type Sink, withFilter } from "@logtape/logtape";
 import { getRotatingFileSink } from "@logtape/file";
-import { joinPath } from "./config.ts";
+import { joinPath } from "./platform/fs.ts";
 
 /** Name of the current log file; rotated files get `.1`, `.2` … (`.1` is the newest). */
 export const LOG_FILE_NAME = "dicom-gateway.log";

@@ -14,7 +14,8 @@
  */
 import { parseArgs } from "node:util";
 import { parse as parseToml, TomlError } from "smol-toml";
-import { type Config, defaultConfig, installDir, joinPath, type UploadAuth } from "../config.ts";
+import { type Config, defaultConfig, installDir, type UploadAuth } from "../config.ts";
+import { joinPath } from "../platform/fs.ts";
 
 /** Name of the configuration file in the installation folder. */
 export const CONFIG_FILE_NAME = "dicom-gateway.toml";

@@ -12,7 +12,7 @@
  * @module
  */
 import type { Config } from "../config.ts";
-import { joinPath } from "../config.ts";
+import { joinPath } from "../platform/fs.ts";
 
 /** Name of the Startup shortcut, the Run value and the firewall rule's prefix. */
 export const APP_NAME = "dicom-gateway";

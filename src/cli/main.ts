@@ -12,7 +12,8 @@ import { runDoctor } from "./doctor.ts";
 import { runRetryFailed } from "./retry.ts";
 import { readInstallArgs, runInstall, runUninstall } from "./install.ts";
 import { VERSION } from "../version.ts";
-import { installDir, joinPath } from "../config.ts";
+import { installDir } from "../config.ts";
+import { joinPath } from "../platform/fs.ts";
 
 const HELP = `dicom-gateway ${VERSION}: receives DICOM studies and uploads them over DICOMweb (STOW-RS).
 

@@ -7,7 +7,7 @@ import { ScuAssociation, ScuError } from "./client.ts";
 import { cEchoRq, cStoreRq } from "../dimse/command.ts";
 import { describeStatus, statusCategory } from "../dimse/status.ts";
 import { decodeFileMetaInformation, readFileHead } from "../store/part10.ts";
-import { joinPath } from "../config.ts";
+import { joinPath } from "../platform/fs.ts";
 import { VERIFICATION_SOP_CLASS } from "../dicom/uids.ts";
 
 /** Where to connect and as whom. */

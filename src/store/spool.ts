@@ -75,19 +75,17 @@ export class SpoolWriteError extends Error {
 export class Spool {
   readonly #options: SpoolOptions;
   readonly #os: typeof Deno.build.os;
-  readonly #sep: string;
   /** Directories under dataDir known to exist (made or found by an earlier commit). */
   readonly #knownDirectories = new Set<string>();
 
   constructor(options: SpoolOptions) {
     this.#options = options;
     this.#os = options.os ?? Deno.build.os;
-    this.#sep = Deno.build.os === "windows" ? "\\" : "/";
   }
 
   /** The folder holding temporary `.part` files. */
   get tmpDir(): string {
-    return this.#join(this.#options.dataDir, "tmp");
+    return joinPath(this.#options.dataDir, "tmp");
   }
 
   /**
@@ -97,12 +95,12 @@ export class Spool {
   async init(): Promise<number> {
     await Deno.mkdir(this.#options.dataDir, { recursive: true });
     await Deno.mkdir(this.tmpDir, { recursive: true });
-    await Deno.mkdir(this.#join(this.#options.dataDir, "instances"), { recursive: true });
+    await Deno.mkdir(joinPath(this.#options.dataDir, "instances"), { recursive: true });
     let removed = 0;
     for await (const entry of Deno.readDir(this.tmpDir)) {
       if (!entry.isFile || !entry.name.endsWith(".part")) continue;
       try {
-        await Deno.remove(this.#join(this.tmpDir, entry.name));
+        await Deno.remove(joinPath(this.tmpDir, entry.name));
         removed++;
       } catch (error) {
         log.warn("Cannot remove stale temporary file {name}: {error}", {
@@ -119,7 +117,7 @@ export class Spool {
 
   /** Creates a new temporary file `dataDir/tmp/<random>.part`. Throws {@link SpoolWriteError}. */
   async begin(): Promise<SpoolFile> {
-    const tempPath = this.#join(this.tmpDir, `${crypto.randomUUID()}.part`);
+    const tempPath = joinPath(this.tmpDir, `${crypto.randomUUID()}.part`);
     let sink: SpoolSink;
     const open = this.#options.openFile ?? openFileSink;
     try {
@@ -147,9 +145,6 @@ export class Spool {
     });
   }
 
-  #join(a: string, b: string): string {
-    return a.replace(/[\\/]+$/, "") + this.#sep + b;
-  }
 }
 
 /**
@@ -180,9 +175,6 @@ interface FileContext {
   /** Shared by a spool's files: saves a mkdir per level per instance. */
   knownDirectories: Set<string>;
 }
-
-/** Delays between rename attempts on Windows sharing/access errors (about 1.5 s in all). */
-const RENAME_RETRY_DELAYS_MS = [20, 50, 100, 200, 400, 800];
 
 class SpoolFileImpl implements SpoolFile {
   readonly tempPath: string;
@@ -241,7 +233,7 @@ class SpoolFileImpl implements SpoolFile {
     this.#state = "committing";
     await this.#queue;
     if (this.#failure) throw this.#failure;
-    const sep = Deno.build.os === "windows" ? "\\" : "/";
+    const sep = pathSeparator();
     const destination = this.#ctx.dataDir.replace(/[\\/]+$/, "") + sep + toNativePath(relativePath);
     try {
       if (this.#ctx.fsync) await this.#sink.sync();
@@ -320,48 +312,12 @@ class SpoolFileImpl implements SpoolFile {
   }
 
   async #syncDirectory(path: string): Promise<void> {
-    // Windows cannot open a directory as a file without FILE_FLAG_BACKUP_SEMANTICS, and NTFS
-    // journals the rename; FlushFileBuffers on the file was done by sync() above.
-    if (this.#ctx.os === "windows") return;
-    // Opening is a quick metadata call: done in place, saving a trip to the file-system thread.
-    const directory = Deno.openSync(path, { read: true });
-    try {
-      await directory.sync();
-    } finally {
-      directory.close();
-    }
+    await fsyncDirectory(path, this.#ctx.os);
   }
 
   async #renameWithRetry(from: string, to: string): Promise<void> {
-    for (let attempt = 0;; attempt++) {
-      try {
-        await this.#ctx.rename(from, to);
-        return;
-      } catch (error) {
-        const delay = RENAME_RETRY_DELAYS_MS[attempt];
-        if (delay === undefined || !isTransientRenameError(error, this.#ctx.os)) throw error;
-        log.debug("Rename {from} → {to} failed ({error}); retrying in {delay} ms", {
-          from,
-          to,
-          error: messageOf(error),
-          delay,
-        });
-        await this.#ctx.sleep(delay);
-      }
-    }
+    await renameWithRetry(from, to, { os: this.#ctx.os, rename: this.#ctx.rename, wait: this.#ctx.sleep });
   }
-}
-
-/**
- * True for the errors Windows reports while another process (antivirus, indexer, a viewer)
- * briefly holds the source or destination open: ERROR_ACCESS_DENIED (os error 5) and
- * ERROR_SHARING_VIOLATION (os error 32). Never retried elsewhere: on POSIX they are final.
- */
-export function isTransientRenameError(error: unknown, os: typeof Deno.build.os = Deno.build.os): boolean {
-  if (os !== "windows") return false;
-  if (error instanceof Deno.errors.PermissionDenied) return true;
-  const message = messageOf(error);
-  return /os error (5|32)\)/.test(message);
 }
 
 /** Validates a "/"-separated relative path and returns its segments. */
@@ -383,8 +339,4 @@ async function removeQuietly(path: string): Promise<void> {
       log.warn("Cannot remove temporary file {path}: {error}", { path, error: messageOf(error) });
     }
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -7,7 +7,7 @@
  * @module
  */
 import { statfsSync } from "node:fs";
-import { joinPath } from "../config.ts";
+import { joinPath } from "../platform/fs.ts";
 import type { PurgeCandidate, QueueIndex } from "../store/index.ts";
 
 const DAY_MS = 24 * 60 * 60 * 1000;

@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertStringIncludes, tempDir } from "../status/helpers.ts";
-import { defaultConfig, joinPath } from "../../src/config.ts";
+import { defaultConfig } from "../../src/config.ts";
+import { joinPath } from "../../src/platform/fs.ts";
 import {
   acquireInstanceLock,
   buildFirewallAdd,

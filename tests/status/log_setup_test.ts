@@ -10,7 +10,7 @@ import {
   shutdownLogging,
 } from "../../src/log_setup.ts";
 import { logger } from "../../src/log.ts";
-import { joinPath } from "../../src/config.ts";
+import { joinPath } from "../../src/platform/fs.ts";
 
 function record(level: LogLevel, message: unknown[]): LogRecord {
   const raw = message.filter((_, i) => i % 2 === 0).join("{}");

@@ -2,7 +2,7 @@
  * A throw-away certificate authority and server certificates made with openssl, for tests that
  * need a real HTTPS server with a private CA (doctor, settings). In CI a missing openssl fails.
  */
-import { joinPath } from "../../src/config.ts";
+import { joinPath } from "../../src/platform/fs.ts";
 
 /** Files and PEM texts of a test CA and one server certificate signed by it. */
 export interface TestPki {

@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
-import { isTransientRenameError, Spool, type SpoolSink, SpoolWriteError } from "../../src/store/spool.ts";
+import { Spool, type SpoolSink, SpoolWriteError } from "../../src/store/spool.ts";
+import { isTransientRenameError } from "../../src/platform/fs.ts";
 
 async function withDataDir(fn: (dataDir: string) => Promise<void>): Promise<void> {
   const root = await Deno.makeTempDir({ prefix: "spool_test_" });

@@ -11,7 +11,7 @@ import type { AssociationPolicy, NegotiationResult } from "./ul/negotiation.ts";
 import { createStorageProvider, type InstanceSink, type ServiceStatistics } from "./dimse/service.ts";
 import { Spool } from "./store/spool.ts";
 import { decodeFileMetaInformation, readDatasetAttributes, readFileHead } from "./store/part10.ts";
-import { QueueIndex } from "./store/index.ts";
+import { QueueIndex } from "./store/queue_index.ts";
 import { Uploader } from "./upload/uploader.ts";
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from "./version.ts";
 

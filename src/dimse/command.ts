@@ -455,6 +455,11 @@ export function failureRsp(request: CommandSet, status: number, errorComment?: s
   return response;
 }
 
+/** Cuts a text to fit (0000,0902) Error Comment, an LO of at most 64 characters ("..." marks a cut). */
+export function errorComment(text: string): string {
+  return text.length > 64 ? text.slice(0, 61) + "..." : text;
+}
+
 /** 1–64 printable default-repertoire characters without space or backslash. */
 function isEncodableUid(uid: string, maxChars = 64): boolean {
   return uid.length > 0 && uid.length <= maxChars && /^[\x21-\x5B\x5D-\x7E]+$/.test(uid);

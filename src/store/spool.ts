@@ -4,14 +4,13 @@
  * `commit` resolves the file survives a power cut (the gateway answers C-STORE Success only
  * then). A crash mid-transfer leaves only a `.part` file, removed by {@link Spool.init}.
  *
- * Windows: `Deno.rename` replaces an existing file, but antivirus and indexers hold files
- * open briefly, failing the rename with os error 5 (access denied) or 32 (sharing violation):
- * retried with backoff. Directories cannot be fsynced there (and NTFS journals metadata), so
- * the directory fsync is skipped.
+ * Windows: the rename is retried while antivirus or an indexer holds the file open, and the
+ * directory fsync is skipped (`platform/fs.ts` holds both rules).
  * @module
  */
 import { logger } from "../log.ts";
-import { toNativePath } from "./names.ts";
+import { messageOf } from "../errors.ts";
+import { fsyncDirectory, joinPath, pathSeparator, renameWithRetry, toNativePath } from "../platform/fs.ts";
 
 const log = logger("store");
 
@@ -144,7 +143,6 @@ export class Spool {
       knownDirectories: this.#knownDirectories,
     });
   }
-
 }
 
 /**

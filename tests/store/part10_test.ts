@@ -525,7 +525,11 @@ Deno.test("JPIP HTJ2K Referenced Deflate (1.2.840.10008.1.2.4.205) is read as de
     const compressed = new Uint8Array(deflateRawSync(dataset));
     const header = meta(uid);
     // The receiver's path: a deflated head is never scanned in memory, the file is read instead.
-    assertEquals(datasetAttributesFromHead(decodeFileMetaInformation(header).meta, compressed, compressed.length), undefined, uid);
+    assertEquals(
+      datasetAttributesFromHead(decodeFileMetaInformation(header).meta, compressed, compressed.length),
+      undefined,
+      uid,
+    );
     const path = await writeTemp(concat(header, compressed));
     try {
       const attributes = await readDatasetAttributes(path);

@@ -41,7 +41,13 @@ class FakeStore implements InstanceStore {
   received: Received[] = [];
   outcome: (r: Received) => StoreOutcome = () => ({
     status: Status.Success,
-    stored: { studyInstanceUid: STUDY, modality: "CT", studyDescription: "Head", patientName: "Doe^J", size: 10 },
+    stored: {
+      studyInstanceUid: STUDY,
+      modality: "CT",
+      studyDescription: "Head",
+      patientName: "Doe^J",
+      size: 10,
+    },
   });
   /** Makes the named step throw (a storage bug), to see the provider recover. */
   throwIn: "begin" | "write" | "commit" | null = null;

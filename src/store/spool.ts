@@ -10,7 +10,7 @@
  */
 import { logger } from "../log.ts";
 import { messageOf } from "../errors.ts";
-import { fsyncDirectory, joinPath, pathSeparator, renameWithRetry, toNativePath } from "../platform/fs.ts";
+import { fsyncDirectory, joinPath, renameWithRetry, toNativePath } from "../platform/fs.ts";
 
 const log = logger("store");
 
@@ -231,19 +231,18 @@ class SpoolFileImpl implements SpoolFile {
     this.#state = "committing";
     await this.#queue;
     if (this.#failure) throw this.#failure;
-    const sep = pathSeparator();
-    const destination = this.#ctx.dataDir.replace(/[\\/]+$/, "") + sep + toNativePath(relativePath);
+    const destination = joinPath(this.#ctx.dataDir, toNativePath(relativePath));
     try {
       if (this.#ctx.fsync) await this.#sink.sync();
       this.#close();
-      let directory = await this.#makeDirectories(segments.slice(0, -1), sep);
+      let directory = await this.#makeDirectories(segments.slice(0, -1));
       try {
         await this.#renameWithRetry(this.tempPath, destination);
       } catch (error) {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
         // A folder we made earlier was removed meanwhile (by hand, say): make it again.
         this.#ctx.knownDirectories.clear();
-        directory = await this.#makeDirectories(segments.slice(0, -1), sep);
+        directory = await this.#makeDirectories(segments.slice(0, -1));
         await this.#renameWithRetry(this.tempPath, destination);
       }
       // POSIX: the rename is durable only once the directory holding the new entry is fsynced.
@@ -291,12 +290,12 @@ class SpoolFileImpl implements SpoolFile {
    * `mkdir -p dataDir/<segments>` one level at a time, so that the parent of every directory
    * created here can be fsynced (its new entry is otherwise not durable). Returns the deepest.
    */
-  async #makeDirectories(segments: string[], sep: string): Promise<string> {
-    let current = this.#ctx.dataDir.replace(/[\\/]+$/, "");
+  async #makeDirectories(segments: string[]): Promise<string> {
+    let current = joinPath(this.#ctx.dataDir);
     const known = this.#ctx.knownDirectories;
     for (const segment of segments) {
       const parent = current;
-      current = parent + sep + segment;
+      current = joinPath(parent, segment);
       if (known.has(current)) continue;
       try {
         await Deno.mkdir(current);

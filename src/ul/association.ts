@@ -7,6 +7,7 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
+import { messageOf } from "../errors.ts";
 import { PduFramer } from "./framer.ts";
 import { decodePdu } from "./pdu_decode.ts";
 import { encodePDataTf, encodePdu } from "./pdu_encode.ts";
@@ -175,7 +176,7 @@ class AcceptorSession {
     this.#options.log.warn("Association {id} from {peer}: invalid PDU, aborting: {reason}", {
       id: this.#options.id,
       peer: this.peerName(),
-      reason: error instanceof Error ? error.message : String(error),
+      reason: messageOf(error),
     });
     // Evt19 "Unrecognized or invalid PDU received".
     await this.#apply("Evt19");
@@ -389,7 +390,7 @@ class AcceptorSession {
           this.#options.log.error("Association {id} from {peer}: DIMSE handler failed: {reason}", {
             id: this.#options.id,
             peer: this.peerName(),
-            reason: error instanceof Error ? error.message : String(error),
+            reason: messageOf(error),
           });
           continue;
         }

@@ -8,7 +8,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { defaultConfig } from "../src/config.ts";
+import { defaultConfig } from "../src/config/types.ts";
 import { startGateway } from "../src/gateway.ts";
 
 const { values } = parseArgs({

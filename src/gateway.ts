@@ -3,8 +3,8 @@
  * store and queue index, and the uploader. `startGateway` is what `run` and the tests use.
  * @module
  */
-import type { Config, UploadConfig } from "./config.ts";
-import { queueIndexPath } from "./config.ts";
+import type { Config, UploadConfig } from "./config/types.ts";
+import { queueIndexPath } from "./config/types.ts";
 import { logger } from "./log.ts";
 import { serveAssociation } from "./ul/association.ts";
 import type { AssociationPolicy, NegotiationResult } from "./ul/negotiation.ts";

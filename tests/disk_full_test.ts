@@ -8,7 +8,7 @@ import { associateRq, cStorePdus, encodePdu, ScriptedPeer } from "./support/peer
 import { listFiles } from "./support/gateway.ts";
 import { CT_IMAGE_STORAGE, IMPLICIT_VR_LE, tinyDataset } from "./support/dataset.ts";
 import { decodeCommandSet } from "../src/dimse/command.ts";
-import { defaultConfig } from "../src/config.ts";
+import { defaultConfig } from "../src/config/types.ts";
 import { startGateway } from "../src/gateway.ts";
 
 const isRoot = Deno.build.os === "linux" && Deno.uid() === 0;

@@ -4,8 +4,8 @@
  * {@link formatCheck} turns one into lines. Nothing here changes the installation.
  * @module
  */
-import type { Config } from "../config.ts";
-import { type LocalAddress, localPrivateAddresses, privateIpv4Addresses } from "../net.ts";
+import type { Config } from "../config/types.ts";
+import { type LocalAddress, localPrivateAddresses, privateIpv4Addresses } from "../net/interfaces.ts";
 import { diskSpace } from "../status/disk.ts";
 import { formatBytes } from "../status/api.ts";
 import { createAuthProvider, CredentialsRejectedError } from "../upload/auth.ts";

@@ -11,7 +11,7 @@
  * executor, so the commands are tested here and only the executor runs on Windows.
  * @module
  */
-import type { Config } from "../config.ts";
+import type { Config } from "../config/types.ts";
 import { joinPath } from "../platform/fs.ts";
 
 /** Name of the Startup shortcut, the Run value and the firewall rule's prefix. */

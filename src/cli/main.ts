@@ -4,7 +4,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "./config.ts";
+import { ConfigError } from "../config/error.ts";
+import { loadConfig } from "../config/load.ts";
 import { runGateway } from "./run.ts";
 import { runEcho, runStore, type ScuFlags } from "./scu_commands.ts";
 import { writeInitialConfig } from "./init.ts";
@@ -12,8 +13,6 @@ import { runDoctor } from "./doctor.ts";
 import { runRetryFailed } from "./retry.ts";
 import { readInstallArgs, runInstall, runUninstall } from "./install.ts";
 import { VERSION } from "../version.ts";
-import { installDir } from "../config.ts";
-import { joinPath } from "../platform/fs.ts";
 
 const HELP = `dicom-gateway ${VERSION}: receives DICOM studies and uploads them over DICOMweb (STOW-RS).
 
@@ -140,9 +139,4 @@ function takeScuFlags(args: string[]): { flags: ScuFlags; remaining: string[] } 
   if (typeof values["called-ae"] === "string") flags.calledAeTitle = values["called-ae"];
   if (typeof values.timeout === "string") flags.timeoutMs = Number(values.timeout) * 1000;
   return { flags, remaining };
-}
-
-/** The default config file path (beside the executable). */
-export function defaultConfigPath(): string {
-  return joinPath(installDir(), "dicom-gateway.toml");
 }

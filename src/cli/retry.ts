@@ -5,7 +5,7 @@
  * queue every half minute (its uploader's idle rescan), so it picks the instances up by itself.
  * @module
  */
-import { type Config, queueIndexPath } from "../config.ts";
+import { type Config, queueIndexPath } from "../config/types.ts";
 import { QueueIndex } from "../store/queue_index.ts";
 import { isValidUid } from "../dicom/uids.ts";
 

@@ -4,15 +4,17 @@
  * and stops cleanly on Ctrl+C, window close or logoff (a kill at any moment loses nothing anyway).
  * @module
  */
-import { ConfigError, loadConfig, type LoadedConfig } from "./config.ts";
+import { ConfigError } from "../config/error.ts";
+import { loadConfig, type LoadedConfig } from "../config/load.ts";
 import { setupLogging, shutdownLogging } from "../log_setup.ts";
 import { type Gateway, startGateway } from "../gateway.ts";
 import { startStatusServer } from "../status/server.ts";
 import { displayUrl } from "../status/api.ts";
-import { createStatusSource } from "../status_source.ts";
+import { createStatusSource } from "../status/source.ts";
+import { statusInputs } from "./status_inputs.ts";
 import { acquireInstanceLock } from "./install.ts";
-import { type LocalAddress, localPrivateAddresses } from "../net.ts";
-import type { Config } from "../config.ts";
+import { type LocalAddress, localPrivateAddresses } from "../net/interfaces.ts";
+import type { Config } from "../config/types.ts";
 import { logger } from "../log.ts";
 import { VERSION } from "../version.ts";
 
@@ -80,7 +82,7 @@ async function startAndServe(loaded: LoadedConfig, args: string[]): Promise<numb
       status = startStatusServer({
         hostname: config.statusBindAddress,
         port: config.statusPort,
-        source: createStatusSource(gateway, { configPath, args }),
+        source: createStatusSource(statusInputs(gateway, { configPath, args })),
       });
     } catch (error) {
       log.error("The status page could not start on port {port}: {error}. Receiving continues.", {

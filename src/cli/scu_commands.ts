@@ -3,8 +3,8 @@
  * PACS or the central node from the clinic PC, and in tests against DCMTK storescp.
  * @module
  */
-import type { Config } from "../config.ts";
-import { parseHostPort } from "../net.ts";
+import type { Config } from "../config/types.ts";
+import { parseHostPort } from "../net/host_port.ts";
 import { collectFiles, echo, store } from "../scu/operations.ts";
 import { describeStatus, statusCategory } from "../dimse/status.ts";
 

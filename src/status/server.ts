@@ -14,7 +14,7 @@
  *   own origin; else 403 (415 for another content type).
  * @module
  */
-import { ConfigError } from "../cli/config.ts";
+import { ConfigError } from "../config/error.ts";
 import { logger } from "../log.ts";
 import type { StatusSource, UploadSettingsInput } from "./api.ts";
 import { toApiStatus } from "./api.ts";

@@ -38,6 +38,7 @@ import {
   transferSyntaxPreference,
   VERIFICATION_SOP_CLASS,
 } from "../dicom/uids.ts";
+import { addressAllowed } from "../net/ip.ts";
 
 /** The local rules an association request is checked against. */
 export interface AssociationPolicy {
@@ -262,117 +263,4 @@ export function negotiate(
     userInformation,
   };
   return { kind: "accept", ac, contexts: accepted, peerMaxPduLength: rq.userInformation.maxPduLength ?? 0 };
-}
-
-/** An IP address as 16 bytes (IPv4 as IPv4-mapped IPv6), or undefined if not an address. */
-function parseIp(text: string): Uint8Array | undefined {
-  const s = text.trim().replace(/^\[|\]$/g, "").replace(/%.*$/, ""); // brackets, IPv6 zone id
-  const v4 = parseIpv4(s);
-  if (v4 !== undefined) return Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...v4);
-  return parseIpv6(s);
-}
-
-function parseIpv4(s: string): number[] | undefined {
-  const parts = s.split(".");
-  if (parts.length !== 4) return undefined;
-  const bytes: number[] = [];
-  for (const part of parts) {
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return undefined;
-    const n = Number(part);
-    if (n > 255) return undefined;
-    bytes.push(n);
-  }
-  return bytes;
-}
-
-function parseIpv6(s: string): Uint8Array | undefined {
-  if (!s.includes(":")) return undefined;
-  let groups: number[] = [];
-  // An embedded dotted IPv4 tail (e.g. ::ffff:10.0.0.1) counts as two groups.
-  const lastColon = s.lastIndexOf(":");
-  let head = s;
-  const tail = s.slice(lastColon + 1);
-  let tailGroups: number[] = [];
-  if (tail.includes(".")) {
-    const v4 = parseIpv4(tail);
-    if (v4 === undefined) return undefined;
-    tailGroups = [(v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!];
-    head = s.slice(0, lastColon + 1);
-    if (head.endsWith(":") && !head.endsWith("::")) head = head.slice(0, -1);
-  }
-  const halves = head.split("::");
-  if (halves.length > 2) return undefined;
-  const parseGroups = (part: string): number[] | undefined => {
-    if (part === "") return [];
-    const out: number[] = [];
-    for (const g of part.split(":")) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-      out.push(parseInt(g, 16));
-    }
-    return out;
-  };
-  const left = parseGroups(halves[0]!);
-  const right = halves.length === 2 ? parseGroups(halves[1]!) : [];
-  if (left === undefined || right === undefined) return undefined;
-  const explicit = left.length + right.length + tailGroups.length;
-  if (halves.length === 2) {
-    if (explicit > 7) return undefined;
-    groups = [...left, ...new Array<number>(8 - explicit).fill(0), ...right, ...tailGroups];
-  } else {
-    if (explicit !== 8) return undefined;
-    groups = [...left, ...tailGroups];
-  }
-  const bytes = new Uint8Array(16);
-  groups.forEach((g, i) => {
-    bytes[2 * i] = g >> 8;
-    bytes[2 * i + 1] = g & 0xff;
-  });
-  return bytes;
-}
-
-/** An allow-list entry as a 16-byte network and prefix length, or undefined if malformed. */
-function parseRange(entry: string): { network: Uint8Array; prefix: number } | undefined {
-  const [addressText, prefixText, extra] = entry.trim().split("/");
-  if (addressText === undefined || extra !== undefined) return undefined;
-  const network = parseIp(addressText);
-  if (network === undefined) return undefined;
-  const isV4 = parseIpv4(addressText.trim()) !== undefined;
-  if (prefixText === undefined) return { network, prefix: 128 };
-  if (!/^[0-9]{1,3}$/.test(prefixText)) return undefined;
-  const bits = Number(prefixText);
-  if (bits > (isV4 ? 32 : 128)) return undefined;
-  return { network, prefix: isV4 ? 96 + bits : bits };
-}
-
-function inRange(address: Uint8Array, range: { network: Uint8Array; prefix: number }): boolean {
-  for (let bit = 0; bit < range.prefix; bit += 8) {
-    const bits = Math.min(8, range.prefix - bit);
-    const mask = (0xff << (8 - bits)) & 0xff;
-    const i = bit / 8;
-    if ((address[i]! & mask) !== (range.network[i]! & mask)) return false;
-  }
-  return true;
-}
-
-/**
- * Whether an allow-list entry is well formed: an IPv4 or IPv6 address, optionally with a CIDR
- * prefix length ("10.0.0.0/8", "fd00::/8"). For configuration checks.
- */
-export function isValidAddressPattern(entry: string): boolean {
-  return parseRange(entry) !== undefined;
-}
-
-/**
- * Whether `address` matches one of `allowed` (IPv4 or IPv6 addresses and CIDR ranges). IPv4 and
- * IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are the same address, so either form matches
- * either. An empty list allows every address; malformed entries match nothing.
- */
-export function addressAllowed(address: string, allowed: string[]): boolean {
-  if (allowed.length === 0) return true;
-  const ip = parseIp(address);
-  if (ip === undefined) return false;
-  return allowed.some((entry) => {
-    const range = parseRange(entry);
-    return range !== undefined && inRange(ip, range);
-  });
 }

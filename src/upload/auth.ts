@@ -6,7 +6,7 @@
  * any text that goes to logs, errors, the index or the status page.
  * @module
  */
-import type { UploadAuth } from "../config.ts";
+import type { UploadAuth } from "../config/types.ts";
 import {
   describeNetworkError,
   type HttpTransport,

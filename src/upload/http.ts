@@ -5,7 +5,7 @@
  * words for network and TLS errors.
  * @module
  */
-import type { UploadConfig } from "../config.ts";
+import type { UploadConfig } from "../config/types.ts";
 
 /**
  * The proxy fetch will use for `url` when none is configured: HTTPS_PROXY (or https_proxy, for an

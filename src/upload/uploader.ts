@@ -16,7 +16,7 @@
  *   configuration changes; nothing is marked failed.
  * @module
  */
-import type { UploadConfig } from "../config.ts";
+import type { UploadConfig } from "../config/types.ts";
 import { logger } from "../log.ts";
 import type { ClaimedInstance, ClaimRef, QueueIndex } from "../store/queue_index.ts";
 import {

@@ -4,7 +4,7 @@ import { environmentProxy } from "../../src/upload/http.ts";
 import { interopTest } from "../support/tools.ts";
 import { FakeSource } from "../status/fake_source.ts";
 import { startStatusServer } from "../../src/status/server.ts";
-import { type Config, defaultConfig, type UploadAuth } from "../../src/config.ts";
+import { type Config, defaultConfig, type UploadAuth } from "../../src/config/types.ts";
 import { joinPath } from "../../src/platform/fs.ts";
 import {
   checkAddresses,

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertStringIncludes, tempDir } from "../status/helpers.ts";
-import { defaultConfig } from "../../src/config.ts";
+import { defaultConfig } from "../../src/config/types.ts";
 import { joinPath } from "../../src/platform/fs.ts";
 import {
   acquireInstanceLock,

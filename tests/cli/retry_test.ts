@@ -3,7 +3,7 @@
  * running uploader (its own connection to the index) picks them up by its idle rescan.
  */
 import { assert, assertEquals, assertStringIncludes } from "../status/helpers.ts";
-import { defaultConfig } from "../../src/config.ts";
+import { defaultConfig } from "../../src/config/types.ts";
 import { QueueIndex } from "../../src/store/queue_index.ts";
 import { Uploader } from "../../src/upload/uploader.ts";
 import { runRetryFailed } from "../../src/cli/retry.ts";

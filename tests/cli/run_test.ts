@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { banner } from "../../src/cli/run.ts";
-import { defaultConfig } from "../../src/config.ts";
+import { defaultConfig } from "../../src/config/types.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 

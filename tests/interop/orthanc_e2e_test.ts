@@ -7,7 +7,7 @@
  * answered Success arrives, and none is left queued.
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { defaultConfig, type UploadConfig } from "../../src/config.ts";
+import { defaultConfig, type UploadConfig } from "../../src/config/types.ts";
 import { QueueIndex } from "../../src/store/queue_index.ts";
 import { collectFiles, store, type StoreResult } from "../../src/scu/operations.ts";
 import {

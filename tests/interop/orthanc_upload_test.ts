@@ -7,7 +7,7 @@
  * a body limit (413), a wrong CA.
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { defaultConfig, type UploadConfig } from "../../src/config.ts";
+import { defaultConfig, type UploadConfig } from "../../src/config/types.ts";
 import { QueueIndex } from "../../src/store/queue_index.ts";
 import { readDatasetAttributes } from "../../src/store/dataset_attributes.ts";
 import { Uploader } from "../../src/upload/uploader.ts";

@@ -3,7 +3,7 @@
  * the server are what is under test here; the real source is the gateway's.
  */
 import type { StatusSnapshot, StatusSource, UploadSettingsInput } from "../../src/status/api.ts";
-import { ConfigError } from "../../src/cli/config.ts";
+import { ConfigError } from "../../src/config/error.ts";
 
 /** A snapshot of a busy morning: one study uploading, one with refused images, the server flaky. */
 export function sampleSnapshot(now = new Date()): StatusSnapshot {

@@ -1,7 +1,7 @@
 /**
  * Starts an in-process gateway on a free port with a temporary data folder, for tests.
  */
-import { type Config, defaultConfig } from "../../src/config.ts";
+import { type Config, defaultConfig } from "../../src/config/types.ts";
 import { type Gateway, startGateway } from "../../src/gateway.ts";
 
 /** A gateway for one test, with its temporary folder. */

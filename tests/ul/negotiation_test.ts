@@ -1,13 +1,12 @@
 /** negotiate(): every reject path, presentation context results, transfer syntax choice, roles. */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import {
-  addressAllowed,
   type AssociationPolicy,
   chooseTransferSyntax,
-  isValidAddressPattern,
   negotiate,
   type NegotiationResult,
 } from "../../src/ul/negotiation.ts";
+import { addressAllowed, isValidAddressPattern } from "../../src/net/ip.ts";
 import { decodePdu } from "../../src/ul/pdu_decode.ts";
 import { encodePdu } from "../../src/ul/pdu_encode.ts";
 import {

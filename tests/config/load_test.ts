@@ -1,69 +1,9 @@
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "../status/helpers.ts";
-import { defaultConfig } from "../../src/config.ts";
+import { assert, assertEquals, assertStringIncludes } from "../status/helpers.ts";
+import { defaultConfig } from "../../src/config/types.ts";
 import { joinPath } from "../../src/platform/fs.ts";
-import {
-  CONFIG_KEYS,
-  ConfigError,
-  envName,
-  loadConfig,
-  setTomlKey,
-  writeUploadSettings,
-} from "../../src/cli/config.ts";
-import { initialConfigText, writeInitialConfig } from "../../src/cli/init.ts";
-
-async function tempDir(): Promise<string> {
-  return await Deno.makeTempDir({ prefix: "dg-config-" });
-}
-
-async function withFile(text: string): Promise<string> {
-  const dir = await tempDir();
-  await Deno.writeTextFile(joinPath(dir, "dicom-gateway.toml"), text);
-  return dir;
-}
-
-async function configError(promise: Promise<unknown>): Promise<ConfigError> {
-  try {
-    await promise;
-  } catch (e) {
-    if (e instanceof ConfigError) return e;
-    throw e;
-  }
-  throw new Error("expected a ConfigError");
-}
-
-Deno.test("init writes a file that loads back to exactly the defaults", async () => {
-  const dir = await tempDir();
-  const path = joinPath(dir, "dicom-gateway.toml");
-  await writeInitialConfig(path);
-  const loaded = await loadConfig([], { env: {}, baseDir: dir });
-  assertEquals(loaded.configFileFound, true);
-  assertEquals(loaded.configPath, path);
-  assertEquals(loaded.config, defaultConfig(dir));
-  assertEquals(loaded.warnings, []);
-});
-
-Deno.test("init documents every setting with its flag or environment variable", () => {
-  const text = initialConfigText();
-  for (const key of CONFIG_KEYS) {
-    assert(new RegExp(`^${key.name} = `, "m").test(text), `${key.name} missing from the init file`);
-    assertStringIncludes(text, envName(key));
-    if (!key.secret) assertStringIncludes(text, `--${key.cliName}`);
-  }
-  for (const kind of ["none", "basic", "bearer", "header", "oauth2"]) {
-    assertStringIncludes(text, `#     kind = "${kind}"`);
-  }
-});
-
-Deno.test("init refuses to overwrite unless forced", async () => {
-  const dir = await withFile("port = 5000\n# mine\n");
-  const path = joinPath(dir, "dicom-gateway.toml");
-  const err = await configError(writeInitialConfig(path));
-  assertStringIncludes(err.message, "already exists");
-  assertStringIncludes(err.message, "init --force");
-  assertEquals(await Deno.readTextFile(path), "port = 5000\n# mine\n");
-  await writeInitialConfig(path, { force: true });
-  assertEquals(await Deno.readTextFile(path), initialConfigText());
-});
+import { CONFIG_KEYS, envName } from "../../src/config/schema.ts";
+import { loadConfig } from "../../src/config/load.ts";
+import { configError, tempDir, withFile } from "./helpers.ts";
 
 Deno.test("a missing file means defaults; a missing --config file is an error", async () => {
   const dir = await tempDir();
@@ -341,91 +281,6 @@ Deno.test("unknown DICOM_GATEWAY_ variables are reported as warnings, not ignore
   assertEquals(warnings, [
     "The environment variable DICOM_GATEWAY_PROT is not a dicom-gateway setting and is ignored.",
   ]);
-});
-
-Deno.test("setTomlKey keeps comments, replaces in place, inserts and appends", () => {
-  const text = '# top\nport = 4104 # the port\n\n[upload]\n# where\nurl = "" # empty\nconcurrency = 4\n';
-  assertEquals(
-    setTomlKey(text, "upload", "url", "https://x/dw"),
-    '# top\nport = 4104 # the port\n\n[upload]\n# where\nurl = "https://x/dw" # empty\nconcurrency = 4\n',
-  );
-  assertEquals(
-    setTomlKey(text, "upload", "proxy", ""),
-    '# top\nport = 4104 # the port\n\n[upload]\n# where\nurl = "" # empty\nconcurrency = 4\nproxy = ""\n',
-  );
-  assertEquals(
-    setTomlKey(text, "upload.auth", "kind", "basic"),
-    '# top\nport = 4104 # the port\n\n[upload]\n# where\nurl = "" # empty\nconcurrency = 4\n\n[upload.auth]\nkind = "basic"\n',
-  );
-  assertEquals(setTomlKey(text, "", "port", 11112).split("\n")[1], "port = 11112 # the port");
-  assertEquals(
-    setTomlKey('a = "x"\n', "", "a", 'say "hi" \\ C:\\x').trim(),
-    'a = "say \\"hi\\" \\\\ C:\\\\x"',
-  );
-});
-
-Deno.test("writeUploadSettings writes the [upload] section, keeps comments, never loses secrets by accident", async () => {
-  const dir = await tempDir();
-  const path = joinPath(dir, "dicom-gateway.toml");
-  await writeInitialConfig(path);
-  await writeUploadSettings(path, {
-    url: "https://pacs.example.org/dicom-web",
-    authKind: "basic",
-    username: "clinic",
-    password: "pw1",
-  });
-  let text = await Deno.readTextFile(path);
-  assertStringIncludes(text, "# dicom-gateway settings.");
-  assertStringIncludes(text, 'url = "https://pacs.example.org/dicom-web"');
-  let { config } = await loadConfig([], { env: {}, baseDir: dir });
-  assertEquals(config.upload.url, "https://pacs.example.org/dicom-web");
-  assertEquals(config.upload.auth, { kind: "basic", username: "clinic", password: "pw1" });
-  assertEquals(config.port, 4104);
-
-  // Empty password with the same kind keeps the stored one.
-  await writeUploadSettings(path, {
-    url: "https://pacs.example.org/dicom-web",
-    authKind: "basic",
-    username: "c2",
-  });
-  ({ config } = await loadConfig([], { env: {}, baseDir: dir }));
-  assertEquals(config.upload.auth, { kind: "basic", username: "c2", password: "pw1" });
-
-  // Switching kind clears the other kind's fields.
-  await writeUploadSettings(path, {
-    url: "https://pacs.example.org/dicom-web",
-    authKind: "bearer",
-    token: "tk",
-  });
-  ({ config } = await loadConfig([], { env: {}, baseDir: dir }));
-  assertEquals(config.upload.auth, { kind: "bearer", token: "tk" });
-  text = await Deno.readTextFile(path);
-  assert(!text.includes("pw1"), "old password left in the file");
-
-  // A bad value writes nothing.
-  const before = await Deno.readTextFile(path);
-  const err = await configError(
-    writeUploadSettings(path, { url: "http://pacs.example.org", authKind: "none" }),
-  );
-  assertStringIncludes(err.message, "Server address must be an address starting with https://");
-  assertEquals(await Deno.readTextFile(path), before);
-  // A kind without its secret is refused.
-  await assertRejects(
-    () => writeUploadSettings(path, { url: "", authKind: "header", headerName: "X-Key" }),
-    ConfigError,
-  );
-  assertEquals(await Deno.readTextFile(path), before);
-});
-
-Deno.test("writeUploadSettings creates the file from the init template when missing", async () => {
-  const dir = await tempDir();
-  const path = joinPath(dir, "dicom-gateway.toml");
-  await writeUploadSettings(path, { url: "http://127.0.0.1:8042/dicom-web", authKind: "none" });
-  const text = await Deno.readTextFile(path);
-  assertStringIncludes(text, "# dicom-gateway settings.");
-  const { config } = await loadConfig([], { env: {}, baseDir: dir });
-  assertEquals(config.upload.url, "http://127.0.0.1:8042/dicom-web");
-  assertEquals(config.upload.auth, { kind: "none" });
 });
 
 Deno.test("Windows folders: single quotes work; backslashes in double quotes get a plain hint", async () => {

@@ -1,11 +1,11 @@
 /**
- * The one validated configuration of a running gateway. Built once at start-up by
- * `src/cli/config.ts` from built-in defaults, the `dicom-gateway.toml` file beside the
+ * The one validated configuration of a running gateway: its value types and built-in
+ * defaults. Built once at start-up by `loadConfig` (`load.ts`) from built-in defaults, the `dicom-gateway.toml` file beside the
  * executable, `DICOM_GATEWAY_*` environment variables and command-line flags (in that
  * order, later wins). Every module receives the part it needs; nothing reads globals.
  * @module
  */
-import { joinPath } from "./platform/fs.ts";
+import { joinPath } from "../platform/fs.ts";
 
 /** How the gateway authenticates to the central DICOMweb server. Secrets come from the environment or file. */
 export type UploadAuth =
@@ -90,7 +90,7 @@ export interface Config {
 }
 
 /** AE title a fresh installation answers to. */
-export const DEFAULT_AE_TITLE = "DICOM_GATEWAY";
+const DEFAULT_AE_TITLE = "DICOM_GATEWAY";
 
 /** Built-in defaults; `dataDir`/`logDir` are relative to the installation folder (see `installDir`). */
 export function defaultConfig(baseDir: string): Config {

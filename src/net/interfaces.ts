@@ -3,6 +3,7 @@
  * `Deno.networkInterfaces()` results).
  * @module
  */
+import { parseIpv4 } from "./ip.ts";
 
 /** An IPv4 address of this machine with the interface it belongs to. */
 export interface LocalAddress {
@@ -13,9 +14,9 @@ export interface LocalAddress {
 }
 
 /** True for RFC 1918 private ranges: 10/8, 172.16/12, 192.168/16. */
-export function isPrivateIpv4(address: string): boolean {
-  const parts = address.split(".").map(Number);
-  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) return false;
+function isPrivateIpv4(address: string): boolean {
+  const parts = parseIpv4(address);
+  if (parts === undefined) return false;
   const [a, b] = parts as [number, number, number, number];
   return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
 }
@@ -40,15 +41,4 @@ export function localPrivateAddresses(): LocalAddress[] {
   } catch {
     return [];
   }
-}
-
-/** Parses "HOST[:PORT]" (IPv6 in brackets: "[::1]:104"). */
-export function parseHostPort(text: string, defaultPort: number): { host: string; port: number } {
-  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
-  const plain = /^([^:]+)(?::(\d+))?$/.exec(text);
-  const match = bracket ?? plain;
-  if (!match) throw new Error(`"${text}" is not HOST or HOST:PORT`);
-  const port = match[2] === undefined ? defaultPort : Number(match[2]);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`"${text}": port must be 1-65535`);
-  return { host: match[1]!, port };
 }

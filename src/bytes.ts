@@ -1,9 +1,9 @@
 /**
- * Byte helpers used across the layers (a bottom module: it imports nothing).
+ * Byte helpers shared by the codecs (PDUs, DIMSE command sets, Part 10 headers).
  * @module
  */
 
-/** The parts one after the other in a new array. */
+/** Concatenates byte arrays into one new array. */
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   let length = 0;
   for (const part of parts) length += part.length;
@@ -14,4 +14,9 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
     offset += part.length;
   }
   return out;
+}
+
+/** `n` in upper-case hexadecimal, zero-padded to `digits` (no prefix): `hex(0x10, 4)` is "0010". */
+export function hex(n: number, digits: number): string {
+  return n.toString(16).toUpperCase().padStart(digits, "0");
 }

@@ -4,15 +4,15 @@
  * @module
  */
 import type { Config, UploadConfig } from "./config/types.ts";
-import { joinPath } from "./platform/fs.ts";
 import { queueIndexPath } from "./config/types.ts";
 import { logger } from "./log.ts";
 import { serveAssociation } from "./ul/association.ts";
 import type { AssociationPolicy, NegotiationResult } from "./ul/negotiation.ts";
-import { createStorageProvider, type InstanceSink, type ServiceStatistics } from "./dimse/service.ts";
+import { createStorageProvider, type ServiceStatistics } from "./dimse/service.ts";
 import { Spool } from "./store/spool.ts";
-import { decodeFileMetaInformation, readDatasetAttributes, readFileHead } from "./store/part10.ts";
-import { QueueIndex } from "./store/index.ts";
+import { QueueIndex } from "./store/queue_index.ts";
+import { DurableInstanceStore } from "./store/durable_store.ts";
+import { reconcile } from "./store/reconcile.ts";
 import { Uploader } from "./upload/uploader.ts";
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from "./version.ts";
 
@@ -48,7 +48,6 @@ export class PortInUseError extends Error {
 }
 
 const log = logger("ul");
-const storeLog = logger("store");
 
 /** Starts receiving (and uploading, when a destination is configured). */
 export async function startGateway(config: Config): Promise<Gateway> {
@@ -82,28 +81,12 @@ export async function startGateway(config: Config): Promise<Gateway> {
 
   const associations: AssociationStatistics = { active: 0, total: 0, rejected: 0 };
   const storage: ServiceStatistics = { instancesStored: 0, instancesFailed: 0, bytesStored: 0 };
-  const sink: InstanceSink = {
-    record(instance) {
-      const a = instance.attributes;
-      index.recordReceived({
-        sopInstanceUid: a.sopInstanceUid,
-        sopClassUid: a.sopClassUid,
-        studyInstanceUid: a.studyInstanceUid,
-        seriesInstanceUid: a.seriesInstanceUid,
-        transferSyntaxUid: instance.transferSyntaxUid,
-        path: instance.path,
-        size: instance.size,
-        callingAeTitle: instance.callingAeTitle,
-        receivedAt: instance.receivedAt,
-        patientId: a.patientId,
-        patientName: a.patientName,
-        modality: a.modality,
-        studyDate: a.studyDate,
-        studyDescription: a.studyDescription,
-        accessionNumber: a.accessionNumber,
-      });
-    },
-  };
+  const instanceStore = new DurableInstanceStore({
+    spool,
+    index,
+    implementationClassUid: IMPLEMENTATION_CLASS_UID,
+    implementationVersionName: IMPLEMENTATION_VERSION_NAME,
+  });
   const policy: AssociationPolicy = {
     aeTitle: config.aeTitle,
     allowedCallingAeTitles: config.allowedCallingAeTitles,
@@ -170,11 +153,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
         },
         createHandler: (info, sender) =>
           createStorageProvider(info, sender, {
-            spool,
-            sink,
-            implementationClassUid: IMPLEMENTATION_CLASS_UID,
-            implementationVersionName: IMPLEMENTATION_VERSION_NAME,
-            log: storeLog,
+            store: instanceStore,
             statistics: storage,
             logPatientDetails: config.logPatientDetails,
           }),
@@ -214,75 +193,4 @@ export async function startGateway(config: Config): Promise<Gateway> {
       index.close();
     },
   };
-}
-
-/**
- * Start-up reconciliation of files and index (issue: a crash may fall between any two steps).
- * Half-written temporaries were removed by `Spool.init`. Files under `instances/` that the index
- * does not know (a crash between rename and index insert) are indexed now and will be uploaded;
- * index rows whose file has gone are dropped.
- */
-export async function reconcile(
-  dataDir: string,
-  index: QueueIndex,
-): Promise<{ indexed: number; dropped: number }> {
-  const known = index.allPaths();
-  const onDisk = new Set<string>();
-  let indexed = 0;
-  for await (const relative of walkDcm(joinPath(dataDir, "instances"), "instances")) {
-    onDisk.add(relative);
-    if (known.has(relative)) continue;
-    const path = joinPath(dataDir, ...relative.split("/"));
-    try {
-      const head = await readFileHead(path, 64 * 1024);
-      const { meta } = decodeFileMetaInformation(head);
-      const a = await readDatasetAttributes(path);
-      const stat = await Deno.stat(path);
-      index.recordReceived({
-        sopInstanceUid: a.sopInstanceUid,
-        sopClassUid: a.sopClassUid,
-        studyInstanceUid: a.studyInstanceUid,
-        seriesInstanceUid: a.seriesInstanceUid,
-        transferSyntaxUid: meta.transferSyntaxUid,
-        path: relative,
-        size: stat.size,
-        callingAeTitle: meta.sourceApplicationEntityTitle ?? "",
-        receivedAt: stat.mtime?.getTime() ?? Date.now(),
-        patientId: a.patientId,
-        patientName: a.patientName,
-        modality: a.modality,
-        studyDate: a.studyDate,
-        studyDescription: a.studyDescription,
-        accessionNumber: a.accessionNumber,
-      });
-      indexed++;
-    } catch (error) {
-      storeLog.error("Cannot index {path} found in the data folder: {error}; left in place", {
-        path: relative,
-        error: String(error),
-      });
-    }
-  }
-  const dropped = index.removeMissing(onDisk);
-  if (indexed || dropped) {
-    storeLog.warn("Start-up check: {indexed} file(s) added to the queue, {dropped} missing file(s) dropped", {
-      indexed,
-      dropped,
-    });
-  }
-  return { indexed, dropped };
-}
-
-async function* walkDcm(dir: string, relative: string): AsyncGenerator<string> {
-  let entries: Deno.DirEntry[];
-  try {
-    entries = await Array.fromAsync(Deno.readDir(dir));
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return;
-    throw error;
-  }
-  for (const entry of entries) {
-    if (entry.isDirectory) yield* walkDcm(joinPath(dir, entry.name), `${relative}/${entry.name}`);
-    else if (entry.isFile && entry.name.endsWith(".dcm")) yield `${relative}/${entry.name}`;
-  }
 }

@@ -1,7 +1,8 @@
 /**
  * Logging through LogTape. Categories: ["gateway"], ["gateway","ul"], ["gateway","dimse"],
- * ["gateway","store"], ["gateway","upload"], ["gateway","status"]. `setupLogging` is called once
- * by the CLI; library code only calls `logger(...)`, so tests stay quiet unless they configure LogTape.
+ * ["gateway","store"], ["gateway","upload"], ["gateway","status"], ["gateway","platform"] (file
+ * rename retries). `setupLogging` is called once by the CLI; library code only calls
+ * `logger(...)`, so tests stay quiet unless they configure LogTape.
  * @module
  */
 import { getLogger, type Logger } from "@logtape/logtape";

@@ -6,7 +6,7 @@
  * @module
  */
 import { type Config, queueIndexPath } from "../config/types.ts";
-import { QueueIndex } from "../store/index.ts";
+import { QueueIndex } from "../store/queue_index.ts";
 import { isValidUid } from "../dicom/uids.ts";
 
 /** Runs the command; returns the exit code. */

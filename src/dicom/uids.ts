@@ -154,6 +154,53 @@ export function knownTransferSyntaxes(): readonly TransferSyntaxInfo[] {
   return [...TRANSFER_SYNTAXES.values()];
 }
 
+/** How a data set is encoded on the wire and in a file, as far as reading its elements goes. */
+export interface DatasetEncoding {
+  /** Explicit VR (PS3.5 §7.1.2) rather than implicit (§7.1.3). */
+  explicitVr: boolean;
+  /** Little endian byte order (PS3.5 §7.3). */
+  littleEndian: boolean;
+  /** The data set after the File Meta Information is one raw deflate stream (PS3.5 A.5). */
+  deflated: boolean;
+}
+
+/**
+ * The data set encoding a transfer syntax names. A transfer syntax the registry does not know
+ * is taken as Explicit VR Little Endian, not deflated: PS3.5 §10 has every encapsulated syntax
+ * use it, and every non-encapsulated one is listed.
+ */
+export function datasetEncoding(uid: string): DatasetEncoding {
+  const info = transferSyntaxInfo(uid);
+  return {
+    explicitVr: info?.explicitVr ?? true,
+    littleEndian: info?.littleEndian ?? true,
+    deflated: info?.deflated ?? false,
+  };
+}
+
+/**
+ * The acceptor's preference among proposed transfer syntaxes (lower is better), or undefined for
+ * a syntax the registry does not know. Order: lossless encapsulated (compressed) syntaxes, then
+ * Explicit VR Little Endian, Implicit VR Little Endian, Deflated, Explicit VR Big Endian, JPIP
+ * referenced (+ deflate: no pixel data in the object), and last the lossy ones. For Verification
+ * (`verification` true; C-ECHO carries no data set) the two plain little endian syntaxes come first.
+ */
+export function transferSyntaxPreference(uid: string, verification: boolean): number | undefined {
+  const info = transferSyntaxInfo(uid);
+  if (info === undefined) return undefined;
+  if (verification) {
+    if (uid === ExplicitVrLittleEndian) return 0;
+    if (uid === ImplicitVrLittleEndian) return 1;
+  }
+  if (info.encapsulated && !info.lossy) return 2;
+  if (uid === ExplicitVrLittleEndian) return 3;
+  if (uid === ImplicitVrLittleEndian) return 4;
+  if (uid === DeflatedExplicitVrLittleEndian) return 5;
+  if (uid === ExplicitVrBigEndian) return 6;
+  if (!info.lossy) return 7;
+  return 8;
+}
+
 const STORAGE_PREFIX = "1.2.840.10008.5.1.4.1.1.";
 
 /**

@@ -16,6 +16,7 @@
  * copied): the caller may reuse the buffer of a PDV once it has handled the events it produced.
  * @module
  */
+import { concatBytes, hex } from "../bytes.ts";
 import type { Pdv } from "../ul/pdu.ts";
 import { type CommandSet, decodeCommandSet, DimseError, hasDataSet } from "./command.ts";
 
@@ -115,7 +116,7 @@ export class MessageAssembler {
       this.#state = { kind: "command", presentationContextId: pcId, fragments, length };
       return [];
     }
-    const command = decodeCommandSet(fragments.length === 1 ? pdv.data : concat(fragments, length));
+    const command = decodeCommandSet(fragments.length === 1 ? pdv.data : concatBytes(fragments));
     this.#state = hasDataSet(command)
       ? { kind: "data", presentationContextId: pcId, command, fragments: 0 }
       : { kind: "idle", previous: command };
@@ -132,7 +133,7 @@ export class MessageAssembler {
         if (state.previous !== null) {
           throw new DimseError(
             `Data PDV on presentation context ${pcId} for a command that said no data set follows ` +
-              `(Command Data Set Type 0x0101, command field 0x${hex4(state.previous.commandField)})`,
+              `(Command Data Set Type 0x0101, command field 0x${hex(state.previous.commandField, 4)})`,
           );
         }
         throw new DimseError(
@@ -156,18 +157,4 @@ export class MessageAssembler {
         return [{ kind: "data", presentationContextId: pcId, bytes: pdv.data, isLast: pdv.isLast }];
     }
   }
-}
-
-function concat(fragments: Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const fragment of fragments) {
-    out.set(fragment, offset);
-    offset += fragment.length;
-  }
-  return out;
-}
-
-function hex4(n: number): string {
-  return n.toString(16).toUpperCase().padStart(4, "0");
 }

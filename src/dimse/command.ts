@@ -14,6 +14,7 @@
  * ```
  * @module
  */
+import { hex } from "../bytes.ts";
 
 /** PS3.7 Annex E Table E.1-1: Command Field (0000,0100) values. */
 export const CommandField = {
@@ -137,8 +138,7 @@ const ELEMENTS: ReadonlyMap<number, readonly [keyof CommandSet, Vr, number]> = n
 ]);
 
 function tagName(group: number, element: number): string {
-  const hex = (n: number) => n.toString(16).toUpperCase().padStart(4, "0");
-  return `(${hex(group)},${hex(element)})`;
+  return `(${hex(group, 4)},${hex(element, 4)})`;
 }
 
 const latin1 = new TextDecoder("latin1");
@@ -453,6 +453,11 @@ export function failureRsp(request: CommandSet, status: number, errorComment?: s
   if (sopInstance !== undefined && isEncodableUid(sopInstance)) response.affectedSopInstanceUid = sopInstance;
   if (errorComment !== undefined && errorComment !== "") response.errorComment = errorComment;
   return response;
+}
+
+/** Cuts a text to fit (0000,0902) Error Comment, an LO of at most 64 characters ("..." marks a cut). */
+export function errorComment(text: string): string {
+  return text.length > 64 ? text.slice(0, 61) + "..." : text;
 }
 
 /** 1–64 printable default-repertoire characters without space or backslash. */

@@ -7,6 +7,7 @@
  * Pending"; a receiver must treat an unknown code by the range it falls in.
  * @module
  */
+import { hex } from "../bytes.ts";
 
 /** Named DIMSE status codes (PS3.7 Annex C, PS3.4 Table B.2-1 for C-STORE). */
 export const Status = {
@@ -147,7 +148,7 @@ const DESCRIPTIONS: ReadonlyMap<number, string> = new Map<number, string>([
 
 /** Formats a status code as the standard writes it, e.g. `0xA700`. */
 export function formatStatus(code: number): string {
-  return "0x" + (code & 0xFFFF).toString(16).toUpperCase().padStart(4, "0");
+  return "0x" + hex(code & 0xFFFF, 4);
 }
 
 /**

@@ -1,34 +1,57 @@
 /**
- * File-system rules of the platforms the gateway runs on, in one place: path joining,
- * replacing a file by rename (retried on Windows, where antivirus or an editor may hold it for
- * a moment: os error 5 or 32) and making a rename durable by syncing its folder (POSIX).
+ * The file-system rules that differ between platforms, in one place: path separators, renaming
+ * over a file that another program briefly holds open (Windows), and making a rename durable by
+ * fsyncing its directory (POSIX).
+ *
+ * Windows: `Deno.rename` replaces an existing file, but antivirus and indexers hold files open
+ * briefly, failing the rename with os error 5 (access denied) or 32 (sharing violation): retried
+ * with backoff. Directories cannot be fsynced there (opening one needs FILE_FLAG_BACKUP_SEMANTICS,
+ * and NTFS journals metadata), so the directory fsync is skipped.
  * @module
  */
+import { logger } from "../log.ts";
+import { messageOf } from "../errors.ts";
+
+const log = logger("platform");
+
+/** The path separator of `os`. */
+export function pathSeparator(os: typeof Deno.build.os = Deno.build.os): string {
+  return os === "windows" ? "\\" : "/";
+}
 
 /** Joins path segments with the platform separator (no dependency on @std/path). */
 export function joinPath(...parts: string[]): string {
-  const sep = Deno.build.os === "windows" ? "\\" : "/";
+  const sep = pathSeparator();
   return parts.filter((p) => p !== "").map((p, i) =>
     i === 0 ? p.replace(/[\\/]+$/, "") : p.replace(/^[\\/]+|[\\/]+$/g, "")
   )
     .join(sep);
 }
 
-/** Waits before each further rename attempt; after the last one the error is thrown. */
-const RENAME_RETRY_DELAYS_MS = [20, 50, 100, 200, 400, 800];
+/** Converts a "/"-separated relative path to the platform's separators ("\\" on Windows). */
+export function toNativePath(relativePath: string, os: typeof Deno.build.os = Deno.build.os): string {
+  return os === "windows" ? relativePath.replaceAll("/", "\\") : relativePath;
+}
 
-/** Whether a failed rename is worth retrying: on Windows, access denied (5) or sharing violation (32). */
-function isTransientRenameError(error: unknown, os: typeof Deno.build.os): boolean {
+/** Delays between rename attempts on Windows sharing/access errors (about 1.5 s in all). */
+export const RENAME_RETRY_DELAYS_MS: readonly number[] = [20, 50, 100, 200, 400, 800];
+
+/**
+ * True for the errors Windows reports while another process (antivirus, indexer, a viewer)
+ * briefly holds the source or destination open: ERROR_ACCESS_DENIED (os error 5, also surfaced
+ * as `PermissionDenied`) and ERROR_SHARING_VIOLATION (os error 32, surfaced as `Busy` by some
+ * Deno versions). Never retried elsewhere: on POSIX they are final.
+ */
+export function isTransientRenameError(error: unknown, os: typeof Deno.build.os = Deno.build.os): boolean {
   if (os !== "windows") return false;
-  if (error instanceof Deno.errors.PermissionDenied) return true;
-  const message = error instanceof Error ? error.message : String(error);
-  return /os error (5|32)\)/.test(message);
+  if (error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.Busy) return true;
+  return /os error (5|32)\)/.test(messageOf(error));
 }
 
 /**
- * `Deno.rename(from, to)` (which replaces `to`), retried a few times on Windows when the
- * file is briefly held by another program; any other error is thrown at once.
- * @param options `os`, `rename` and `wait` replace the platform's (tests)
+ * `Deno.rename(from, to)`, replacing `to`; on Windows retried after {@link RENAME_RETRY_DELAYS_MS}
+ * while {@link isTransientRenameError}. The last error is thrown. `os`, `rename` and `wait` are
+ * test hooks (defaults: `Deno.build.os`, `Deno.rename`, `setTimeout`).
  */
 export async function renameWithRetry(
   from: string,
@@ -41,7 +64,7 @@ export async function renameWithRetry(
 ): Promise<void> {
   const os = options.os ?? Deno.build.os;
   const rename = options.rename ?? Deno.rename;
-  const wait = options.wait ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const wait = options.wait ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   for (let attempt = 0;; attempt++) {
     try {
       await rename(from, to);
@@ -49,18 +72,25 @@ export async function renameWithRetry(
     } catch (error) {
       const delay = RENAME_RETRY_DELAYS_MS[attempt];
       if (delay === undefined || !isTransientRenameError(error, os)) throw error;
+      log.debug("Rename {from} → {to} failed ({error}); retrying in {delay} ms", {
+        from,
+        to,
+        error: messageOf(error),
+        delay,
+      });
       await wait(delay);
     }
   }
 }
 
 /**
- * Makes the entries of a folder durable (POSIX: a rename is durable only once its folder is
- * fsynced). A no-op on Windows, which cannot open a folder as a file and journals the rename.
+ * fsyncs a directory, so that entries created or renamed in it survive a power cut (POSIX: a
+ * rename is durable only once the directory holding the new entry is fsynced). A no-op on Windows.
  */
 export async function fsyncDirectory(path: string, os: typeof Deno.build.os = Deno.build.os): Promise<void> {
   if (os === "windows") return;
-  const directory = await Deno.open(path, { read: true });
+  // Opening is a quick metadata call: done in place, saving a trip to the file-system thread.
+  const directory = Deno.openSync(path, { read: true });
   try {
     await directory.sync();
   } finally {

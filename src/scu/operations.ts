@@ -6,7 +6,8 @@
 import { ScuAssociation, ScuError } from "./client.ts";
 import { cEchoRq, cStoreRq } from "../dimse/command.ts";
 import { describeStatus, statusCategory } from "../dimse/status.ts";
-import { decodeFileMetaInformation, readFileHead } from "../store/part10.ts";
+import { decodeFileMetaInformation } from "../store/part10.ts";
+import { readFileHead } from "../store/dataset_attributes.ts";
 import { joinPath } from "../platform/fs.ts";
 import { VERIFICATION_SOP_CLASS } from "../dicom/uids.ts";
 

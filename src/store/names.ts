@@ -6,15 +6,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-
-/**
- * True for a UID as PS3.5 §9.1 defines it: 1–64 characters, components of digits separated
- * by single dots, and "the first digit of each component shall not be zero unless the
- * component is a single digit".
- */
-export function isValidUid(value: string): boolean {
-  return value.length > 0 && value.length <= 64 && /^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$/.test(value);
-}
+import { isValidUid } from "../dicom/uids.ts";
 
 /**
  * The name component for one UID: the UID itself when {@link isValidUid}, otherwise `x`
@@ -28,14 +20,9 @@ export function uidFileComponent(value: string): string {
 
 /**
  * Where an instance is stored, relative to the data folder, with "/" separators:
- * `instances/<study instance UID>/<SOP instance UID>.dcm`. Use {@link toNativePath} before
- * handing it to the file system on Windows.
+ * `instances/<study instance UID>/<SOP instance UID>.dcm`. Use `toNativePath` (platform/fs.ts)
+ * before handing it to the file system on Windows.
  */
 export function instanceRelativePath(a: { studyInstanceUid: string; sopInstanceUid: string }): string {
   return `instances/${uidFileComponent(a.studyInstanceUid)}/${uidFileComponent(a.sopInstanceUid)}.dcm`;
-}
-
-/** Converts a "/"-separated relative path to the platform's separators ("\\" on Windows). */
-export function toNativePath(relativePath: string, os: typeof Deno.build.os = Deno.build.os): string {
-  return os === "windows" ? relativePath.replaceAll("/", "\\") : relativePath;
 }

@@ -4,14 +4,13 @@
  * `commit` resolves the file survives a power cut (the gateway answers C-STORE Success only
  * then). A crash mid-transfer leaves only a `.part` file, removed by {@link Spool.init}.
  *
- * Windows: `Deno.rename` replaces an existing file, but antivirus and indexers hold files
- * open briefly, failing the rename with os error 5 (access denied) or 32 (sharing violation):
- * retried with backoff. Directories cannot be fsynced there (and NTFS journals metadata), so
- * the directory fsync is skipped.
+ * Windows: the rename is retried while antivirus or an indexer holds the file open, and the
+ * directory fsync is skipped (`platform/fs.ts` holds both rules).
  * @module
  */
 import { logger } from "../log.ts";
-import { toNativePath } from "./names.ts";
+import { messageOf } from "../errors.ts";
+import { fsyncDirectory, joinPath, renameWithRetry, toNativePath } from "../platform/fs.ts";
 
 const log = logger("store");
 
@@ -75,19 +74,17 @@ export class SpoolWriteError extends Error {
 export class Spool {
   readonly #options: SpoolOptions;
   readonly #os: typeof Deno.build.os;
-  readonly #sep: string;
   /** Directories under dataDir known to exist (made or found by an earlier commit). */
   readonly #knownDirectories = new Set<string>();
 
   constructor(options: SpoolOptions) {
     this.#options = options;
     this.#os = options.os ?? Deno.build.os;
-    this.#sep = Deno.build.os === "windows" ? "\\" : "/";
   }
 
   /** The folder holding temporary `.part` files. */
   get tmpDir(): string {
-    return this.#join(this.#options.dataDir, "tmp");
+    return joinPath(this.#options.dataDir, "tmp");
   }
 
   /**
@@ -97,12 +94,12 @@ export class Spool {
   async init(): Promise<number> {
     await Deno.mkdir(this.#options.dataDir, { recursive: true });
     await Deno.mkdir(this.tmpDir, { recursive: true });
-    await Deno.mkdir(this.#join(this.#options.dataDir, "instances"), { recursive: true });
+    await Deno.mkdir(joinPath(this.#options.dataDir, "instances"), { recursive: true });
     let removed = 0;
     for await (const entry of Deno.readDir(this.tmpDir)) {
       if (!entry.isFile || !entry.name.endsWith(".part")) continue;
       try {
-        await Deno.remove(this.#join(this.tmpDir, entry.name));
+        await Deno.remove(joinPath(this.tmpDir, entry.name));
         removed++;
       } catch (error) {
         log.warn("Cannot remove stale temporary file {name}: {error}", {
@@ -119,7 +116,7 @@ export class Spool {
 
   /** Creates a new temporary file `dataDir/tmp/<random>.part`. Throws {@link SpoolWriteError}. */
   async begin(): Promise<SpoolFile> {
-    const tempPath = this.#join(this.tmpDir, `${crypto.randomUUID()}.part`);
+    const tempPath = joinPath(this.tmpDir, `${crypto.randomUUID()}.part`);
     let sink: SpoolSink;
     const open = this.#options.openFile ?? openFileSink;
     try {
@@ -145,10 +142,6 @@ export class Spool {
       sleep: this.#options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
       knownDirectories: this.#knownDirectories,
     });
-  }
-
-  #join(a: string, b: string): string {
-    return a.replace(/[\\/]+$/, "") + this.#sep + b;
   }
 }
 
@@ -180,9 +173,6 @@ interface FileContext {
   /** Shared by a spool's files: saves a mkdir per level per instance. */
   knownDirectories: Set<string>;
 }
-
-/** Delays between rename attempts on Windows sharing/access errors (about 1.5 s in all). */
-const RENAME_RETRY_DELAYS_MS = [20, 50, 100, 200, 400, 800];
 
 class SpoolFileImpl implements SpoolFile {
   readonly tempPath: string;
@@ -241,19 +231,18 @@ class SpoolFileImpl implements SpoolFile {
     this.#state = "committing";
     await this.#queue;
     if (this.#failure) throw this.#failure;
-    const sep = Deno.build.os === "windows" ? "\\" : "/";
-    const destination = this.#ctx.dataDir.replace(/[\\/]+$/, "") + sep + toNativePath(relativePath);
+    const destination = joinPath(this.#ctx.dataDir, toNativePath(relativePath));
     try {
       if (this.#ctx.fsync) await this.#sink.sync();
       this.#close();
-      let directory = await this.#makeDirectories(segments.slice(0, -1), sep);
+      let directory = await this.#makeDirectories(segments.slice(0, -1));
       try {
         await this.#renameWithRetry(this.tempPath, destination);
       } catch (error) {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
         // A folder we made earlier was removed meanwhile (by hand, say): make it again.
         this.#ctx.knownDirectories.clear();
-        directory = await this.#makeDirectories(segments.slice(0, -1), sep);
+        directory = await this.#makeDirectories(segments.slice(0, -1));
         await this.#renameWithRetry(this.tempPath, destination);
       }
       // POSIX: the rename is durable only once the directory holding the new entry is fsynced.
@@ -301,12 +290,12 @@ class SpoolFileImpl implements SpoolFile {
    * `mkdir -p dataDir/<segments>` one level at a time, so that the parent of every directory
    * created here can be fsynced (its new entry is otherwise not durable). Returns the deepest.
    */
-  async #makeDirectories(segments: string[], sep: string): Promise<string> {
-    let current = this.#ctx.dataDir.replace(/[\\/]+$/, "");
+  async #makeDirectories(segments: string[]): Promise<string> {
+    let current = joinPath(this.#ctx.dataDir);
     const known = this.#ctx.knownDirectories;
     for (const segment of segments) {
       const parent = current;
-      current = parent + sep + segment;
+      current = joinPath(parent, segment);
       if (known.has(current)) continue;
       try {
         await Deno.mkdir(current);
@@ -320,48 +309,12 @@ class SpoolFileImpl implements SpoolFile {
   }
 
   async #syncDirectory(path: string): Promise<void> {
-    // Windows cannot open a directory as a file without FILE_FLAG_BACKUP_SEMANTICS, and NTFS
-    // journals the rename; FlushFileBuffers on the file was done by sync() above.
-    if (this.#ctx.os === "windows") return;
-    // Opening is a quick metadata call: done in place, saving a trip to the file-system thread.
-    const directory = Deno.openSync(path, { read: true });
-    try {
-      await directory.sync();
-    } finally {
-      directory.close();
-    }
+    await fsyncDirectory(path, this.#ctx.os);
   }
 
   async #renameWithRetry(from: string, to: string): Promise<void> {
-    for (let attempt = 0;; attempt++) {
-      try {
-        await this.#ctx.rename(from, to);
-        return;
-      } catch (error) {
-        const delay = RENAME_RETRY_DELAYS_MS[attempt];
-        if (delay === undefined || !isTransientRenameError(error, this.#ctx.os)) throw error;
-        log.debug("Rename {from} → {to} failed ({error}); retrying in {delay} ms", {
-          from,
-          to,
-          error: messageOf(error),
-          delay,
-        });
-        await this.#ctx.sleep(delay);
-      }
-    }
+    await renameWithRetry(from, to, { os: this.#ctx.os, rename: this.#ctx.rename, wait: this.#ctx.sleep });
   }
-}
-
-/**
- * True for the errors Windows reports while another process (antivirus, indexer, a viewer)
- * briefly holds the source or destination open: ERROR_ACCESS_DENIED (os error 5) and
- * ERROR_SHARING_VIOLATION (os error 32). Never retried elsewhere: on POSIX they are final.
- */
-export function isTransientRenameError(error: unknown, os: typeof Deno.build.os = Deno.build.os): boolean {
-  if (os !== "windows") return false;
-  if (error instanceof Deno.errors.PermissionDenied) return true;
-  const message = messageOf(error);
-  return /os error (5|32)\)/.test(message);
 }
 
 /** Validates a "/"-separated relative path and returns its segments. */
@@ -383,8 +336,4 @@ async function removeQuietly(path: string): Promise<void> {
       log.warn("Cannot remove temporary file {path}: {error}", { path, error: messageOf(error) });
     }
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -2,53 +2,26 @@
  * The acceptor side of one DICOM association over one TCP connection (PS3.8 §9.2). This is the
  * only Upper Layer file that touches `Deno.Conn`: bytes are framed by `PduFramer`, decoded by
  * `decodePdu`, and every event is looked up in the state table (`state_machine.ts`); the action
- * named there is carried out here. DIMSE work is delegated to a `PDataHandler` per association.
+ * named there is carried out here. DIMSE work is delegated to a `PDataHandler` per association
+ * (the boundary is `service_user.ts`).
  * @module
  */
 import type { Logger } from "@logtape/logtape";
+import { messageOf } from "../errors.ts";
 import { PduFramer } from "./framer.ts";
 import { decodePdu } from "./pdu_decode.ts";
-import { encodePDataTf, encodePdu } from "./pdu_encode.ts";
-import { type AcceptedContext, negotiate, type NegotiationResult } from "./negotiation.ts";
+import { encodePdu } from "./pdu_encode.ts";
+import { negotiate, type NegotiationResult } from "./negotiation.ts";
 import type { AssociationPolicy } from "./negotiation.ts";
-import { type Action, type Event, type State, transition } from "./state_machine.ts";
-import { AbortReason, AbortSource, type AssociateRq, type Pdu, PduError, type Pdv } from "./pdu.ts";
-
-/** What the DIMSE layer learns about an accepted association. */
-export interface AssociationInfo {
-  /** A short id for log lines, e.g. "#12". */
-  id: string;
-  callingAeTitle: string;
-  calledAeTitle: string;
-  peerAddress: string;
-  peerPort: number;
-  contexts: Map<number, AcceptedContext>;
-  /** The largest P-DATA-TF the peer accepts (its Maximum Length Received), 0 = unlimited. */
-  peerMaxPduLength: number;
-}
-
-/** Sends P-DATA-TF PDUs to the peer, split to its maximum PDU length. */
-export interface PDataSender {
-  /** Sends one whole message part (command or data set) on a presentation context. */
-  send(presentationContextId: number, isCommand: boolean, bytes: Uint8Array): Promise<void>;
-}
-
-/** A protocol violation found above the UL (e.g. DIMSE fragments out of order): the association is aborted. */
-export class ProtocolError extends Error {
-  override name = "ProtocolError";
-}
-
-/** The DIMSE side of an association: receives PDVs in order, may send replies. */
-export interface PDataHandler {
-  /**
-   * Called for every PDV in arrival order; the next read waits for the returned promise
-   * (back-pressure). `pdv.data` is a view of the PDU's buffer, which is reused for a later PDU
-   * once the promise settles: copy whatever must outlive it.
-   */
-  onPdv(pdv: Pdv): Promise<void>;
-  /** Called once when the association ends for any reason (release, abort, connection lost). */
-  onClose(how: "released" | "aborted"): Promise<void>;
-}
+import { type Action, type Event, eventForPdu, type State, transition } from "./state_machine.ts";
+import { writePData } from "./pdata_writer.ts";
+import { AbortReason, AbortSource, type AssociateRq, type Pdu, PduError } from "./pdu.ts";
+import {
+  type AssociationInfo,
+  type PDataHandler,
+  type PDataHandlerFactory,
+  ProtocolError,
+} from "./service_user.ts";
 
 /** Options for `serveAssociation`. */
 export interface ServeAssociationOptions {
@@ -60,7 +33,7 @@ export interface ServeAssociationOptions {
   /** Abort an established association with no PDU for this long. */
   idleTimeoutMs: number;
   /** Builds the DIMSE handler once the association is accepted. */
-  createHandler: (info: AssociationInfo, sender: PDataSender) => PDataHandler;
+  createHandler: PDataHandlerFactory;
   log: Logger;
   id: string;
   /** Called when the association is accepted or rejected (for statistics). */
@@ -204,7 +177,7 @@ class AcceptorSession {
     this.#options.log.warn("Association {id} from {peer}: invalid PDU, aborting: {reason}", {
       id: this.#options.id,
       peer: this.peerName(),
-      reason: error instanceof Error ? error.message : String(error),
+      reason: messageOf(error),
     });
     // Evt19 "Unrecognized or invalid PDU received".
     await this.#apply("Evt19");
@@ -412,11 +385,21 @@ class AcceptorSession {
       try {
         await this.#handler.onPdv(pdv);
       } catch (error) {
+        if (!(error instanceof ProtocolError)) {
+          // A local failure, not the peer's: the handler answers the message with a failure
+          // status where it can, and the association goes on.
+          this.#options.log.error("Association {id} from {peer}: DIMSE handler failed: {reason}", {
+            id: this.#options.id,
+            peer: this.peerName(),
+            reason: messageOf(error),
+          });
+          continue;
+        }
         this.#abortReason = AbortReason.UnexpectedPduParameter;
         this.#options.log.warn("Association {id} from {peer}: DIMSE protocol error, aborting: {reason}", {
           id: this.#options.id,
           peer: this.peerName(),
-          reason: error instanceof Error ? error.message : String(error),
+          reason: error.message,
         });
         await this.#apply("Evt19");
         return;
@@ -426,22 +409,12 @@ class AcceptorSession {
 
   async #sendPData(presentationContextId: number, isCommand: boolean, bytes: Uint8Array): Promise<void> {
     if (this.#state !== "Sta6" || this.#closed) return;
-    // PS3.8 §9.3.5: each PDV item adds 6 bytes (4 length + 1 context id + 1 control header)
-    // and must fit the peer's Maximum Length Received (0 = no limit).
-    const peerMax = this.#info?.peerMaxPduLength ?? 0;
-    const maxFragment = peerMax > 0 ? Math.max(1, peerMax - 6) : 1024 * 1024;
-    let offset = 0;
-    do {
-      const end = Math.min(bytes.length, offset + maxFragment);
-      const pdv: Pdv = {
-        presentationContextId,
-        isCommand,
-        isLast: end === bytes.length,
-        data: bytes.subarray(offset, end),
-      };
-      await this.#write(encodePDataTf([pdv]));
-      offset = end;
-    } while (offset < bytes.length);
+    const peerMaxPduLength = this.#info?.peerMaxPduLength ?? 0;
+    await writePData(
+      (pdu) => this.#write(pdu),
+      { presentationContextId, isCommand, peerMaxPduLength },
+      bytes,
+    );
   }
 
   async #sendAbort(source: number, reason: number): Promise<void> {
@@ -525,25 +498,5 @@ class AcceptorSession {
     } catch {
       // already closed by the peer
     }
-  }
-}
-
-/** PS3.8 §9.2.3: the event a received PDU causes. */
-function eventForPdu(pdu: Pdu): Event {
-  switch (pdu.type) {
-    case "A-ASSOCIATE-AC":
-      return "Evt3";
-    case "A-ASSOCIATE-RJ":
-      return "Evt4";
-    case "A-ASSOCIATE-RQ":
-      return "Evt6";
-    case "P-DATA-TF":
-      return "Evt10";
-    case "A-RELEASE-RQ":
-      return "Evt12";
-    case "A-RELEASE-RP":
-      return "Evt13";
-    case "A-ABORT":
-      return "Evt16";
   }
 }

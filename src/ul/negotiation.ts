@@ -33,13 +33,9 @@ import {
   type RoleSelection,
 } from "./pdu.ts";
 import {
-  DeflatedExplicitVrLittleEndian,
-  ExplicitVrBigEndian,
-  ExplicitVrLittleEndian,
-  ImplicitVrLittleEndian,
   isValidUid,
   NON_STORAGE_SOP_CLASSES,
-  transferSyntaxInfo,
+  transferSyntaxPreference,
   VERIFICATION_SOP_CLASS,
 } from "../dicom/uids.ts";
 import { addressAllowed } from "../net/ip.ts";
@@ -161,30 +157,10 @@ function associationRejection(
   return undefined;
 }
 
-/** Preference rank of a known transfer syntax (lower is better); see {@linkcode chooseTransferSyntax}. */
-function rank(uid: string, verification: boolean): number | undefined {
-  const info = transferSyntaxInfo(uid);
-  if (info === undefined) return undefined;
-  if (verification) {
-    // C-ECHO carries no data set: the plain little endian syntaxes are the safe answer.
-    if (uid === ExplicitVrLittleEndian) return 0;
-    if (uid === ImplicitVrLittleEndian) return 1;
-  }
-  if (info.encapsulated && !info.lossy) return 2;
-  if (uid === ExplicitVrLittleEndian) return 3;
-  if (uid === ImplicitVrLittleEndian) return 4;
-  if (uid === DeflatedExplicitVrLittleEndian) return 5;
-  if (uid === ExplicitVrBigEndian) return 6;
-  if (!info.lossy) return 7; // JPIP referenced (+deflate): no pixel data in the object
-  return 8;
-}
-
 /**
- * The transfer syntax to accept among those proposed, or undefined when none is known.
- * Order: lossless encapsulated (compressed) syntaxes in the peer's order, then Explicit VR Little
- * Endian, Implicit VR Little Endian, Deflated, Explicit VR Big Endian, JPIP referenced, and only
- * when nothing lossless is proposed a lossy one in the peer's order. For Verification the two
- * little endian syntaxes come first.
+ * The transfer syntax to accept among those proposed, or undefined when none is known: the best
+ * by `transferSyntaxPreference` (dicom/uids.ts), the peer's order breaking ties. Lossless
+ * encapsulated syntaxes first, a lossy one only when nothing lossless is proposed.
  */
 export function chooseTransferSyntax(
   abstractSyntax: string,
@@ -194,7 +170,7 @@ export function chooseTransferSyntax(
   let best: string | undefined;
   let bestRank = Infinity;
   for (const uid of proposed) {
-    const r = rank(uid, verification);
+    const r = transferSyntaxPreference(uid, verification);
     if (r !== undefined && r < bestRank) {
       best = uid;
       bestRank = r;

@@ -7,6 +7,7 @@
  * Byte positions in the comments are the 1-based positions of the PS3.8 tables.
  * @module
  */
+import { hex } from "../bytes.ts";
 import {
   type Abort,
   AbortReason,
@@ -67,7 +68,7 @@ export function pduTypeName(type: number): string | undefined {
 }
 
 function hex2(n: number): string {
-  return "0x" + n.toString(16).padStart(2, "0").toUpperCase();
+  return "0x" + hex(n, 2);
 }
 
 function itemName(type: number): string {

@@ -11,6 +11,7 @@
  * `RangeError`.
  * @module
  */
+import { concatBytes } from "../bytes.ts";
 import {
   type Abort,
   type AssociateAc,
@@ -24,19 +25,6 @@ import {
   type PresentationContextRq,
   type UserInformation,
 } from "./pdu.ts";
-
-/** Concatenates byte arrays into one new array. */
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
 
 function checkInt(what: string, value: number, max: number): number {
   if (!Number.isInteger(value) || value < 0 || value > max) {
@@ -84,19 +72,19 @@ function item(type: number, what: string, value: Uint8Array): Uint8Array {
   if (value.length > 0xffff) {
     throw new RangeError(`Cannot encode ${what}: ${value.length} bytes exceed the 65535-byte item length`);
   }
-  return concat([Uint8Array.of(type, 0x00), u16(`${what} length`, value.length), value]);
+  return concatBytes([Uint8Array.of(type, 0x00), u16(`${what} length`, value.length), value]);
 }
 
 /** A field prefixed with its 2-byte length (role selection, extended negotiation, user identity). */
 function lengthPrefixed(what: string, value: Uint8Array): Uint8Array {
-  return concat([u16(`${what} length`, value.length), value]);
+  return concatBytes([u16(`${what} length`, value.length), value]);
 }
 
 function encodePresentationContextRq(pc: PresentationContextRq): Uint8Array {
   return item(
     ItemType.PresentationContextRq,
     "presentation context item",
-    concat([
+    concatBytes([
       // PS3.8 Table 9-13, byte 5: Presentation-context-ID; bytes 6-8: reserved
       Uint8Array.of(checkInt("presentation context ID", pc.id, 0xff), 0, 0, 0),
       // PS3.8 Table 9-14: Abstract Syntax sub-item
@@ -113,7 +101,7 @@ function encodePresentationContextAc(pc: PresentationContextAc): Uint8Array {
   return item(
     ItemType.PresentationContextAc,
     "presentation context item",
-    concat([
+    concatBytes([
       // PS3.8 Table 9-18, byte 5: Presentation-context-ID; byte 6: reserved; byte 7: Result/Reason;
       // byte 8: reserved
       Uint8Array.of(checkInt("presentation context ID", pc.id, 0xff), 0, checkInt("result", pc.result, 4), 0),
@@ -154,7 +142,7 @@ function encodeUserInformation(info: UserInformation): Uint8Array {
       item(
         ItemType.AsynchronousOperationsWindow,
         "asynchronous operations window sub-item",
-        concat([
+        concatBytes([
           u16("operations invoked", w.maxOperationsInvoked),
           u16("operations performed", w.maxOperationsPerformed),
         ]),
@@ -167,7 +155,7 @@ function encodeUserInformation(info: UserInformation): Uint8Array {
       item(
         ItemType.ScpScuRoleSelection,
         "SCP/SCU role selection sub-item",
-        concat([
+        concatBytes([
           lengthPrefixed("role selection UID", latin1("role selection SOP class UID", role.sopClassUid)),
           Uint8Array.of(role.scuRole ? 1 : 0, role.scpRole ? 1 : 0),
         ]),
@@ -191,7 +179,7 @@ function encodeUserInformation(info: UserInformation): Uint8Array {
       item(
         ItemType.SopClassExtendedNegotiation,
         "SOP class extended negotiation sub-item",
-        concat([
+        concatBytes([
           lengthPrefixed("extended negotiation SOP class UID", latin1("SOP class UID", ext.sopClassUid)),
           ext.serviceClassApplicationInformation,
         ]),
@@ -200,7 +188,7 @@ function encodeUserInformation(info: UserInformation): Uint8Array {
   }
   for (const ext of info.sopClassCommonExtendedNegotiations) {
     // PS3.7 Table D.3-13: each related general SOP class is a 2-byte length and a UID
-    const related = concat(
+    const related = concatBytes(
       ext.relatedGeneralSopClassUids.map((uid) =>
         lengthPrefixed("related general SOP class UID", latin1("related general SOP class UID", uid))
       ),
@@ -211,7 +199,7 @@ function encodeUserInformation(info: UserInformation): Uint8Array {
       item(
         ItemType.SopClassCommonExtendedNegotiation,
         "SOP class common extended negotiation sub-item",
-        concat([
+        concatBytes([
           lengthPrefixed(
             "common extended negotiation SOP class UID",
             latin1("SOP class UID", ext.sopClassUid),
@@ -230,7 +218,7 @@ function encodeUserInformation(info: UserInformation): Uint8Array {
       item(
         ItemType.UserIdentityRq,
         "user identity sub-item",
-        concat([
+        concatBytes([
           Uint8Array.of(
             checkInt("user identity type", id.identityType, 0xff),
             id.positiveResponseRequested ? 1 : 0,
@@ -254,12 +242,12 @@ function encodeUserInformation(info: UserInformation): Uint8Array {
   for (const unknown of info.unknownItems) {
     subs.push(item(checkInt("sub-item type", unknown.itemType, 0xff), "unknown sub-item", unknown.data));
   }
-  return item(ItemType.UserInformation, "user information item", concat(subs));
+  return item(ItemType.UserInformation, "user information item", concatBytes(subs));
 }
 
 /** A PDU: type (1), reserved 00H (1), PDU-length (4), then the body (PS3.8 §9.3.1). */
 function pdu(type: number, body: Uint8Array): Uint8Array {
-  return concat([Uint8Array.of(type, 0x00), u32("PDU length", body.length), body]);
+  return concatBytes([Uint8Array.of(type, 0x00), u32("PDU length", body.length), body]);
 }
 
 function encodeAssociate(p: AssociateRq | AssociateAc): Uint8Array {
@@ -268,7 +256,7 @@ function encodeAssociate(p: AssociateRq | AssociateAc): Uint8Array {
     : p.presentationContexts.map(encodePresentationContextAc);
   return pdu(
     p.type === "A-ASSOCIATE-RQ" ? PduType.AssociateRq : PduType.AssociateAc,
-    concat([
+    concatBytes([
       // PS3.8 Table 9-11/9-17, bytes 7-8: Protocol-version; bytes 9-10: reserved
       u16("protocol version", p.protocolVersion),
       new Uint8Array(2),

@@ -18,7 +18,7 @@
  */
 import type { UploadConfig } from "../config/types.ts";
 import { logger } from "../log.ts";
-import type { ClaimedInstance, ClaimRef, QueueIndex } from "../store/index.ts";
+import type { ClaimedInstance, ClaimRef, QueueIndex } from "../store/queue_index.ts";
 import {
   type AuthProvider,
   createAuthProvider,

@@ -4,7 +4,7 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { defaultConfig } from "../../src/config/types.ts";
-import { QueueIndex } from "../../src/store/index.ts";
+import { QueueIndex } from "../../src/store/queue_index.ts";
 import { Uploader } from "../../src/upload/uploader.ts";
 import { runRetryFailed } from "../../src/cli/retry.ts";
 import { queueStudy, startFakeStow, waitFor } from "../upload/fake_stow.ts";

@@ -1,6 +1,7 @@
 /** The UID registry: transfer syntax flags, storage / non-storage SOP classes, UID syntax. */
 import { assert, assertEquals } from "../support/assert.ts";
 import {
+  datasetEncoding,
   DeflatedExplicitVrLittleEndian,
   ExplicitVrBigEndian,
   ExplicitVrLittleEndian,
@@ -11,6 +12,7 @@ import {
   sopClassName,
   STORAGE_SOP_CLASSES,
   transferSyntaxInfo,
+  transferSyntaxPreference,
   VERIFICATION_SOP_CLASS,
 } from "../../src/dicom/uids.ts";
 
@@ -194,4 +196,65 @@ Deno.test("isValidUid: PS3.5 §9.1", () => {
     assert(!isValidUid(bad), JSON.stringify(bad));
   }
   assert(isValidUid("1." + "2".repeat(62)), "64 characters is the maximum");
+});
+
+Deno.test("datasetEncoding: the registry's flags; deflated includes both JPIP Referenced Deflate syntaxes", () => {
+  for (const info of knownTransferSyntaxes()) {
+    assertEquals(datasetEncoding(info.uid), {
+      explicitVr: info.explicitVr,
+      littleEndian: info.littleEndian,
+      deflated: info.deflated,
+    }, info.uid);
+  }
+  const deflated = knownTransferSyntaxes().filter((t) => t.deflated).map((t) => t.uid);
+  assertEquals(deflated, [
+    DeflatedExplicitVrLittleEndian,
+    "1.2.840.10008.1.2.4.95",
+    "1.2.840.10008.1.2.4.205",
+  ]);
+  assertEquals(datasetEncoding(ImplicitVrLittleEndian), {
+    explicitVr: false,
+    littleEndian: true,
+    deflated: false,
+  });
+  assertEquals(datasetEncoding(ExplicitVrBigEndian), {
+    explicitVr: true,
+    littleEndian: false,
+    deflated: false,
+  });
+  // Unknown (private) syntaxes: Explicit VR Little Endian, as every encapsulated one is (PS3.5 §10).
+  assertEquals(datasetEncoding("1.2.3.4.5"), { explicitVr: true, littleEndian: true, deflated: false });
+});
+
+Deno.test("transferSyntaxPreference: lossless compressed, then the native syntaxes, lossy last", () => {
+  const order = (uids: string[], verification = false) =>
+    [...uids].sort((a, b) =>
+      transferSyntaxPreference(a, verification)! - transferSyntaxPreference(b, verification)!
+    );
+  const jpegLs = "1.2.840.10008.1.2.4.80";
+  const jpegBaseline = "1.2.840.10008.1.2.4.50";
+  assertEquals(
+    order([
+      jpegBaseline,
+      ExplicitVrBigEndian,
+      DeflatedExplicitVrLittleEndian,
+      ImplicitVrLittleEndian,
+      ExplicitVrLittleEndian,
+      jpegLs,
+    ]),
+    [
+      jpegLs,
+      ExplicitVrLittleEndian,
+      ImplicitVrLittleEndian,
+      DeflatedExplicitVrLittleEndian,
+      ExplicitVrBigEndian,
+      jpegBaseline,
+    ],
+  );
+  assertEquals(order([jpegLs, ImplicitVrLittleEndian, ExplicitVrLittleEndian], true), [
+    ExplicitVrLittleEndian,
+    ImplicitVrLittleEndian,
+    jpegLs,
+  ]);
+  assertEquals(transferSyntaxPreference("1.2.3.4.5", false), undefined);
 });

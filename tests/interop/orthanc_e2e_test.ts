@@ -8,7 +8,7 @@
  */
 import { assert, assertEquals, assertSameDataset } from "../support/assert.ts";
 import { defaultConfig, type UploadConfig } from "../../src/config/types.ts";
-import { QueueIndex } from "../../src/store/index.ts";
+import { QueueIndex } from "../../src/store/queue_index.ts";
 import { collectFiles, store, type StoreResult } from "../../src/scu/operations.ts";
 import {
   datasetDump,
@@ -16,7 +16,7 @@ import {
   makeCtSeries,
   makeTransferSyntaxSet,
 } from "../../scripts/harness/data.ts";
-import { readDatasetAttributes } from "../../src/store/part10.ts";
+import { readDatasetAttributes } from "../../src/store/dataset_attributes.ts";
 import { instanceRelativePath } from "../../src/store/names.ts";
 import { startTestGateway } from "../support/gateway.ts";
 import {

@@ -8,8 +8,8 @@
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { defaultConfig, type UploadConfig } from "../../src/config/types.ts";
-import { QueueIndex } from "../../src/store/index.ts";
-import { readDatasetAttributes } from "../../src/store/part10.ts";
+import { QueueIndex } from "../../src/store/queue_index.ts";
+import { readDatasetAttributes } from "../../src/store/dataset_attributes.ts";
 import { Uploader } from "../../src/upload/uploader.ts";
 import {
   datasetDump,

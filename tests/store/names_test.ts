@@ -1,5 +1,7 @@
 import { assert, assertEquals } from "../support/assert.ts";
-import { instanceRelativePath, isValidUid, toNativePath, uidFileComponent } from "../../src/store/names.ts";
+import { instanceRelativePath, uidFileComponent } from "../../src/store/names.ts";
+import { isValidUid } from "../../src/dicom/uids.ts";
+import { toNativePath } from "../../src/platform/fs.ts";
 import { createHash } from "node:crypto";
 
 const STUDY = "1.2.826.0.1.3680043.9.7433.2.1";

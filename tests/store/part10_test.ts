@@ -13,9 +13,9 @@ import {
   decodeFileMetaInformation,
   encodeFileMetaInformation,
   type FileMetaInformation,
-  readDatasetAttributes,
-  TransferSyntax,
 } from "../../src/store/part10.ts";
+import { datasetAttributesFromHead, readDatasetAttributes } from "../../src/store/dataset_attributes.ts";
+import * as TransferSyntax from "../../src/dicom/uids.ts";
 
 // ------------------------------------------------------------------------------------------
 // DCMTK helpers
@@ -515,6 +515,31 @@ Deno.test("readDatasetAttributes reads a deflated data set padded to even length
     assertEquals(attributes.seriesInstanceUid, SERIES);
   } finally {
     await Deno.remove(path);
+  }
+});
+
+Deno.test("JPIP HTJ2K Referenced Deflate (1.2.840.10008.1.2.4.205) is read as deflated, like 1.2.840.10008.1.2.4.95", async () => {
+  // Regression: negotiation accepted 1.2.840.10008.1.2.4.205 while the Part 10 reader kept its own
+  // list of deflated syntaxes without it, and scanned the compressed bytes as if they were plain.
+  const dataset = concat(basicElements(), element(0x0020, 0x0013, "IS", "7"));
+  for (const uid of ["1.2.840.10008.1.2.4.205", "1.2.840.10008.1.2.4.95"]) {
+    const compressed = new Uint8Array(deflateRawSync(dataset));
+    const header = meta(uid);
+    // The receiver's path: a deflated head is never scanned in memory, the file is read instead.
+    assertEquals(
+      datasetAttributesFromHead(decodeFileMetaInformation(header).meta, compressed, compressed.length),
+      undefined,
+      uid,
+    );
+    const path = await writeTemp(concat(header, compressed));
+    try {
+      const attributes = await readDatasetAttributes(path);
+      assertEquals(attributes.sopInstanceUid, SOP_INSTANCE, uid);
+      assertEquals(attributes.studyInstanceUid, STUDY, uid);
+      assertEquals(attributes.instanceNumber, 7, uid);
+    } finally {
+      await Deno.remove(path);
+    }
   }
 });
 

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
-import { isTransientRenameError, Spool, type SpoolSink, SpoolWriteError } from "../../src/store/spool.ts";
+import { Spool, type SpoolSink, SpoolWriteError } from "../../src/store/spool.ts";
 
 async function withDataDir(fn: (dataDir: string) => Promise<void>): Promise<void> {
   const root = await Deno.makeTempDir({ prefix: "spool_test_" });
@@ -324,15 +324,6 @@ Deno.test("POSIX rules: no retry on a failed rename", async () => {
     await assertRejects(() => file.commit("instances/r/s.dcm"), SpoolWriteError, "Permission denied");
     assertEquals(attempts, 1);
   });
-});
-
-Deno.test("isTransientRenameError recognises os errors 5 and 32 on Windows only", () => {
-  assert(isTransientRenameError(new Deno.errors.PermissionDenied("x"), "windows"));
-  assert(isTransientRenameError(new Error("being used by another process. (os error 32)"), "windows"));
-  assert(isTransientRenameError(new Error("Access is denied. (os error 5)"), "windows"));
-  assert(!isTransientRenameError(new Error("(os error 50)"), "windows"));
-  assert(!isTransientRenameError(new Deno.errors.NotFound("x"), "windows"));
-  assert(!isTransientRenameError(new Deno.errors.PermissionDenied("x"), "linux"));
 });
 
 Deno.test("a folder removed between commits (by hand) is made again; so is tmp/", async () => {

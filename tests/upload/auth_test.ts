@@ -6,7 +6,7 @@
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import { captureLogs } from "../support/logs.ts";
 import { defaultConfig, type UploadAuth, type UploadConfig } from "../../src/config/types.ts";
-import { QueueIndex } from "../../src/store/index.ts";
+import { QueueIndex } from "../../src/store/queue_index.ts";
 import {
   createAuthProvider,
   CredentialsRejectedError,

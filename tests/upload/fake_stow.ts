@@ -7,7 +7,7 @@
  */
 import { parseMetaHeader } from "../../scripts/harness/data.ts";
 import { makeCtSeries, newUid } from "../../scripts/harness/data.ts";
-import type { QueueIndex } from "../../src/store/index.ts";
+import type { QueueIndex } from "../../src/store/queue_index.ts";
 import { boundaryOf, parseMultipart } from "./multipart.ts";
 
 /** What the fake server saw of one request. */

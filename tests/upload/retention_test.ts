@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../support/assert.ts";
-import { QueueIndex } from "../../src/store/index.ts";
+import { QueueIndex } from "../../src/store/queue_index.ts";
 import { freeDiskBytes, runRetention } from "../../src/upload/retention.ts";
 import { queueStudy } from "./fake_stow.ts";
 

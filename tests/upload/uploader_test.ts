@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { defaultConfig, type UploadConfig } from "../../src/config/types.ts";
-import { QueueIndex } from "../../src/store/index.ts";
+import { QueueIndex } from "../../src/store/queue_index.ts";
 import { HEALTH_STATE_KEY, Uploader, type UploaderOptions } from "../../src/upload/uploader.ts";
 import { freePort } from "../../scripts/harness/process.ts";
 import {

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
-import { DatasetBuffer } from "../../src/dimse/dataset_buffer.ts";
+import { DatasetBuffer } from "../../src/store/dataset_buffer.ts";
 import type { SpoolFile } from "../../src/store/spool.ts";
 
 /** A SpoolFile that records (copies of) what is written, optionally failing after `limit` bytes. */

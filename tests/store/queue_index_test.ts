@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { DatabaseSync } from "node:sqlite";
-import { planBatch, QueueIndex, type ReceivedInstance } from "../../src/store/index.ts";
+import { planBatch, QueueIndex, type ReceivedInstance } from "../../src/store/queue_index.ts";
 
 let counter = 0;
 

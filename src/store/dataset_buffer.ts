@@ -11,7 +11,7 @@
  * therefore slows the reading of the socket (TCP back-pressure) instead of filling memory.
  * @module
  */
-import type { SpoolFile } from "../store/spool.ts";
+import type { SpoolFile } from "./spool.ts";
 
 /** Sizes of the buffers; one DatasetBuffer serves every instance on an association. */
 export interface DatasetBufferOptions {
@@ -21,6 +21,7 @@ export interface DatasetBufferOptions {
   headBytes?: number;
 }
 
+/** Gathers one instance at a time into chunked writes to its spool file, keeping the data set head. */
 export class DatasetBuffer {
   readonly #chunkBytes: number;
   readonly #headBytes: number;

@@ -1,0 +1,311 @@
+/**
+ * The one owner of the rule above all: a C-STORE is answered Success only after the instance is
+ * durable (fsync, rename, folder fsync) and recorded in the queue index. Implements the DIMSE
+ * port `InstanceStore` (dimse/instance_store.ts), doing for each instance, in this order:
+ *
+ * 1. the Part 10 File Meta Information written in front of the data set (PS3.10 §7.1), which is
+ *    stored exactly as received in the negotiated transfer syntax (never transcoded);
+ * 2. the data set streamed to a spool file in large writes (`DatasetBuffer`);
+ * 3. the indexed attributes extracted, from the head kept in memory or else from the file;
+ * 4. the file name chosen from them (`names.ts`);
+ * 5. the spool commit (fsync → rename → folder fsync, `spool.ts`);
+ * 6. the queue index record; only then Success.
+ *
+ * Start-up reconciliation (`reconcile.ts`) indexes files with {@link receivedInstanceRow}, the same
+ * mapping from attributes to index row.
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import { logger } from "../log.ts";
+import { messageOf } from "../errors.ts";
+import type {
+  IncomingInstance,
+  InstanceReception,
+  InstanceStore,
+  StoreOutcome,
+} from "../dimse/instance_store.ts";
+import { Status } from "../dimse/status.ts";
+import { errorComment } from "../dimse/command.ts";
+import {
+  type DatasetAttributes,
+  DatasetError,
+  encodeFileMetaInformation,
+  type FileMetaInformation,
+} from "./part10.ts";
+import { datasetAttributesFromHead, readDatasetAttributes } from "./dataset_attributes.ts";
+import { DatasetBuffer } from "./dataset_buffer.ts";
+import { instanceRelativePath } from "./names.ts";
+import type { Spool, SpoolFile } from "./spool.ts";
+import type { QueueIndex, ReceivedInstance } from "./queue_index.ts";
+
+/** Where the durable store writes and records instances. */
+export interface DurableStoreOptions {
+  spool: Spool;
+  /** Records each committed instance; must be durable on return (`QueueIndex.recordReceived`). */
+  index: Pick<QueueIndex, "recordReceived">;
+  /** (0002,0012) Implementation Class UID written into each file. */
+  implementationClassUid: string;
+  /** (0002,0013) Implementation Version Name written into each file. */
+  implementationVersionName: string;
+  /** Default: the ["gateway","store"] logger. */
+  log?: Logger;
+  /** Clock for `received_at` (test hook). */
+  now?: () => number;
+}
+
+/** What a file adds to its attributes to make an index row. */
+export interface StoredFile {
+  transferSyntaxUid: string;
+  /** Relative to the data folder, "/" separators. */
+  path: string;
+  size: number;
+  callingAeTitle: string;
+  /** Milliseconds since the epoch. */
+  receivedAt: number;
+}
+
+/** The queue index row of a stored instance: the one mapping, used live and at start-up. */
+export function receivedInstanceRow(attributes: DatasetAttributes, file: StoredFile): ReceivedInstance {
+  return {
+    sopInstanceUid: attributes.sopInstanceUid,
+    sopClassUid: attributes.sopClassUid,
+    studyInstanceUid: attributes.studyInstanceUid,
+    seriesInstanceUid: attributes.seriesInstanceUid,
+    transferSyntaxUid: file.transferSyntaxUid,
+    path: file.path,
+    size: file.size,
+    callingAeTitle: file.callingAeTitle,
+    receivedAt: file.receivedAt,
+    patientId: attributes.patientId,
+    patientName: attributes.patientName,
+    modality: attributes.modality,
+    studyDate: attributes.studyDate,
+    studyDescription: attributes.studyDescription,
+    accessionNumber: attributes.accessionNumber,
+  };
+}
+
+/** The spool and the queue index behind the DIMSE `InstanceStore` port. */
+export class DurableInstanceStore implements InstanceStore {
+  readonly #options: DurableStoreOptions;
+  readonly #log: Logger;
+  /**
+   * Buffers not in use. A buffer holds two 128 KiB chunks and a 64 KiB head; reusing them keeps
+   * one set per association receiving at a time instead of one per instance.
+   */
+  readonly #buffers: DatasetBuffer[] = [];
+
+  constructor(options: DurableStoreOptions) {
+    this.#options = options;
+    this.#log = options.log ?? logger("store");
+  }
+
+  async begin(instance: IncomingInstance): Promise<InstanceReception> {
+    const buffer = this.#buffers.pop() ?? new DatasetBuffer();
+    const reception = new Reception(instance, buffer, {
+      options: this.#options,
+      log: this.#log,
+      release: (b) => this.#buffers.push(b),
+    });
+    await reception.open();
+    return reception;
+  }
+}
+
+interface ReceptionContext {
+  options: DurableStoreOptions;
+  log: Logger;
+  /** Hands the buffer back for the next instance. */
+  release: (buffer: DatasetBuffer) => void;
+}
+
+type Failure = { status: number; comment: string };
+
+class Reception implements InstanceReception {
+  readonly #instance: IncomingInstance;
+  readonly #ctx: ReceptionContext;
+  readonly #meta: FileMetaInformation;
+  #buffer: DatasetBuffer | null;
+  #file: SpoolFile | null = null;
+  /** The first failure; the rest of the data set is dropped and `commit` answers it. */
+  #failure: Failure | null = null;
+
+  constructor(instance: IncomingInstance, buffer: DatasetBuffer, ctx: ReceptionContext) {
+    this.#instance = instance;
+    this.#buffer = buffer;
+    this.#ctx = ctx;
+    // PS3.10 §7.1: the File Meta Information precedes the data set, which is written exactly as
+    // received in the negotiated transfer syntax (never transcoded).
+    this.#meta = {
+      mediaStorageSopClassUid: instance.sopClassUid,
+      mediaStorageSopInstanceUid: instance.sopInstanceUid,
+      transferSyntaxUid: instance.transferSyntaxUid,
+      implementationClassUid: ctx.options.implementationClassUid,
+      implementationVersionName: ctx.options.implementationVersionName,
+      sourceApplicationEntityTitle: instance.callingAeTitle,
+    };
+  }
+
+  /** Encodes the meta header and opens the spool file. Failures are kept for `commit`. */
+  async open(): Promise<void> {
+    let header: Uint8Array;
+    try {
+      header = encodeFileMetaInformation(this.#meta);
+    } catch (error) {
+      // A UID in the C-STORE-RQ that cannot be written into the meta header: not a disk problem.
+      this.#failure = { status: Status.CannotUnderstand, comment: errorComment(messageOf(error)) };
+      this.#releaseBuffer();
+      return;
+    }
+    try {
+      this.#file = await this.#ctx.options.spool.begin();
+      this.#buffer!.start(this.#file, header);
+    } catch (error) {
+      await this.#failWrite(error);
+    }
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    if (!this.#file || this.#failure) return;
+    try {
+      await this.#buffer!.append(bytes);
+    } catch (error) {
+      await this.#failWrite(error);
+    }
+  }
+
+  async commit(): Promise<StoreOutcome> {
+    try {
+      return this.#failure ?? await this.#commit();
+    } finally {
+      this.#releaseBuffer();
+    }
+  }
+
+  async discard(): Promise<void> {
+    const file = this.#file;
+    this.#file = null;
+    if (file) {
+      await this.#buffer?.reset();
+      await file.discard();
+    }
+    this.#releaseBuffer();
+  }
+
+  #releaseBuffer(): void {
+    if (!this.#buffer) return;
+    this.#ctx.release(this.#buffer);
+    this.#buffer = null;
+  }
+
+  async #failWrite(error: unknown): Promise<void> {
+    this.#failure = {
+      status: Status.OutOfResources,
+      comment: "Cannot write the instance to disk (disk full or write error)",
+    };
+    this.#ctx.log.error("Association {id} from {ae}: cannot write instance {uid}: {error}", {
+      id: this.#instance.associationId,
+      ae: this.#instance.callingAeTitle,
+      uid: this.#instance.sopInstanceUid || "?",
+      error: messageOf(error),
+    });
+    const file = this.#file;
+    this.#file = null;
+    if (file) {
+      await this.#buffer?.reset();
+      await file.discard();
+    }
+  }
+
+  /** Verifies the data set, makes the file durable and indexes it. Returns the C-STORE status. */
+  async #commit(): Promise<StoreOutcome> {
+    const instance = this.#instance;
+    const buffer = this.#buffer!;
+    const log = this.#ctx.log;
+    try {
+      await buffer.finish();
+    } catch (error) {
+      await this.#failWrite(error);
+      return this.#failure!;
+    }
+    const file = this.#file!;
+    this.#file = null;
+    let attributes: DatasetAttributes;
+    try {
+      // The attributes come from the head kept in memory; the file is read back only when they
+      // lie further in (or the data set is deflated).
+      attributes = datasetAttributesFromHead(this.#meta, buffer.head, buffer.datasetLength) ??
+        await readDatasetAttributes(file.tempPath);
+    } catch (error) {
+      await file.discard();
+      const reason = messageOf(error);
+      log.warn("Association {id} from {ae}: cannot parse data set of {uid}: {reason}", {
+        id: instance.associationId,
+        ae: instance.callingAeTitle,
+        uid: instance.sopInstanceUid || "?",
+        reason,
+      });
+      const status = error instanceof DatasetError ? Status.CannotUnderstand : Status.OutOfResources;
+      return { status, comment: errorComment(reason) };
+    }
+    // PS3.4 B.2.3: A900 "Error: Data Set does not match SOP Class"; we also refuse a data set
+    // whose SOP Instance UID disagrees with the command's Affected SOP Instance UID.
+    if (
+      attributes.sopInstanceUid !== instance.sopInstanceUid || attributes.sopClassUid !== instance.sopClassUid
+    ) {
+      await file.discard();
+      const comment = attributes.sopInstanceUid !== instance.sopInstanceUid
+        ? "SOP Instance UID in the data set differs from the C-STORE-RQ"
+        : "SOP Class UID in the data set differs from the C-STORE-RQ";
+      log.warn("Association {id} from {ae}: {comment} ({uid}); answered 0xA900", {
+        id: instance.associationId,
+        ae: instance.callingAeTitle,
+        comment,
+        uid: instance.sopInstanceUid || "?",
+      });
+      return { status: Status.DataSetDoesNotMatchSopClass, comment };
+    }
+    const relativePath = instanceRelativePath(attributes);
+    let size: number;
+    try {
+      ({ size } = await file.commit(relativePath));
+    } catch (error) {
+      await file.discard();
+      log.error("Association {id} from {ae}: cannot save instance {uid}: {error}", {
+        id: instance.associationId,
+        ae: instance.callingAeTitle,
+        uid: attributes.sopInstanceUid,
+        error: messageOf(error),
+      });
+      return { status: Status.OutOfResources, comment: "Cannot save the instance to disk" };
+    }
+    try {
+      this.#ctx.options.index.recordReceived(receivedInstanceRow(attributes, {
+        transferSyntaxUid: instance.transferSyntaxUid,
+        path: relativePath,
+        size,
+        callingAeTitle: instance.callingAeTitle,
+        receivedAt: (this.#ctx.options.now ?? Date.now)(),
+      }));
+    } catch (error) {
+      // The file is durable but not indexed: start-up reconciliation will index it. The modality
+      // is told to retry, which is safe (a resend replaces the file).
+      log.error("Association {id}: cannot record instance {uid} in the index: {error}", {
+        id: instance.associationId,
+        uid: attributes.sopInstanceUid,
+        error: messageOf(error),
+      });
+      return { status: Status.OutOfResources, comment: "Cannot record the instance in the queue index" };
+    }
+    return {
+      status: Status.Success,
+      stored: {
+        studyInstanceUid: attributes.studyInstanceUid,
+        modality: attributes.modality,
+        studyDescription: attributes.studyDescription,
+        patientName: attributes.patientName,
+        size,
+      },
+    };
+  }
+}

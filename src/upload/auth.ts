@@ -6,7 +6,7 @@
  * any text that goes to logs, errors, the index or the status page.
  * @module
  */
-import type { UploadAuth } from "../config.ts";
+import type { UploadAuth, UploadConfig } from "../config.ts";
 import {
   describeNetworkError,
   type HttpTransport,
@@ -51,6 +51,23 @@ export function redact(text: string, secrets: readonly string[]): string {
   const sorted = [...new Set(secrets)].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
   for (const secret of sorted) out = out.split(secret).join("[redacted]");
   return out;
+}
+
+/** The secrets written in an upload configuration (sign-in and proxy), for redaction. */
+export function configuredSecrets(
+  config: Pick<UploadConfig, "auth"> & Partial<Pick<UploadConfig, "proxyPassword">>,
+): string[] {
+  const auth = config.auth;
+  const configured = auth.kind === "basic"
+    ? [auth.password]
+    : auth.kind === "bearer"
+    ? [auth.token]
+    : auth.kind === "header"
+    ? [auth.value]
+    : auth.kind === "oauth2"
+    ? [auth.clientSecret]
+    : [];
+  return [...configured, ...(config.proxyPassword ? [config.proxyPassword] : [])];
 }
 
 function base64Utf8(text: string): string {

@@ -5,9 +5,16 @@
  * the index as soon as the receiver records an instance (pipelined: a study uploads while it
  * arrives).
  *
+ * This file is the loop that claims, sends and settles. The decisions are pure and live beside it:
+ * the gate (backoff, the credentials pause, batch limits) in `gate.ts`, what an answer proves in
+ * `response.ts`, the connection test in `probe.ts`; retention is the store's (`store/retention.ts`).
+ *
  * Never lost, never stuck:
- * - an instance is marked delivered only after the server confirmed it; rows left "sending" by a
- *   crash go back to pending at start; a delivered instance is not sent again unless re-received;
+ * - an instance is marked delivered only when the server's Store Instances Response lists it
+ *   (`interpretStowResponse`); an answer that proves nothing (a web page, an empty 200, 204, a
+ *   redirect, an instance in neither list) leaves it queued and retried with backoff; rows left
+ *   "sending" by a crash go back to pending at start; a delivered instance is not sent again
+ *   unless re-received;
  * - network/TLS errors, idle timeouts, 408, 429 and 5xx are retried for ever with capped
  *   full-jitter backoff (Retry-After honoured), one probe request at a time while failing;
  * - 413 splits the batch; a failure response that does not say which instance is bad is narrowed
@@ -19,24 +26,41 @@
 import type { UploadConfig } from "../config.ts";
 import { logger } from "../log.ts";
 import type { ClaimedInstance, ClaimRef, QueueIndex } from "../store/index.ts";
+import { absolutePath, runRetention } from "../store/retention.ts";
+import { studiesSuffixProblem } from "../dicomweb_url.ts";
 import {
   type AuthProvider,
+  configuredSecrets,
   createAuthProvider,
   CredentialsRejectedError,
   redact,
   TokenUnavailableError,
 } from "./auth.ts";
 import {
+  afterAnswer,
+  afterCredentialsRejected,
+  afterRetryableFailure,
+  batchLimits,
+  concurrencyLimit,
+  type GateState,
+  isOpen,
+  OPEN_GATE,
+  type UploadState,
+  uploadState,
+} from "./gate.ts";
+import {
   createTransport,
+  credentialsRefusal,
   type HttpTransport,
+  InsecureCredentialsError,
   NetworkError,
   sendRequest,
   startIdleTimer,
   StoppedError,
 } from "./http.ts";
+import { probeConnection } from "./probe.ts";
 import { interpretStowResponse, type StowOutcome } from "./response.ts";
-import { absolutePath, runRetention } from "./retention.ts";
-import { DEFAULT_RETRY_BASE_MS, retryDelayMs } from "./retry.ts";
+import { DEFAULT_RETRY_BASE_MS } from "./retry.ts";
 import { makeBoundary, multipartBody, multipartContentType, type MultipartPart, stowUrl } from "./stow.ts";
 
 export { stowUrl } from "./stow.ts";
@@ -45,7 +69,7 @@ export { stowUrl } from "./stow.ts";
 export interface UploadHealth {
   /** False when no destination URL is configured: everything is kept, nothing is uploaded. */
   configured: boolean;
-  state: "idle" | "sending" | "retrying" | "credentials-rejected" | "not-configured";
+  state: UploadState;
   lastSuccessAt: number | null;
   lastError: string | null;
   lastErrorAt: number | null;
@@ -140,9 +164,7 @@ export class Uploader {
   readonly #active = new Set<Promise<void>>();
 
   #inFlight = 0;
-  #consecutiveFailures = 0;
-  #gateUntil = 0;
-  #credentialsRejected = false;
+  #gate: GateState = OPEN_GATE;
   #learnedMaxInstances: number | null = null;
   #learnedMaxBytes: number | null = null;
   #lastSuccessAt: number | null = null;
@@ -214,9 +236,7 @@ export class Uploader {
     this.#config = config;
     this.#learnedMaxBytes = null;
     this.#learnedMaxInstances = null;
-    this.#consecutiveFailures = 0;
-    this.#credentialsRejected = false;
-    this.#gateUntil = 0;
+    this.#gate = OPEN_GATE;
     await this.#setup();
     if (this.#started && !this.#stopping) this.#index.makeAllDue();
     this.#publish(true);
@@ -230,6 +250,18 @@ export class Uploader {
     this.#auth = null;
     this.#setupError = null;
     if (!this.#configured) return;
+    const refusal = studiesSuffixProblem(this.#config.url) ??
+      (this.#config.auth.kind === "none" ? null : credentialsRefusal(this.#config.url, "the upload address"));
+    if (refusal !== null) {
+      this.#setupError = this.#redact(refusal);
+      this.#lastError = this.#setupError;
+      this.#lastErrorAt = this.#now();
+      log.error("Cannot upload: {reason}", { reason: this.#setupError });
+      if (old !== null) this.#retired.push(old);
+      this.#closeRetired();
+      this.#schedulePump();
+      return;
+    }
     try {
       const transport = await createTransport(this.#config, this.#fetch);
       if (generation !== this.#setupGeneration) {
@@ -286,12 +318,11 @@ export class Uploader {
   /** The current health (see {@linkcode UploadHealth}). */
   health(): UploadHealth {
     const now = this.#now();
-    let state: UploadHealth["state"];
-    if (!this.#configured) state = "not-configured";
-    else if (this.#credentialsRejected) state = "credentials-rejected";
-    else if (this.#consecutiveFailures > 0 || this.#setupError !== null) state = "retrying";
-    else if (this.#inFlight > 0) state = "sending";
-    else state = "idle";
+    const state = uploadState(this.#gate, {
+      configured: this.#configured,
+      setupFailed: this.#setupError !== null,
+      inFlight: this.#inFlight,
+    });
     const waiting = state === "retrying" || state === "credentials-rejected";
     return {
       configured: this.#configured,
@@ -299,66 +330,18 @@ export class Uploader {
       lastSuccessAt: this.#lastSuccessAt,
       lastError: this.#lastError,
       lastErrorAt: this.#lastErrorAt,
-      nextRetryAt: waiting && this.#gateUntil > now ? this.#gateUntil : null,
+      nextRetryAt: waiting && this.#gate.closedUntil > now ? this.#gate.closedUntil : null,
       inFlight: this.#inFlight,
     };
   }
 
   /**
-   * Checks the destination without uploading: a QIDO-RS `GET {url}/studies?limit=1` (PS3.18 §10.6)
-   * with the configured credentials, CA and proxy. Reports TLS, DNS, connection and credential
-   * problems in plain words.
+   * Checks the destination without uploading: the one connection probe (`probe.ts`, also used by
+   * `doctor`) with the current configuration, credentials, CA and proxy.
    */
   async testConnection(): Promise<{ ok: boolean; message: string }> {
-    if (!this.#configured) return { ok: false, message: "No upload destination is configured." };
-    let transport: HttpTransport;
-    try {
-      transport = await createTransport(this.#config, this.#fetch);
-    } catch (error) {
-      return { ok: false, message: this.#redact(error instanceof Error ? error.message : String(error)) };
-    }
-    const auth = createAuthProvider(this.#config.auth, {
-      transport,
-      now: this.#now,
-      idleTimeoutMs: this.#config.idleTimeoutMs,
-    });
-    const url = `${stowUrl(this.#config.url)}?limit=1`;
-    const where = this.#safeUrl();
-    const secrets = () => [...this.#secrets(), ...auth.secrets()];
-    try {
-      const headers = await auth.headers();
-      const result = await sendRequest(transport, url, {
-        method: "GET",
-        headers: { ...headers, accept: "application/dicom+json" },
-        timer: startIdleTimer(Math.min(this.#config.idleTimeoutMs, 30_000)),
-        maxBodyBytes: 64 * 1024,
-      });
-      const line = `HTTP ${result.status}${result.statusText ? ` ${result.statusText}` : ""}`;
-      if (result.status >= 200 && result.status < 300) {
-        return { ok: true, message: `Connected: ${where} answered a DICOMweb query (${line}).` };
-      }
-      if (result.status === 401 || result.status === 403) {
-        return {
-          ok: false,
-          message: `${where} rejected the credentials (${line}). Check the user name, password or token.`,
-        };
-      }
-      if (result.status === 404) {
-        return { ok: false, message: `${where} answered ${line}: is this the server's DICOMweb root URL?` };
-      }
-      return { ok: false, message: redact(`${where} answered ${line}.`, secrets()) };
-    } catch (error) {
-      if (error instanceof CredentialsRejectedError) {
-        return {
-          ok: false,
-          message: redact(`The OAuth2 credentials were rejected: ${error.message}`, secrets()),
-        };
-      }
-      const message = error instanceof Error ? error.message : String(error);
-      return { ok: false, message: redact(`Cannot reach ${where}: ${message}`, secrets()) };
-    } finally {
-      transport.close();
-    }
+    const probe = await probeConnection(this.#config, { fetch: this.#fetch, now: this.#now });
+    return { ok: probe.ok, message: this.#redact(probe.message) };
   }
 
   /** Runs one retention pass now (also runs periodically). Returns what it did, or null if it failed. */
@@ -425,15 +408,12 @@ export class Uploader {
   }
 
   #limits(): { maxInstances: number; maxBytes: number } {
-    // While failing or paused, probe with a single instance: cheap for a server that keeps refusing.
-    const probing = this.#consecutiveFailures > 0 || this.#credentialsRejected;
-    return {
-      maxInstances: probing ? 1 : Math.max(
-        1,
-        Math.min(this.#config.batchMaxInstances, this.#learnedMaxInstances ?? Infinity),
-      ),
-      maxBytes: Math.max(1, Math.min(this.#config.batchMaxBytes, this.#learnedMaxBytes ?? Infinity)),
-    };
+    return batchLimits(this.#gate, {
+      batchMaxInstances: this.#config.batchMaxInstances,
+      batchMaxBytes: this.#config.batchMaxBytes,
+      learnedMaxInstances: this.#learnedMaxInstances,
+      learnedMaxBytes: this.#learnedMaxBytes,
+    });
   }
 
   #pump(): void {
@@ -450,15 +430,13 @@ export class Uploader {
       this.#publish(false);
       return;
     }
-    if (now < this.#gateUntil) {
-      this.#armWake(this.#gateUntil);
+    if (!isOpen(this.#gate, now)) {
+      this.#armWake(this.#gate.closedUntil);
       this.#publish(false);
       return;
     }
     // While failing, one probe at a time; full concurrency once the server answers again.
-    const limit = this.#consecutiveFailures > 0 || this.#credentialsRejected
-      ? 1
-      : Math.max(1, this.#config.concurrency);
+    const limit = concurrencyLimit(this.#gate, this.#config.concurrency);
     while (this.#inFlight < limit) {
       const batch = this.#index.claimBatch(this.#limits(), now);
       if (batch.length === 0) break;
@@ -523,8 +501,8 @@ export class Uploader {
       this.#index.release(refs(items), { nextAttemptAt: 0, countAttempt: false });
       return;
     }
-    if (now < this.#gateUntil) {
-      this.#index.release(refs(items), { nextAttemptAt: this.#gateUntil, countAttempt: false });
+    if (!isOpen(this.#gate, now)) {
+      this.#index.release(refs(items), { nextAttemptAt: this.#gate.closedUntil, countAttempt: false });
       return;
     }
     const outcome = await this.#post(items);
@@ -598,6 +576,19 @@ export class Uploader {
           const item = byUid.get(f.sopInstanceUid);
           return item === undefined ? [] : [{ item, reason: f.reason }];
         }));
+        const unproven = outcome.unproven.flatMap((uid) => {
+          const item = byUid.get(uid);
+          return item === undefined ? [] : [item];
+        });
+        if (unproven.length > 0) {
+          // The answer proves nothing for these: they stay queued, retried with backoff.
+          const delay = this.#onRetryableFailure(outcome.unprovenReason ?? "not listed in the answer", null);
+          this.#index.release(refs(unproven), {
+            nextAttemptAt: this.#now() + delay,
+            countAttempt: true,
+            error: this.#lastError,
+          });
+        }
         this.#logProgress(items);
         this.#publish(delivered.length > 0);
         if (delivered.length > 0) this.#checkLowDisk();
@@ -651,7 +642,9 @@ export class Uploader {
     try {
       authorization = await auth.headers(this.#stopController.signal);
     } catch (error) {
-      if (error instanceof StoppedError) return { kind: "stopped" };
+      if (error instanceof StoppedError || (error instanceof Error && error.name === "StoppedError")) {
+        return { kind: "stopped" };
+      }
       if (error instanceof CredentialsRejectedError) {
         return { kind: "credentials", reason: error.message, status: 0 };
       }
@@ -680,6 +673,7 @@ export class Uploader {
         body: body.stream,
         timer,
         stopSignal: this.#stopController.signal,
+        ...(this.#config.auth.kind === "none" ? {} : { credentials: "the upload address" }),
       });
       log.debug("STOW-RS {count} instances, {mb} MB: HTTP {status} in {ms} ms", {
         count: items.length,
@@ -689,11 +683,17 @@ export class Uploader {
       });
       return interpretStowResponse(
         { status: result.status, statusText: result.statusText, headers: result.headers, body: result.body },
-        items.map((item) => item.claim.sopInstanceUid),
-        this.#now(),
+        items.map((item) => ({
+          sopInstanceUid: item.claim.sopInstanceUid,
+          sopClassUid: item.claim.sopClassUid,
+        })),
+        { now: this.#now(), where: this.#safeUrl() },
       );
     } catch (error) {
       if (error instanceof StoppedError) return { kind: "stopped" };
+      if (error instanceof InsecureCredentialsError) {
+        return { kind: "retry", reason: error.message, retryAfterMs: null };
+      }
       const reason = error instanceof NetworkError || error instanceof Error ? error.message : String(error);
       return { kind: "retry", reason, retryAfterMs: null };
     } finally {
@@ -709,49 +709,48 @@ export class Uploader {
   // ---- state changes ----
 
   #onServerAnswered(): void {
-    if (this.#consecutiveFailures > 0 || this.#credentialsRejected) {
-      log.info("Upload resumed: {url} is answering again", { url: this.#safeUrl() });
-    }
-    this.#consecutiveFailures = 0;
-    this.#credentialsRejected = false;
-    this.#gateUntil = 0;
+    const { gate, resumed } = afterAnswer(this.#gate);
+    if (resumed) log.info("Upload resumed: {url} is answering again", { url: this.#safeUrl() });
+    this.#gate = gate;
   }
 
   #onRetryableFailure(reason: string, retryAfterMs: number | null): number {
-    this.#consecutiveFailures++;
-    const delay = retryDelayMs({
-      attempt: this.#consecutiveFailures,
+    const now = this.#now();
+    const { gate, delayMs } = afterRetryableFailure(this.#gate, {
+      now,
       baseMs: this.#retryBaseMs,
       capMs: this.#config.maxBackoffMs,
       random: this.#random,
       retryAfterMs,
     });
-    const now = this.#now();
-    this.#gateUntil = Math.max(this.#gateUntil, now + delay);
+    this.#gate = gate;
     this.#lastError = this.#redact(reason);
     this.#lastErrorAt = now;
     log.warn(
       "Upload failed: {reason}. Retrying in {delay} (attempt {attempt}); the instances wait in the queue",
       {
         reason: this.#lastError,
-        delay: seconds(delay),
-        attempt: this.#consecutiveFailures,
+        delay: seconds(delayMs),
+        attempt: gate.consecutiveFailures,
       },
     );
     this.#publish(true);
-    return delay;
+    return delayMs;
   }
 
   #onCredentialsRejected(reason: string): void {
     const now = this.#now();
-    if (!this.#credentialsRejected) {
+    const { gate, firstTime } = afterCredentialsRejected(this.#gate, {
+      now,
+      retryMs: this.#credentialsRetryMs,
+    });
+    if (firstTime) {
       log.error(
         "Upload paused: {reason}. Nothing is marked failed; trying again every {every} or when the settings change",
         { reason: this.#redact(reason), every: seconds(this.#credentialsRetryMs) },
       );
     }
-    this.#credentialsRejected = true;
-    this.#gateUntil = now + this.#credentialsRetryMs;
+    this.#gate = gate;
     this.#lastError = this.#redact(`credentials rejected: ${reason}`);
     this.#lastErrorAt = now;
     this.#publish(true);
@@ -810,18 +809,7 @@ export class Uploader {
   }
 
   #secrets(): string[] {
-    const auth = this.#config.auth;
-    const configured = auth.kind === "basic"
-      ? [auth.password]
-      : auth.kind === "bearer"
-      ? [auth.token]
-      : auth.kind === "header"
-      ? [auth.value]
-      : auth.kind === "oauth2"
-      ? [auth.clientSecret]
-      : [];
-    const proxy = this.#config.proxyPassword ? [this.#config.proxyPassword] : [];
-    return [...configured, ...proxy, ...(this.#auth?.secrets() ?? [])];
+    return [...configuredSecrets(this.#config), ...(this.#auth?.secrets() ?? [])];
   }
 
   #redact(text: string): string {

@@ -8,7 +8,7 @@
  */
 import { statfsSync } from "node:fs";
 import { joinPath } from "../config.ts";
-import type { PurgeCandidate, QueueIndex } from "../store/index.ts";
+import type { PurgeCandidate, QueueIndex } from "./index.ts";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

@@ -427,7 +427,8 @@ export function interpretStowResponse(
   const readable = isStoreResponseMediaType(response.headers.get("content-type"));
   const parsed = parseStoreInstancesResponse(response.body, response.headers.get("content-type"));
   if (meaning === "success") {
-    const why = proofStatus
+    const empty = response.status === 204 || response.body.trim() === "" || looksLikeWebPage(response);
+    const why = proofStatus || empty
       ? unreadableSuccessReason(response, readable ? parsed : null, where)
       : `The server at ${where} answered the upload with ${line}, which is not a STOW-RS answer ` +
         "(PS3.18 expects 200, 202 or 409 with a Store Instances Response): nothing proves the instances " +
@@ -483,8 +484,8 @@ export function interpretStowResponse(
       ? ` (${otherClass.length} listed with another SOP Class UID than the one received)`
       : "";
     const reason = `The server at ${where} answered the upload with ${line} but its Store Instances ` +
-      `Response lists ${rest.length} of the ${sent.length} instances sent neither as stored nor as ` +
-      `failed${classNote}: nothing proves they were stored, so they stay queued`;
+      `Response does not list ${rest.length} of the ${sent.length} instances sent, neither as stored nor ` +
+      `as failed${classNote}: nothing proves they were stored, so they stay queued`;
     if (delivered.length === 0 && failed.length === 0) return { kind: "retry", reason, retryAfterMs: null };
     return { kind: "settle", delivered, failed, isolate: [], unproven: rest, unprovenReason: reason };
   }

@@ -130,7 +130,9 @@ Deno.test("response: a 200/202 proves only what it lists — empty body, unliste
   // Orthanc's answer to a body it could not read: 200 with empty lists.
   const emptyLists = interpretStowResponse(response(200, module([], [])), sent("a", "b"), at0);
   assert(emptyLists.kind === "retry", JSON.stringify(emptyLists));
-  assert(emptyLists.reason.includes("lists 2 of the 2 instances sent neither as stored nor as failed"));
+  assert(
+    emptyLists.reason.includes("does not list 2 of the 2 instances sent, neither as stored nor as failed"),
+  );
   // A partial list: the listed one is delivered, the failed one fails, the unlisted one stays queued.
   const partial = interpretStowResponse(
     response(202, module([referencedItem("a")], [failedItem("b", 0xA700)])),
@@ -141,7 +143,10 @@ Deno.test("response: a 200/202 proves only what it lists — empty body, unliste
   assertEquals(partial.delivered.map((d) => d.sopInstanceUid), ["a"]);
   assertEquals(partial.failed.map((f) => f.sopInstanceUid), ["b"]);
   assertEquals(partial.unproven, ["c"]);
-  assert(partial.unprovenReason?.includes("lists 1 of the 3 instances sent"), partial.unprovenReason ?? "");
+  assert(
+    partial.unprovenReason?.includes("does not list 1 of the 3 instances sent"),
+    partial.unprovenReason ?? "",
+  );
 });
 
 Deno.test("response: HTML, 204, other media types and other 2xx statuses are not delivery", () => {

@@ -26,16 +26,9 @@
 import type { UploadConfig } from "../config.ts";
 import { logger } from "../log.ts";
 import type { ClaimedInstance, ClaimRef, QueueIndex } from "../store/index.ts";
-import { absolutePath, runRetention } from "../store/retention.ts";
+import { absolutePath, type RetentionReport, RetentionRunner } from "../store/retention.ts";
 import { studiesSuffixProblem } from "../dicomweb_url.ts";
-import {
-  type AuthProvider,
-  configuredSecrets,
-  createAuthProvider,
-  CredentialsRejectedError,
-  redact,
-  TokenUnavailableError,
-} from "./auth.ts";
+import { type AuthProvider, configuredSecrets, createAuthProvider, redact } from "./auth.ts";
 import {
   afterAnswer,
   afterCredentialsRejected,
@@ -48,20 +41,12 @@ import {
   type UploadState,
   uploadState,
 } from "./gate.ts";
-import {
-  createTransport,
-  credentialsRefusal,
-  type HttpTransport,
-  InsecureCredentialsError,
-  NetworkError,
-  sendRequest,
-  startIdleTimer,
-  StoppedError,
-} from "./http.ts";
+import { createTransport, credentialsRefusal, type HttpTransport } from "./http.ts";
 import { probeConnection } from "./probe.ts";
-import { interpretStowResponse, type StowOutcome } from "./response.ts";
+import { StudyProgressLog } from "./progress_log.ts";
+import type { StowOutcome } from "./response.ts";
 import { DEFAULT_RETRY_BASE_MS } from "./retry.ts";
-import { makeBoundary, multipartBody, multipartContentType, type MultipartPart, stowUrl } from "./stow.ts";
+import { sendStowBatch } from "./stow_request.ts";
 
 export { stowUrl } from "./stow.ts";
 
@@ -116,9 +101,6 @@ interface SendItem {
 
 const log = logger("upload");
 
-/** A study's progress is logged at most this often while it uploads (plus a final line). */
-const PROGRESS_LOG_INTERVAL_MS = 5_000;
-
 function refs(items: readonly SendItem[]): ClaimRef[] {
   return items.map((item) => ({
     sopInstanceUid: item.claim.sopInstanceUid,
@@ -143,7 +125,7 @@ export class Uploader {
   readonly #retentionIntervalMs: number;
   readonly #rescanMs: number;
   readonly #stopGraceMs: number;
-  readonly #freeBytes: (() => number | null) | undefined;
+  readonly #retention: RetentionRunner;
 
   #transport: HttpTransport | null = null;
   /** Transports replaced by setConfig, closed once no request uses them. */
@@ -160,7 +142,6 @@ export class Uploader {
   #wakeAt = 0;
   #retentionTimer: ReturnType<typeof setInterval> | undefined;
   #setupTimer: ReturnType<typeof setTimeout> | undefined;
-  #lastLowDiskCheck = 0;
   readonly #active = new Set<Promise<void>>();
 
   #inFlight = 0;
@@ -171,7 +152,7 @@ export class Uploader {
   #lastError: string | null = null;
   #lastErrorAt: number | null = null;
   #lastPublished = "";
-  readonly #progressLoggedAt = new Map<string, number>();
+  readonly #progress: StudyProgressLog;
 
   /** Creates an uploader; nothing happens until {@linkcode Uploader.start}. */
   constructor(options: UploaderOptions) {
@@ -186,7 +167,14 @@ export class Uploader {
     this.#retentionIntervalMs = options.retentionIntervalMs ?? 10 * 60_000;
     this.#rescanMs = options.rescanMs ?? 30_000;
     this.#stopGraceMs = options.stopGraceMs ?? 5_000;
-    this.#freeBytes = options.freeBytes;
+    this.#retention = new RetentionRunner({
+      index: this.#index,
+      dataDir: this.#dataDir,
+      settings: () => this.#config,
+      now: this.#now,
+      ...(options.freeBytes === undefined ? {} : { freeBytes: options.freeBytes }),
+    });
+    this.#progress = new StudyProgressLog((study) => this.#index.studyProgress(study), this.#now);
     const saved = this.#index.getState(HEALTH_STATE_KEY);
     if (saved !== undefined) {
       try {
@@ -345,39 +333,8 @@ export class Uploader {
   }
 
   /** Runs one retention pass now (also runs periodically). Returns what it did, or null if it failed. */
-  runRetention(): ReturnType<typeof runRetention> | null {
-    try {
-      const report = runRetention(this.#index, {
-        dataDir: this.#dataDir,
-        retentionDays: this.#config.retentionDays,
-        minFreeBytes: this.#config.minFreeBytes,
-        now: this.#now(),
-        ...(this.#freeBytes === undefined ? {} : { freeBytes: this.#freeBytes }),
-        onError: (path, error) =>
-          log.warn("Retention could not delete {path}: {error}", { path, error: String(error) }),
-      });
-      if (report.deletedByAge > 0) {
-        log.info("Retention: deleted {count} delivered files older than {days} days", {
-          count: report.deletedByAge,
-          days: this.#config.retentionDays,
-        });
-      }
-      if (report.deletedForSpace > 0) {
-        log.warn("Disk space low: deleted the {count} oldest delivered files ({mb} MB)", {
-          count: report.deletedForSpace,
-          mb: Math.round(report.bytesFreed / 1e6),
-        });
-      }
-      if (report.stillLow) {
-        log.error(
-          "Disk space is below the minimum and no delivered file is left to delete; undelivered instances are kept",
-        );
-      }
-      return report;
-    } catch (error) {
-      log.error("Retention pass failed: {error}", { error: String(error) });
-      return null;
-    }
+  runRetention(): RetentionReport | null {
+    return this.#retention.run();
   }
 
   // ---- the pump: claim → send → settle ----
@@ -550,7 +507,7 @@ export class Uploader {
               (item.size / 1e6).toFixed(1)
             } MB instance is larger than the server accepts`,
           }]);
-          this.#logProgress(items);
+          this.#progress.note(items.map((item) => item.claim.studyInstanceUid));
         }
         return;
       }
@@ -589,9 +546,9 @@ export class Uploader {
             error: this.#lastError,
           });
         }
-        this.#logProgress(items);
+        this.#progress.note(items.map((item) => item.claim.studyInstanceUid));
         this.#publish(delivered.length > 0);
-        if (delivered.length > 0) this.#checkLowDisk();
+        if (delivered.length > 0) this.#retention.afterDelivery();
         const isolate = outcome.isolate.flatMap((uid) => {
           const item = byUid.get(uid);
           return item === undefined ? [] : [item];
@@ -638,67 +595,23 @@ export class Uploader {
     if (transport === null || auth === null) {
       return { kind: "retry", reason: this.#setupError ?? "the uploader is not ready", retryAfterMs: null };
     }
-    let authorization: Record<string, string>;
-    try {
-      authorization = await auth.headers(this.#stopController.signal);
-    } catch (error) {
-      if (error instanceof StoppedError || (error instanceof Error && error.name === "StoppedError")) {
-        return { kind: "stopped" };
-      }
-      if (error instanceof CredentialsRejectedError) {
-        return { kind: "credentials", reason: error.message, status: 0 };
-      }
-      const reason = error instanceof TokenUnavailableError || error instanceof Error
-        ? error.message
-        : String(error);
-      return { kind: "retry", reason, retryAfterMs: null };
-    }
-    const timer = startIdleTimer(this.#config.idleTimeoutMs);
-    const boundary = makeBoundary();
-    const parts: MultipartPart[] = items.map((item) => ({
-      size: item.size,
-      label: item.claim.path,
-      open: () => Deno.open(absolutePath(this.#dataDir, item.claim.path), { read: true }),
-    }));
-    const body = multipartBody(parts, { boundary, onProgress: () => timer.touch() });
-    const started = this.#now();
-    try {
-      const result = await sendRequest(transport, stowUrl(this.#config.url), {
-        method: "POST",
-        headers: {
-          ...authorization,
-          "content-type": multipartContentType(boundary),
-          accept: "application/dicom+json",
-        },
-        body: body.stream,
-        timer,
+    return await sendStowBatch(
+      items.map((item) => ({
+        sopInstanceUid: item.claim.sopInstanceUid,
+        sopClassUid: item.claim.sopClassUid,
+        path: item.claim.path,
+        size: item.size,
+      })),
+      {
+        transport,
+        auth,
+        config: this.#config,
+        dataDir: this.#dataDir,
         stopSignal: this.#stopController.signal,
-        ...(this.#config.auth.kind === "none" ? {} : { credentials: "the upload address" }),
-      });
-      log.debug("STOW-RS {count} instances, {mb} MB: HTTP {status} in {ms} ms", {
-        count: items.length,
-        mb: (body.length / 1e6).toFixed(1),
-        status: result.status,
-        ms: this.#now() - started,
-      });
-      return interpretStowResponse(
-        { status: result.status, statusText: result.statusText, headers: result.headers, body: result.body },
-        items.map((item) => ({
-          sopInstanceUid: item.claim.sopInstanceUid,
-          sopClassUid: item.claim.sopClassUid,
-        })),
-        { now: this.#now(), where: this.#safeUrl() },
-      );
-    } catch (error) {
-      if (error instanceof StoppedError) return { kind: "stopped" };
-      if (error instanceof InsecureCredentialsError) {
-        return { kind: "retry", reason: error.message, retryAfterMs: null };
-      }
-      const reason = error instanceof NetworkError || error instanceof Error ? error.message : String(error);
-      return { kind: "retry", reason, retryAfterMs: null };
-    } finally {
-      body.dispose();
-    }
+        where: this.#safeUrl(),
+        now: this.#now,
+      },
+    );
   }
 
   #closeRetired(): void {
@@ -754,44 +667,6 @@ export class Uploader {
     this.#lastError = this.#redact(`credentials rejected: ${reason}`);
     this.#lastErrorAt = now;
     this.#publish(true);
-  }
-
-  /** Per study: at most one progress line every few seconds, and always the final one. */
-  #logProgress(items: readonly SendItem[]): void {
-    const now = this.#now();
-    for (const study of new Set(items.map((item) => item.claim.studyInstanceUid))) {
-      const p = this.#index.studyProgress(study);
-      const failed = p.failed > 0 ? `, ${p.failed} failed` : "";
-      const last = this.#progressLoggedAt.get(study);
-      if (p.pending > 0 && last !== undefined && now - last < PROGRESS_LOG_INTERVAL_MS) continue;
-      if (p.pending === 0) this.#progressLoggedAt.delete(study);
-      else this.#progressLoggedAt.set(study, now);
-      if (this.#progressLoggedAt.size > 1000) this.#progressLoggedAt.clear();
-      if (p.pending === 0) {
-        log.info("Study {study}: {delivered}/{received} instances uploaded{failed} — nothing left to send", {
-          study,
-          delivered: p.delivered,
-          received: p.received,
-          failed,
-        });
-      } else {
-        log.info("Study {study}: {delivered}/{received} instances uploaded{failed}", {
-          study,
-          delivered: p.delivered,
-          received: p.received,
-          failed,
-        });
-      }
-    }
-  }
-
-  #checkLowDisk(): void {
-    const now = this.#now();
-    if (now - this.#lastLowDiskCheck < 60_000) return;
-    this.#lastLowDiskCheck = now;
-    const free = this.#freeBytes?.() ?? null;
-    if (this.#freeBytes !== undefined && free !== null && free >= this.#config.minFreeBytes) return;
-    this.runRetention();
   }
 
   #publish(force: boolean): void {

@@ -38,9 +38,9 @@ import {
   type GateState,
   isOpen,
   OPEN_GATE,
-  type UploadState,
   uploadState,
 } from "./gate.ts";
+import { HealthRecord, type UploadHealth } from "./health.ts";
 import { createTransport, credentialsRefusal, type HttpTransport } from "./http.ts";
 import { probeConnection } from "./probe.ts";
 import { StudyProgressLog } from "./progress_log.ts";
@@ -49,23 +49,7 @@ import { DEFAULT_RETRY_BASE_MS } from "./retry.ts";
 import { sendStowBatch } from "./stow_request.ts";
 
 export { stowUrl } from "./stow.ts";
-
-/** What the status page shows about uploading. Contains no secret. */
-export interface UploadHealth {
-  /** False when no destination URL is configured: everything is kept, nothing is uploaded. */
-  configured: boolean;
-  state: UploadState;
-  lastSuccessAt: number | null;
-  lastError: string | null;
-  lastErrorAt: number | null;
-  /** When the next attempt happens while retrying or paused. */
-  nextRetryAt: number | null;
-  /** STOW-RS requests in flight now. */
-  inFlight: number;
-}
-
-/** Key under which the uploader keeps its health (JSON) in the index's state table. */
-export const HEALTH_STATE_KEY = "upload.health";
+export { HEALTH_STATE_KEY, type UploadHealth } from "./health.ts";
 
 /** Options of {@linkcode Uploader}. The last six are for tests and rarely need changing. */
 export interface UploaderOptions {
@@ -151,7 +135,7 @@ export class Uploader {
   #lastSuccessAt: number | null = null;
   #lastError: string | null = null;
   #lastErrorAt: number | null = null;
-  #lastPublished = "";
+  readonly #healthRecord: HealthRecord;
   readonly #progress: StudyProgressLog;
 
   /** Creates an uploader; nothing happens until {@linkcode Uploader.start}. */
@@ -175,15 +159,8 @@ export class Uploader {
       ...(options.freeBytes === undefined ? {} : { freeBytes: options.freeBytes }),
     });
     this.#progress = new StudyProgressLog((study) => this.#index.studyProgress(study), this.#now);
-    const saved = this.#index.getState(HEALTH_STATE_KEY);
-    if (saved !== undefined) {
-      try {
-        const previous = JSON.parse(saved) as Partial<UploadHealth>;
-        if (typeof previous.lastSuccessAt === "number") this.#lastSuccessAt = previous.lastSuccessAt;
-      } catch {
-        // ignore a damaged value
-      }
-    }
+    this.#healthRecord = new HealthRecord(this.#index);
+    this.#lastSuccessAt = this.#healthRecord.savedLastSuccessAt();
   }
 
   get #configured(): boolean {
@@ -670,17 +647,7 @@ export class Uploader {
   }
 
   #publish(force: boolean): void {
-    if (!force && this.#lastPublished === "") force = true;
-    const health = this.health();
-    const { inFlight: _inFlight, ...stable } = health;
-    const json = JSON.stringify(stable);
-    if (!force && json === this.#lastPublished) return;
-    this.#lastPublished = json;
-    try {
-      this.#index.setState(HEALTH_STATE_KEY, JSON.stringify(health));
-    } catch {
-      // index closed during shutdown
-    }
+    this.#healthRecord.publish(this.health(), force);
   }
 
   #secrets(): string[] {

@@ -6,10 +6,12 @@
  */
 import type { Config } from "../config/types.ts";
 import { type LocalAddress, localPrivateAddresses, privateIpv4Addresses } from "../net/interfaces.ts";
+import { parsePeerAddress } from "../net/ip.ts";
 import { diskSpace } from "../status/disk.ts";
 import { formatBytes } from "../status/api.ts";
-import { createAuthProvider, CredentialsRejectedError } from "../upload/auth.ts";
-import { createTransport, describeNetworkError, environmentProxy } from "../upload/http.ts";
+import { studiesSuffixProblem } from "../dicomweb_url.ts";
+import { describeNetworkError, environmentProxy } from "../upload/http.ts";
+import { probeConnection } from "../upload/probe.ts";
 
 /** The outcome of one check. */
 export interface CheckResult {
@@ -222,7 +224,7 @@ export function checkAddresses(addresses: LocalAddress[]): CheckResult {
   };
 }
 
-const isIpLiteral = (h: string) => /^\d{1,3}(\.\d{1,3}){3}$/.test(h) || h.startsWith("[") || h.includes(":");
+const isIpLiteral = (h: string) => parsePeerAddress(h) !== undefined;
 
 /** Resolves a host name to addresses (default: DNS A and AAAA records). */
 export type Resolver = (hostname: string) => Promise<string[]>;
@@ -392,112 +394,107 @@ export interface CredentialsCheck {
 }
 
 /**
- * Are the credentials accepted? Sends a QIDO-RS search `GET {url}/studies?limit=1` (PS3.18 §10.6)
- * through the same CA/proxy/sign-in as the uploader: 200/204 ✔, 401/403 ✘ credentials.
+ * Is the upload address a DICOMweb root? One ending in `/studies` is refused with one sentence
+ * (the gateway adds `/studies` itself, PS3.18 §10.5.1).
+ */
+export function checkUploadAddress(url: string): CheckResult {
+  const problem = studiesSuffixProblem(url);
+  if (problem === null) return { ok: true, title: `Upload address: ${displayTarget(url)}` };
+  return {
+    ok: false,
+    title: problem,
+    fix: "set url in [upload] (or on the status page) to the DICOMweb root.",
+  };
+}
+
+/**
+ * Are the credentials accepted, and is it a DICOMweb server? The one connection probe (the
+ * uploader's "Test connection", `upload/probe.ts`): a QIDO-RS search `GET {url}/studies?limit=1`
+ * (PS3.18 §10.6) through the same CA/proxy/sign-in as the uploader, never redirected. ✔ only for
+ * a DICOM JSON answer (200) or 204; 401/403 ✘ credentials; a 400, a web page or a redirect ✘ with
+ * an explanation.
  */
 export async function checkCredentials(
   upload: Config["upload"],
   options: { timeoutMs?: number } = {},
 ): Promise<CredentialsCheck> {
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  let transport;
-  try {
-    transport = await createTransport(upload);
-  } catch (e) {
-    return {
-      result: { ok: false, title: "Upload settings cannot be used", detail: (e as Error).message },
-      serverDate: null,
-    };
-  }
-  try {
-    let headers: Record<string, string>;
-    try {
-      const provider = createAuthProvider(upload.auth, { transport, idleTimeoutMs: timeoutMs });
-      headers = await withTimeout(timeoutMs, provider.headers(), "sign-in service");
-    } catch (e) {
-      const rejected = e instanceof CredentialsRejectedError;
-      return {
-        result: {
-          ok: false,
-          title: rejected
-            ? "The sign-in service refused the client id or secret"
-            : "The sign-in service failed",
-          detail: describeIfNetwork(e),
-          fix: rejected
-            ? "check client_id, token_url, scope and the secret (DICOM_GATEWAY_UPLOAD_CLIENT_SECRET)."
-            : "check token_url and that this PC reaches it.",
-        },
-        serverDate: null,
-      };
-    }
-    const target = `${upload.url}/studies?limit=1`;
-    let res: Response;
-    try {
-      res = await transport.fetch(target, {
-        method: "GET",
-        headers: { ...headers, accept: "application/dicom+json" },
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (e) {
-      const d = describeNetworkError(e);
-      return {
-        result: { ok: false, title: `The central server did not answer: ${d.message}` },
-        serverDate: null,
-      };
-    }
-    await res.body?.cancel();
-    const serverDate = res.headers.get("date");
-    const status = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`;
-    if (res.status === 200 || res.status === 204) {
+  const probe = await probeConnection(upload, { timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+  const status = probe.statusLine ?? "";
+  const serverDate = probe.serverDate;
+  const check = (result: CheckResult): CredentialsCheck => ({ result, serverDate });
+  switch (probe.kind) {
+    case "connected": {
       const how = upload.auth.kind === "none" ? "answered (no sign-in configured)" : "accepted our sign-in";
-      return { result: { ok: true, title: `The central server ${how} (${status})` }, serverDate };
+      return check({ ok: true, title: `The central server ${how} (${status})` });
     }
-    if (res.status === 401 || res.status === 403) {
-      return {
-        result: {
-          ok: false,
-          title: `Credentials rejected by the central server (${status})`,
-          fix: upload.auth.kind === "none"
-            ? "the server needs a sign-in: fill in [upload.auth] in dicom-gateway.toml (or on the status page)."
-            : "check the user name and the password / token / key; secrets come from DICOM_GATEWAY_UPLOAD_* " +
-              "environment variables when set, which win over the file.",
-        },
-        serverDate,
-      };
-    }
-    if (res.status === 404) {
-      return {
-        result: {
-          ok: false,
-          title: `The address is not a DICOMweb root (${status} for ${displayTarget(target)})`,
-          fix: "use the DICOMweb root, e.g. https://server/dicom-web (without /studies at the end).",
-        },
-        serverDate,
-      };
-    }
-    return {
-      result: {
-        ok: res.status < 500,
+    case "not-configured":
+    case "setup":
+      return check({ ok: false, title: "Upload settings cannot be used", detail: probe.message });
+    case "sign-in-rejected":
+      return check({
+        ok: false,
+        title: "The sign-in service refused the client id or secret",
+        detail: probe.message,
+        fix: "check client_id, token_url, scope and the secret (DICOM_GATEWAY_UPLOAD_CLIENT_SECRET).",
+      });
+    case "sign-in-failed":
+      return check({
+        ok: false,
+        title: "The sign-in service failed",
+        detail: probe.message,
+        fix: "check token_url and that this PC reaches it.",
+      });
+    case "network":
+      return check({ ok: false, title: "The central server did not answer", detail: probe.message });
+    case "credentials":
+      return check({
+        ok: false,
+        title: `Credentials rejected by the central server (${status})`,
+        fix: upload.auth.kind === "none"
+          ? "the server needs a sign-in: fill in [upload.auth] in dicom-gateway.toml (or on the status page)."
+          : "check the user name and the password / token / key; secrets come from DICOM_GATEWAY_UPLOAD_* " +
+            "environment variables when set, which win over the file.",
+      });
+    case "not-found":
+      return check({
+        ok: false,
+        title: `The address is not a DICOMweb root (${status} for ${probe.target})`,
+        fix: "use the DICOMweb root, e.g. https://server/dicom-web (without /studies at the end).",
+      });
+    case "redirect":
+      return check({
+        ok: false,
+        title: `The central server answered the search with a redirect (${status})`,
+        detail: probe.message,
+        fix: "set url in [upload] to the address the archive's DICOMweb service really has; ask its " +
+          "administrator if a sign-in page or portal sits in front of it.",
+      });
+    case "not-dicomweb":
+      return check({
+        ok: false,
+        title: `The central server's answer to a search is not DICOMweb (${status})`,
+        detail: probe.message,
+        fix:
+          "use the DICOMweb root, e.g. https://server/dicom-web: a web page or an HTTP 400 here means the " +
+          "address points at something else than the archive's DICOMweb service.",
+      });
+    case "server-error":
+      return check({
+        ok: false,
         title: `The central server answered ${status} to a search`,
-        detail: res.status >= 500
-          ? "The server has a problem of its own; uploads are retried automatically."
-          : "",
+        detail: "The server has a problem of its own; uploads are retried automatically.",
         fix: "ask the central server's administrator.",
-      },
-      serverDate,
-    };
-  } finally {
-    transport.close();
+      });
   }
-}
-
-function describeIfNetwork(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 function displayTarget(url: string): string {
-  const u = new URL(url);
-  return `${u.origin}${u.pathname}`;
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return url;
+  }
 }
 
 /** Is the clock sane: a plausible year, and within 5 minutes of the server's clock when known? */
@@ -580,6 +577,8 @@ export async function runDoctor(config: Config, options: DoctorOptions = {}): Pr
       fix: "enter the DICOMweb address on the status page (Upload destination), or set url in [upload] of " +
         "dicom-gateway.toml.",
     });
+  } else if (studiesSuffixProblem(up.url) !== null) {
+    report(checkUploadAddress(up.url));
   } else {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     // The proxy the uploader will really use: the configured one, else HTTPS_PROXY unless NO_PROXY.

@@ -4,6 +4,7 @@
  * and stops cleanly on Ctrl+C, window close or logoff (a kill at any moment loses nothing anyway).
  * @module
  */
+import { messageOf } from "../errors.ts";
 import { ConfigError } from "../config/error.ts";
 import { loadConfig, type LoadedConfig } from "../config/load.ts";
 import { setupLogging, shutdownLogging } from "../log_setup.ts";
@@ -72,7 +73,7 @@ async function startAndServe(loaded: LoadedConfig, args: string[]): Promise<numb
     gateway = await startGateway(config);
   } catch (error) {
     lock.release();
-    log.error("Cannot start: {error}", { error: error instanceof Error ? error.message : String(error) });
+    log.error("Cannot start: {error}", { error: messageOf(error) });
     return 1;
   }
 
@@ -87,7 +88,7 @@ async function startAndServe(loaded: LoadedConfig, args: string[]): Promise<numb
     } catch (error) {
       log.error("The status page could not start on port {port}: {error}. Receiving continues.", {
         port: config.statusPort,
-        error: error instanceof Error ? error.message : String(error),
+        error: messageOf(error),
       });
     }
   }

@@ -5,6 +5,7 @@
  * @module
  */
 import { isIpv4, isIpv6, isLoopbackAddress, parseAddressRange, parsePeerAddress } from "../net/ip.ts";
+import { studiesSuffixProblem } from "../dicomweb_url.ts";
 import { AUTH_KINDS, type ConfigKey, type ConfigValue } from "./schema.ts";
 
 /** The outcome of checking one value: the value to use, or what is allowed. */
@@ -60,7 +61,7 @@ const AE_ALLOWED = "1 to 16 characters (letters, digits, spaces, punctuation exc
 function checkUrl(
   raw: string,
   what: "upload" | "token" | "proxy",
-): { ok: true; value: string } | { ok: false; allowed: string } {
+): { ok: true; value: string } | { ok: false; allowed: string; reason?: string } {
   const allowed = what === "proxy"
     ? 'an address starting with http:// or https://, or ""'
     : 'an address starting with https:// (http:// only for this PC: localhost or 127.0.0.1), or ""';
@@ -89,6 +90,10 @@ function checkUrl(
       ok: false,
       allowed: `${allowed} without ? or # parts (the DICOMweb root, e.g. https://host/dicom-web)`,
     };
+  }
+  const studies = what === "upload" ? studiesSuffixProblem(text) : null;
+  if (studies !== null) {
+    return { ok: false, allowed: "the DICOMweb root, not its /studies resource", reason: studies };
   }
   return { ok: true, value: what === "upload" ? text.replace(/\/+$/, "") : text };
 }

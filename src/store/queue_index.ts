@@ -24,6 +24,7 @@
  * so an in-flight send of the old file can never mark the new file delivered.
  * @module
  */
+import { messageOf } from "../errors.ts";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 
 /** What the receiver knows about an instance it has just stored durably. */
@@ -251,7 +252,7 @@ export class QueueIndex {
     } catch (error) {
       db.close();
       throw new Error(
-        `Cannot open the queue index ${path}: ${error instanceof Error ? error.message : error}`,
+        `Cannot open the queue index ${path}: ${messageOf(error)}`,
       );
     }
   }

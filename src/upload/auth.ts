@@ -6,10 +6,11 @@
  * any text that goes to logs, errors, the index or the status page.
  * @module
  */
-import type { UploadAuth } from "../config/types.ts";
+import type { UploadAuth, UploadConfig } from "../config/types.ts";
 import {
   describeNetworkError,
   type HttpTransport,
+  InsecureCredentialsError,
   sendRequest,
   startIdleTimer,
   stripUrlCredentials,
@@ -50,6 +51,23 @@ export function redact(text: string, secrets: readonly string[]): string {
   const sorted = [...new Set(secrets)].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
   for (const secret of sorted) out = out.split(secret).join("[redacted]");
   return out;
+}
+
+/** The secrets written in an upload configuration (sign-in and proxy), for redaction. */
+export function configuredSecrets(
+  config: Pick<UploadConfig, "auth"> & Partial<Pick<UploadConfig, "proxyPassword">>,
+): string[] {
+  const auth = config.auth;
+  const configured = auth.kind === "basic"
+    ? [auth.password]
+    : auth.kind === "bearer"
+    ? [auth.token]
+    : auth.kind === "header"
+    ? [auth.value]
+    : auth.kind === "oauth2"
+    ? [auth.clientSecret]
+    : [];
+  return [...configured, ...(config.proxyPassword ? [config.proxyPassword] : [])];
 }
 
 function base64Utf8(text: string): string {
@@ -157,9 +175,12 @@ class OAuth2ClientCredentials implements AuthProvider {
         timer: startIdleTimer(this.#idleTimeoutMs),
         ...(stopSignal === undefined ? {} : { stopSignal }),
         maxBodyBytes: 1024 * 1024,
+        // The body holds client_secret: https only, never redirected (RFC 6749 §3.2 "MUST use TLS").
+        credentials: "the OAuth2 token address",
       });
     } catch (error) {
       if (error instanceof Error && error.name === "StoppedError") throw error;
+      if (error instanceof InsecureCredentialsError) throw new TokenUnavailableError(error.message);
       throw new TokenUnavailableError(
         `cannot get an OAuth2 token from ${where}: ${describeNetworkError(error).message}`,
       );
@@ -192,6 +213,15 @@ class OAuth2ClientCredentials implements AuthProvider {
       const token = { accessToken, tokenType, renewAt: this.#now() + lifeMs - margin };
       this.#cached = token;
       return token;
+    }
+    if (result.status >= 300 && result.status < 400) {
+      const location = result.headers.get("location");
+      throw new TokenUnavailableError(redact(
+        `the token endpoint ${where} answered with a redirect (HTTP ${result.status})${
+          location ? ` to ${stripUrlCredentials(location)}` : ""
+        }: the client secret is not sent on to another address; set token_url to the final address`,
+        this.secrets(),
+      ));
     }
     // RFC 6749 §5.2: 400/401 with "error": invalid_client, invalid_grant, unauthorized_client, invalid_scope.
     const code = typeof json["error"] === "string" ? json["error"] : "";

@@ -1,10 +1,14 @@
 /**
  * HTTP plumbing of the uploader: the `Deno.HttpClient` for a private CA file and an explicit proxy
  * (HTTPS_PROXY / NO_PROXY from the environment are honoured by fetch when no proxy is configured),
- * an idle timer (no whole-request limit: only "no bytes moved for idleTimeoutMs" aborts), and plain
- * words for network and TLS errors.
+ * an idle timer (no whole-request limit: only "no bytes moved for idleTimeoutMs" aborts), plain
+ * words for network and TLS errors, and the rule that keeps credentials with their server: requests
+ * are never redirected (`redirect: "manual"`: a 3xx is answered to the caller, so a credential never
+ * follows a Location to another origin), and a request carrying credentials goes only over https
+ * (or plain http to this PC's loopback, which never leaves the machine).
  * @module
  */
+import { messageOf } from "../errors.ts";
 import type { UploadConfig } from "../config/types.ts";
 
 /**
@@ -42,6 +46,42 @@ export function environmentProxy(url: string, env: (name: string) => string | un
   return proxy;
 }
 
+/**
+ * True for hosts that are this PC: `localhost`, 127.0.0.0/8 and `[::1]` — the W3C Secure Contexts
+ * "potentially trustworthy" loopback origins (§3.1), where plain http never leaves the machine.
+ */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return host === "localhost" || host.endsWith(".localhost") || host === "::1" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * Why credentials must not be sent to `url`, in one sentence naming `what` ("the upload address",
+ * "the OAuth2 token address"); null when they may (https, or http to this PC's loopback).
+ */
+export function credentialsRefusal(url: string, what: string): string | null {
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    return `${what} ${stripUrlCredentials(url)} is not a valid URL`;
+  }
+  if (target.protocol === "https:") return null;
+  if (target.protocol === "http:" && isLoopbackHost(target.hostname)) return null;
+  return `Credentials are never sent over plain http: ${what} ${
+    stripUrlCredentials(url)
+  } must start with https://`;
+}
+
+/** A request with credentials was refused before it left (see {@linkcode credentialsRefusal}). */
+export class InsecureCredentialsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "InsecureCredentialsError";
+  }
+}
+
 /** The fetch the uploader uses, bound to the configured CA/proxy client. */
 export interface HttpTransport {
   fetch(url: string, init: RequestInit): Promise<Response>;
@@ -66,7 +106,7 @@ export async function createTransport(
       pem = await Deno.readTextFile(config.caFile);
     } catch (error) {
       throw new Error(
-        `Cannot read the CA file ${config.caFile}: ${error instanceof Error ? error.message : error}`,
+        `Cannot read the CA file ${config.caFile}: ${messageOf(error)}`,
       );
     }
     if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
@@ -248,9 +288,11 @@ function chainMessage(error: unknown): string {
 
 /**
  * Sends one request and reads the whole response body, with the idle timer touched by every
- * response chunk (the caller wires request-body progress to the same timer). Throws
- * {@linkcode StoppedError} when `stopSignal` aborts, {@linkcode NetworkError} for anything that
- * produced no complete HTTP response (including the idle timeout).
+ * response chunk (the caller wires request-body progress to the same timer). Redirects are never
+ * followed: a 3xx comes back as the result, with its Location header. With `credentials` set, the
+ * request is refused (throws {@linkcode InsecureCredentialsError}) unless `url` is https or
+ * loopback http. Throws {@linkcode StoppedError} when `stopSignal` aborts, {@linkcode NetworkError}
+ * for anything that produced no complete HTTP response (including the idle timeout).
  */
 export async function sendRequest(
   transport: HttpTransport,
@@ -262,9 +304,18 @@ export async function sendRequest(
     timer: IdleTimer;
     stopSignal?: AbortSignal;
     maxBodyBytes?: number;
+    /** The headers or body carry a secret (sign-in, API key, client secret): names what `url` is. */
+    credentials?: string;
   },
 ): Promise<HttpResult> {
   const { timer } = options;
+  if (options.credentials !== undefined) {
+    const refusal = credentialsRefusal(url, options.credentials);
+    if (refusal !== null) {
+      timer.clear();
+      throw new InsecureCredentialsError(refusal);
+    }
+  }
   const signal = options.stopSignal === undefined
     ? timer.signal
     : AbortSignal.any([timer.signal, options.stopSignal]);
@@ -274,7 +325,9 @@ export async function sendRequest(
       method: options.method,
       headers: options.headers,
       signal,
-      redirect: "follow",
+      // Never follow: fetch would turn a POST into a GET on 301/302/303 and carry custom
+      // credential headers to whatever origin the Location names.
+      redirect: "manual",
     };
     if (options.body !== undefined && options.body !== null) init.body = options.body;
     const response = await transport.fetch(url, init);

@@ -172,7 +172,7 @@ function fromXml(xml: string): StoreInstancesResponse {
 /**
  * Parses a Store Instances Response body: DICOM JSON (PS3.18 Annex F; a single dataset object, or an
  * array holding one, as some servers send) or Native DICOM Model XML (PS3.19 Annex A). Returns null
- * for an empty or unreadable body — the caller then relies on the HTTP status alone.
+ * for an empty or unreadable body: such an answer proves nothing (see {@linkcode interpretStowResponse}).
  */
 export function parseStoreInstancesResponse(
   body: string,
@@ -252,12 +252,18 @@ export function isAlreadyStored(failed: FailedInstance): boolean {
 export type StowOutcome =
   | {
     kind: "settle";
-    /** Confirmed stored (or already held by the server); `note` for warnings. */
+    /** Proven stored (or already held by the server); `note` for warnings. */
     delivered: { sopInstanceUid: string; note: string | null }[];
     /** Rejected by the server for their content, with the reason (shown to the operator). */
     failed: { sopInstanceUid: string; reason: string }[];
     /** Not accounted for by a failure response covering several instances: send again in smaller batches. */
     isolate: string[];
+    /**
+     * Sent, but the answer proves neither storage nor failure (e.g. a 200 that lists only some of
+     * them): they stay queued and are retried with backoff, for `unprovenReason`.
+     */
+    unproven: string[];
+    unprovenReason: string | null;
   }
   | { kind: "retry"; reason: string; retryAfterMs: number | null }
   | { kind: "credentials"; reason: string; status: number }
@@ -272,6 +278,20 @@ export interface StowHttpResponse {
   body: string;
 }
 
+/** One instance of the request, with the UIDs stored in the queue index (the bytes received). */
+export interface SentInstance {
+  sopInstanceUid: string;
+  sopClassUid: string;
+}
+
+/** Context of {@linkcode interpretStowResponse}. */
+export interface InterpretOptions {
+  /** The current time (for Retry-After dates). */
+  now: number;
+  /** The DICOMweb address as shown to the operator (no secret), named in every reason. */
+  where: string;
+}
+
 function statusLine(response: StowHttpResponse): string {
   return `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`;
 }
@@ -282,28 +302,98 @@ export function bodyExcerpt(body: string, max = 200): string {
   return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 
+/** The media type of a Content-Type header value, lower case, without parameters ("" when absent). */
+export function mediaTypeOf(contentType: string | null): string {
+  return (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+}
+
 /**
- * Decides what each of the `sent` SOP Instance UIDs becomes, from the response to the STOW-RS request
- * that carried them (PS3.18 §10.5.3, Table 10.5.3-1):
- * - 200/202 (any 2xx): every Referenced SOP Sequence item is delivered (with its Warning Reason as a
- *   note); Failed SOP Sequence items fail with their Failure Reason, except "already stored" ones,
- *   which are delivered. An instance named in neither sequence is delivered: PS3.18 Table I.1-1 makes
- *   the Failed SOP Sequence "Required if one or more SOP Instances failed to store", and 200 means
- *   "successfully stored all Instances". An unreadable 202 body with several instances: isolate.
- * - 400, 409, other instance-level 4xx: the same per-instance reading (Orthanc answers 400 yet lists
- *   the instances it stored); instances named nowhere are isolated if several were sent, or failed
- *   with the status and body excerpt if alone.
+ * PS3.18 §10.5.3 "Response": the Store Instances Response is sent as `application/dicom+json` or
+ * `application/dicom+xml` (§8.7.3.5.2, §8.7.3.5.3 "DICOM JSON" / "DICOM XML" media types).
+ */
+export function isStoreResponseMediaType(contentType: string | null): boolean {
+  const type = mediaTypeOf(contentType);
+  return type === "application/dicom+json" || type === "application/dicom+xml";
+}
+
+function looksLikeWebPage(response: StowHttpResponse): boolean {
+  const type = mediaTypeOf(response.headers.get("content-type"));
+  if (type === "text/html" || type === "application/xhtml+xml") return true;
+  return /^\s*(<!doctype html|<html[\s>])/i.test(response.body);
+}
+
+/**
+ * Why a 2xx answer carries no readable Store Instances Response, in plain words naming the
+ * address; null when it does carry one. Such an answer proves nothing: the instances stay queued.
+ */
+function unreadableSuccessReason(
+  response: StowHttpResponse,
+  parsed: StoreInstancesResponse | null,
+  where: string,
+): string | null {
+  const line = statusLine(response);
+  if (looksLikeWebPage(response)) {
+    return `The server at ${where} answered the upload with a web page (${line}), not a DICOMweb response: ` +
+      "check the DICOMweb address";
+  }
+  if (response.status === 204 || response.body.trim() === "") {
+    return `The server at ${where} answered the upload with ${line} and an empty body, not a DICOMweb ` +
+      "Store Instances Response: nothing proves the instances were stored; check the DICOMweb address";
+  }
+  const type = mediaTypeOf(response.headers.get("content-type"));
+  if (!isStoreResponseMediaType(response.headers.get("content-type"))) {
+    return `The server at ${where} answered the upload with ${line} of type ${type || "(none)"}, not a ` +
+      `DICOMweb Store Instances Response (application/dicom+json): check the DICOMweb address` +
+      (bodyExcerpt(response.body) ? ` (it said: ${bodyExcerpt(response.body, 120)})` : "");
+  }
+  if (parsed === null) {
+    return `The server at ${where} answered the upload with ${line} but its Store Instances Response cannot ` +
+      `be read: nothing proves the instances were stored (it said: ${bodyExcerpt(response.body, 120)})`;
+  }
+  return null;
+}
+
+/**
+ * Decides what each sent instance becomes, from the answer to the STOW-RS request that carried them
+ * (PS3.18 §10.5.3, Table 10.5.3-1). The rule: **an instance is delivered only when the answer proves
+ * it**.
+ * - Proof: status 200, 202 or 409, body `application/dicom+json` or `application/dicom+xml`, and the
+ *   instance listed in the Referenced SOP Sequence (0008,1199) with the same Referenced SOP Class UID
+ *   (0008,1150) and Referenced SOP Instance UID (0008,1155) as the queue index holds (PS3.18 Table
+ *   I.1-1, PS3.3 Table 10-11). Its Warning Reason (0008,1196) becomes a note.
+ * - A Failed SOP Sequence (0008,1198) item fails the instance with its Failure Reason (0008,1197),
+ *   unless it says the server already holds it ({@linkcode isAlreadyStored}): delivered.
+ * - Not proof: a 2xx without a readable Store Instances Response (HTML, empty, 204, another media
+ *   type), any other 2xx status, or an instance in neither sequence (Orthanc answers 200 with empty
+ *   lists for a body it could not read). Those instances are `unproven`, or the whole answer is a
+ *   `retry` when nothing is proven: nothing is marked, the batch is retried with backoff.
+ * - 3xx: uploads are never redirected (the request is sent with `redirect: "manual"`); a redirect is
+ *   a set-up problem, retried with backoff and reported with its Location.
+ * - 400, 409 without proof, other instance-level 4xx: Failed items fail; instances named nowhere are
+ *   isolated if several were sent, or failed with the status and body excerpt if alone.
  * - 408, 429, 5xx, 404/405/411/415/426: retry (Retry-After read), nothing is marked.
  * - 401, 403, 407: credentials; 413: too-large.
  */
 export function interpretStowResponse(
   response: StowHttpResponse,
-  sent: readonly string[],
-  now: number,
+  sent: readonly SentInstance[],
+  options: InterpretOptions,
 ): StowOutcome {
-  const meaning = classifyStatus(response.status);
+  const { now, where } = options;
   const line = statusLine(response);
   const excerpt = bodyExcerpt(response.body);
+  if (response.status >= 300 && response.status < 400) {
+    const location = response.headers.get("location");
+    return {
+      kind: "retry",
+      reason: `The server at ${where} answered the upload with a redirect (${line})` +
+        (location ? ` to ${location}` : " without a Location") +
+        ": uploads are never redirected, so nothing was stored; set the upload address to the archive's " +
+        "DICOMweb root itself (a sign-in page here means a proxy in front of the archive wants a log-in)",
+      retryAfterMs: null,
+    };
+  }
+  const meaning = classifyStatus(response.status);
   switch (meaning) {
     case "retry":
     case "configuration": {
@@ -333,11 +423,25 @@ export function interpretStowResponse(
       break;
   }
 
-  const pending = new Set(sent);
+  const proofStatus = response.status === 200 || response.status === 202 || response.status === 409;
+  const readable = isStoreResponseMediaType(response.headers.get("content-type"));
+  const parsed = parseStoreInstancesResponse(response.body, response.headers.get("content-type"));
+  if (meaning === "success") {
+    const empty = response.status === 204 || response.body.trim() === "" || looksLikeWebPage(response);
+    const why = proofStatus || empty
+      ? unreadableSuccessReason(response, readable ? parsed : null, where)
+      : `The server at ${where} answered the upload with ${line}, which is not a STOW-RS answer ` +
+        "(PS3.18 expects 200, 202 or 409 with a Store Instances Response): nothing proves the instances " +
+        "were stored";
+    if (why !== null) return { kind: "retry", reason: why, retryAfterMs: null };
+  }
+
+  const byUid = new Map(sent.map((s) => [s.sopInstanceUid, s]));
+  const pending = new Set(byUid.keys());
   const delivered: { sopInstanceUid: string; note: string | null }[] = [];
   const failed: { sopInstanceUid: string; reason: string }[] = [];
-  const parsed = parseStoreInstancesResponse(response.body, response.headers.get("content-type"));
-  if (parsed !== null) {
+  const otherClass: string[] = [];
+  if (parsed !== null && readable) {
     for (const item of parsed.failed) {
       if (!pending.delete(item.sopInstanceUid)) continue;
       if (isAlreadyStored(item)) {
@@ -353,28 +457,44 @@ export function interpretStowResponse(
         });
       }
     }
-    for (const item of parsed.referenced) {
-      if (!pending.delete(item.sopInstanceUid)) continue;
-      delivered.push({
-        sopInstanceUid: item.sopInstanceUid,
-        note: item.warningReason === null
-          ? null
-          : `stored with a warning: ${describeWarningReason(item.warningReason)}`,
-      });
+    if (proofStatus) {
+      for (const item of parsed.referenced) {
+        const mine = byUid.get(item.sopInstanceUid);
+        if (mine === undefined || !pending.has(item.sopInstanceUid)) continue;
+        if (item.sopClassUid !== mine.sopClassUid) {
+          otherClass.push(item.sopInstanceUid);
+          continue;
+        }
+        pending.delete(item.sopInstanceUid);
+        delivered.push({
+          sopInstanceUid: item.sopInstanceUid,
+          note: item.warningReason === null
+            ? null
+            : `stored with a warning: ${describeWarningReason(item.warningReason)}`,
+        });
+      }
     }
   }
-  const rest = sent.filter((uid) => pending.has(uid));
-  if (meaning === "success") {
-    if (parsed === null && response.status === 202 && rest.length > 1) {
-      return { kind: "settle", delivered, failed, isolate: rest };
+  const rest = sent.map((s) => s.sopInstanceUid).filter((uid) => pending.has(uid));
+  if (meaning === "success" || (response.status === 409 && parsed !== null && readable)) {
+    if (rest.length === 0) {
+      return { kind: "settle", delivered, failed, isolate: [], unproven: [], unprovenReason: null };
     }
-    for (const uid of rest) delivered.push({ sopInstanceUid: uid, note: null });
-    return { kind: "settle", delivered, failed, isolate: [] };
+    const classNote = otherClass.length > 0
+      ? ` (${otherClass.length} listed with another SOP Class UID than the one received)`
+      : "";
+    const reason = `The server at ${where} answered the upload with ${line} but its Store Instances ` +
+      `Response does not list ${rest.length} of the ${sent.length} instances sent, neither as stored nor ` +
+      `as failed${classNote}: nothing proves they were stored, so they stay queued`;
+    if (delivered.length === 0 && failed.length === 0) return { kind: "retry", reason, retryAfterMs: null };
+    return { kind: "settle", delivered, failed, isolate: [], unproven: rest, unprovenReason: reason };
   }
-  if (rest.length > 1) return { kind: "settle", delivered, failed, isolate: rest };
+  if (rest.length > 1) {
+    return { kind: "settle", delivered, failed, isolate: rest, unproven: [], unprovenReason: null };
+  }
   for (const uid of rest) {
-    const said = parsed === null && excerpt ? `: ${excerpt}` : "";
+    const said = (parsed === null || !readable) && excerpt ? `: ${excerpt}` : "";
     failed.push({ sopInstanceUid: uid, reason: `the server refused the instance (${line}${said})` });
   }
-  return { kind: "settle", delivered, failed, isolate: [] };
+  return { kind: "settle", delivered, failed, isolate: [], unproven: [], unprovenReason: null };
 }

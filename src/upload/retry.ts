@@ -86,6 +86,6 @@ export function classifyStatus(status: number): StatusMeaning {
     return "configuration";
   }
   if (status >= 400) return "instances";
-  // 1xx/3xx reaching us (fetch follows redirects) is a server or proxy oddity: try again later.
+  // 1xx/3xx (redirects are not followed: the STOW answer reports them first) — try again later.
   return "retry";
 }

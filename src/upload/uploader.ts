@@ -5,9 +5,16 @@
  * the index as soon as the receiver records an instance (pipelined: a study uploads while it
  * arrives).
  *
+ * This file is the loop that claims, sends and settles. The decisions are pure and live beside it:
+ * the gate (backoff, the credentials pause, batch limits) in `gate.ts`, what an answer proves in
+ * `response.ts`, the connection test in `probe.ts`; retention is the store's (`store/retention.ts`).
+ *
  * Never lost, never stuck:
- * - an instance is marked delivered only after the server confirmed it; rows left "sending" by a
- *   crash go back to pending at start; a delivered instance is not sent again unless re-received;
+ * - an instance is marked delivered only when the server's Store Instances Response lists it
+ *   (`interpretStowResponse`); an answer that proves nothing (a web page, an empty 200, 204, a
+ *   redirect, an instance in neither list) leaves it queued and retried with backoff; rows left
+ *   "sending" by a crash go back to pending at start; a delivered instance is not sent again
+ *   unless re-received;
  * - network/TLS errors, idle timeouts, 408, 429 and 5xx are retried for ever with capped
  *   full-jitter backoff (Retry-After honoured), one probe request at a time while failing;
  * - 413 splits the batch; a failure response that does not say which instance is bad is narrowed
@@ -16,47 +23,34 @@
  *   configuration changes; nothing is marked failed.
  * @module
  */
+import { messageOf } from "../errors.ts";
 import type { UploadConfig } from "../config/types.ts";
 import { logger } from "../log.ts";
 import type { ClaimedInstance, ClaimRef, QueueIndex } from "../store/queue_index.ts";
+import { absolutePath, type RetentionReport, RetentionRunner } from "../store/retention.ts";
+import { studiesSuffixProblem } from "../dicomweb_url.ts";
+import { type AuthProvider, configuredSecrets, createAuthProvider, redact } from "./auth.ts";
 import {
-  type AuthProvider,
-  createAuthProvider,
-  CredentialsRejectedError,
-  redact,
-  TokenUnavailableError,
-} from "./auth.ts";
-import {
-  createTransport,
-  type HttpTransport,
-  NetworkError,
-  sendRequest,
-  startIdleTimer,
-  StoppedError,
-} from "./http.ts";
-import { interpretStowResponse, type StowOutcome } from "./response.ts";
-import { absolutePath, runRetention } from "./retention.ts";
-import { DEFAULT_RETRY_BASE_MS, retryDelayMs } from "./retry.ts";
-import { makeBoundary, multipartBody, multipartContentType, type MultipartPart, stowUrl } from "./stow.ts";
+  afterAnswer,
+  afterCredentialsRejected,
+  afterRetryableFailure,
+  batchLimits,
+  concurrencyLimit,
+  type GateState,
+  isOpen,
+  OPEN_GATE,
+  uploadState,
+} from "./gate.ts";
+import { HealthRecord, type UploadHealth } from "./health.ts";
+import { createTransport, credentialsRefusal, type HttpTransport } from "./http.ts";
+import { probeConnection } from "./probe.ts";
+import { StudyProgressLog } from "./progress_log.ts";
+import type { StowOutcome } from "./response.ts";
+import { DEFAULT_RETRY_BASE_MS } from "./retry.ts";
+import { sendStowBatch } from "./stow_request.ts";
 
 export { stowUrl } from "./stow.ts";
-
-/** What the status page shows about uploading. Contains no secret. */
-export interface UploadHealth {
-  /** False when no destination URL is configured: everything is kept, nothing is uploaded. */
-  configured: boolean;
-  state: "idle" | "sending" | "retrying" | "credentials-rejected" | "not-configured";
-  lastSuccessAt: number | null;
-  lastError: string | null;
-  lastErrorAt: number | null;
-  /** When the next attempt happens while retrying or paused. */
-  nextRetryAt: number | null;
-  /** STOW-RS requests in flight now. */
-  inFlight: number;
-}
-
-/** Key under which the uploader keeps its health (JSON) in the index's state table. */
-export const HEALTH_STATE_KEY = "upload.health";
+export { HEALTH_STATE_KEY, type UploadHealth } from "./health.ts";
 
 /** Options of {@linkcode Uploader}. The last six are for tests and rarely need changing. */
 export interface UploaderOptions {
@@ -92,9 +86,6 @@ interface SendItem {
 
 const log = logger("upload");
 
-/** A study's progress is logged at most this often while it uploads (plus a final line). */
-const PROGRESS_LOG_INTERVAL_MS = 5_000;
-
 function refs(items: readonly SendItem[]): ClaimRef[] {
   return items.map((item) => ({
     sopInstanceUid: item.claim.sopInstanceUid,
@@ -119,7 +110,7 @@ export class Uploader {
   readonly #retentionIntervalMs: number;
   readonly #rescanMs: number;
   readonly #stopGraceMs: number;
-  readonly #freeBytes: (() => number | null) | undefined;
+  readonly #retention: RetentionRunner;
 
   #transport: HttpTransport | null = null;
   /** Transports replaced by setConfig, closed once no request uses them. */
@@ -136,20 +127,17 @@ export class Uploader {
   #wakeAt = 0;
   #retentionTimer: ReturnType<typeof setInterval> | undefined;
   #setupTimer: ReturnType<typeof setTimeout> | undefined;
-  #lastLowDiskCheck = 0;
   readonly #active = new Set<Promise<void>>();
 
   #inFlight = 0;
-  #consecutiveFailures = 0;
-  #gateUntil = 0;
-  #credentialsRejected = false;
+  #gate: GateState = OPEN_GATE;
   #learnedMaxInstances: number | null = null;
   #learnedMaxBytes: number | null = null;
   #lastSuccessAt: number | null = null;
   #lastError: string | null = null;
   #lastErrorAt: number | null = null;
-  #lastPublished = "";
-  readonly #progressLoggedAt = new Map<string, number>();
+  readonly #healthRecord: HealthRecord;
+  readonly #progress: StudyProgressLog;
 
   /** Creates an uploader; nothing happens until {@linkcode Uploader.start}. */
   constructor(options: UploaderOptions) {
@@ -164,16 +152,16 @@ export class Uploader {
     this.#retentionIntervalMs = options.retentionIntervalMs ?? 10 * 60_000;
     this.#rescanMs = options.rescanMs ?? 30_000;
     this.#stopGraceMs = options.stopGraceMs ?? 5_000;
-    this.#freeBytes = options.freeBytes;
-    const saved = this.#index.getState(HEALTH_STATE_KEY);
-    if (saved !== undefined) {
-      try {
-        const previous = JSON.parse(saved) as Partial<UploadHealth>;
-        if (typeof previous.lastSuccessAt === "number") this.#lastSuccessAt = previous.lastSuccessAt;
-      } catch {
-        // ignore a damaged value
-      }
-    }
+    this.#retention = new RetentionRunner({
+      index: this.#index,
+      dataDir: this.#dataDir,
+      settings: () => this.#config,
+      now: this.#now,
+      ...(options.freeBytes === undefined ? {} : { freeBytes: options.freeBytes }),
+    });
+    this.#progress = new StudyProgressLog((study) => this.#index.studyProgress(study), this.#now);
+    this.#healthRecord = new HealthRecord(this.#index);
+    this.#lastSuccessAt = this.#healthRecord.savedLastSuccessAt();
   }
 
   get #configured(): boolean {
@@ -214,9 +202,7 @@ export class Uploader {
     this.#config = config;
     this.#learnedMaxBytes = null;
     this.#learnedMaxInstances = null;
-    this.#consecutiveFailures = 0;
-    this.#credentialsRejected = false;
-    this.#gateUntil = 0;
+    this.#gate = OPEN_GATE;
     await this.#setup();
     if (this.#started && !this.#stopping) this.#index.makeAllDue();
     this.#publish(true);
@@ -230,6 +216,18 @@ export class Uploader {
     this.#auth = null;
     this.#setupError = null;
     if (!this.#configured) return;
+    const refusal = studiesSuffixProblem(this.#config.url) ??
+      (this.#config.auth.kind === "none" ? null : credentialsRefusal(this.#config.url, "the upload address"));
+    if (refusal !== null) {
+      this.#setupError = this.#redact(refusal);
+      this.#lastError = this.#setupError;
+      this.#lastErrorAt = this.#now();
+      log.error("Cannot upload: {reason}", { reason: this.#setupError });
+      if (old !== null) this.#retired.push(old);
+      this.#closeRetired();
+      this.#schedulePump();
+      return;
+    }
     try {
       const transport = await createTransport(this.#config, this.#fetch);
       if (generation !== this.#setupGeneration) {
@@ -243,7 +241,7 @@ export class Uploader {
         idleTimeoutMs: this.#config.idleTimeoutMs,
       });
     } catch (error) {
-      this.#setupError = this.#redact(error instanceof Error ? error.message : String(error));
+      this.#setupError = this.#redact(messageOf(error));
       this.#lastError = this.#setupError;
       this.#lastErrorAt = this.#now();
       log.error("Cannot upload: {reason}", { reason: this.#setupError });
@@ -286,12 +284,11 @@ export class Uploader {
   /** The current health (see {@linkcode UploadHealth}). */
   health(): UploadHealth {
     const now = this.#now();
-    let state: UploadHealth["state"];
-    if (!this.#configured) state = "not-configured";
-    else if (this.#credentialsRejected) state = "credentials-rejected";
-    else if (this.#consecutiveFailures > 0 || this.#setupError !== null) state = "retrying";
-    else if (this.#inFlight > 0) state = "sending";
-    else state = "idle";
+    const state = uploadState(this.#gate, {
+      configured: this.#configured,
+      setupFailed: this.#setupError !== null,
+      inFlight: this.#inFlight,
+    });
     const waiting = state === "retrying" || state === "credentials-rejected";
     return {
       configured: this.#configured,
@@ -299,102 +296,23 @@ export class Uploader {
       lastSuccessAt: this.#lastSuccessAt,
       lastError: this.#lastError,
       lastErrorAt: this.#lastErrorAt,
-      nextRetryAt: waiting && this.#gateUntil > now ? this.#gateUntil : null,
+      nextRetryAt: waiting && this.#gate.closedUntil > now ? this.#gate.closedUntil : null,
       inFlight: this.#inFlight,
     };
   }
 
   /**
-   * Checks the destination without uploading: a QIDO-RS `GET {url}/studies?limit=1` (PS3.18 §10.6)
-   * with the configured credentials, CA and proxy. Reports TLS, DNS, connection and credential
-   * problems in plain words.
+   * Checks the destination without uploading: the one connection probe (`probe.ts`, also used by
+   * `doctor`) with the current configuration, credentials, CA and proxy.
    */
   async testConnection(): Promise<{ ok: boolean; message: string }> {
-    if (!this.#configured) return { ok: false, message: "No upload destination is configured." };
-    let transport: HttpTransport;
-    try {
-      transport = await createTransport(this.#config, this.#fetch);
-    } catch (error) {
-      return { ok: false, message: this.#redact(error instanceof Error ? error.message : String(error)) };
-    }
-    const auth = createAuthProvider(this.#config.auth, {
-      transport,
-      now: this.#now,
-      idleTimeoutMs: this.#config.idleTimeoutMs,
-    });
-    const url = `${stowUrl(this.#config.url)}?limit=1`;
-    const where = this.#safeUrl();
-    const secrets = () => [...this.#secrets(), ...auth.secrets()];
-    try {
-      const headers = await auth.headers();
-      const result = await sendRequest(transport, url, {
-        method: "GET",
-        headers: { ...headers, accept: "application/dicom+json" },
-        timer: startIdleTimer(Math.min(this.#config.idleTimeoutMs, 30_000)),
-        maxBodyBytes: 64 * 1024,
-      });
-      const line = `HTTP ${result.status}${result.statusText ? ` ${result.statusText}` : ""}`;
-      if (result.status >= 200 && result.status < 300) {
-        return { ok: true, message: `Connected: ${where} answered a DICOMweb query (${line}).` };
-      }
-      if (result.status === 401 || result.status === 403) {
-        return {
-          ok: false,
-          message: `${where} rejected the credentials (${line}). Check the user name, password or token.`,
-        };
-      }
-      if (result.status === 404) {
-        return { ok: false, message: `${where} answered ${line}: is this the server's DICOMweb root URL?` };
-      }
-      return { ok: false, message: redact(`${where} answered ${line}.`, secrets()) };
-    } catch (error) {
-      if (error instanceof CredentialsRejectedError) {
-        return {
-          ok: false,
-          message: redact(`The OAuth2 credentials were rejected: ${error.message}`, secrets()),
-        };
-      }
-      const message = error instanceof Error ? error.message : String(error);
-      return { ok: false, message: redact(`Cannot reach ${where}: ${message}`, secrets()) };
-    } finally {
-      transport.close();
-    }
+    const probe = await probeConnection(this.#config, { fetch: this.#fetch, now: this.#now });
+    return { ok: probe.ok, message: this.#redact(probe.message) };
   }
 
   /** Runs one retention pass now (also runs periodically). Returns what it did, or null if it failed. */
-  runRetention(): ReturnType<typeof runRetention> | null {
-    try {
-      const report = runRetention(this.#index, {
-        dataDir: this.#dataDir,
-        retentionDays: this.#config.retentionDays,
-        minFreeBytes: this.#config.minFreeBytes,
-        now: this.#now(),
-        ...(this.#freeBytes === undefined ? {} : { freeBytes: this.#freeBytes }),
-        onError: (path, error) =>
-          log.warn("Retention could not delete {path}: {error}", { path, error: String(error) }),
-      });
-      if (report.deletedByAge > 0) {
-        log.info("Retention: deleted {count} delivered files older than {days} days", {
-          count: report.deletedByAge,
-          days: this.#config.retentionDays,
-        });
-      }
-      if (report.deletedForSpace > 0) {
-        log.warn("Disk space low: deleted the {count} oldest delivered files ({mb} MB)", {
-          count: report.deletedForSpace,
-          mb: Math.round(report.bytesFreed / 1e6),
-        });
-      }
-      if (report.stillLow) {
-        log.error(
-          "Disk space is below the minimum and no delivered file is left to delete; undelivered instances are kept",
-        );
-      }
-      return report;
-    } catch (error) {
-      log.error("Retention pass failed: {error}", { error: String(error) });
-      return null;
-    }
+  runRetention(): RetentionReport | null {
+    return this.#retention.run();
   }
 
   // ---- the pump: claim → send → settle ----
@@ -425,15 +343,12 @@ export class Uploader {
   }
 
   #limits(): { maxInstances: number; maxBytes: number } {
-    // While failing or paused, probe with a single instance: cheap for a server that keeps refusing.
-    const probing = this.#consecutiveFailures > 0 || this.#credentialsRejected;
-    return {
-      maxInstances: probing ? 1 : Math.max(
-        1,
-        Math.min(this.#config.batchMaxInstances, this.#learnedMaxInstances ?? Infinity),
-      ),
-      maxBytes: Math.max(1, Math.min(this.#config.batchMaxBytes, this.#learnedMaxBytes ?? Infinity)),
-    };
+    return batchLimits(this.#gate, {
+      batchMaxInstances: this.#config.batchMaxInstances,
+      batchMaxBytes: this.#config.batchMaxBytes,
+      learnedMaxInstances: this.#learnedMaxInstances,
+      learnedMaxBytes: this.#learnedMaxBytes,
+    });
   }
 
   #pump(): void {
@@ -450,15 +365,13 @@ export class Uploader {
       this.#publish(false);
       return;
     }
-    if (now < this.#gateUntil) {
-      this.#armWake(this.#gateUntil);
+    if (!isOpen(this.#gate, now)) {
+      this.#armWake(this.#gate.closedUntil);
       this.#publish(false);
       return;
     }
     // While failing, one probe at a time; full concurrency once the server answers again.
-    const limit = this.#consecutiveFailures > 0 || this.#credentialsRejected
-      ? 1
-      : Math.max(1, this.#config.concurrency);
+    const limit = concurrencyLimit(this.#gate, this.#config.concurrency);
     while (this.#inFlight < limit) {
       const batch = this.#index.claimBatch(this.#limits(), now);
       if (batch.length === 0) break;
@@ -523,8 +436,8 @@ export class Uploader {
       this.#index.release(refs(items), { nextAttemptAt: 0, countAttempt: false });
       return;
     }
-    if (now < this.#gateUntil) {
-      this.#index.release(refs(items), { nextAttemptAt: this.#gateUntil, countAttempt: false });
+    if (!isOpen(this.#gate, now)) {
+      this.#index.release(refs(items), { nextAttemptAt: this.#gate.closedUntil, countAttempt: false });
       return;
     }
     const outcome = await this.#post(items);
@@ -572,7 +485,7 @@ export class Uploader {
               (item.size / 1e6).toFixed(1)
             } MB instance is larger than the server accepts`,
           }]);
-          this.#logProgress(items);
+          this.#progress.note(items.map((item) => item.claim.studyInstanceUid));
         }
         return;
       }
@@ -598,9 +511,22 @@ export class Uploader {
           const item = byUid.get(f.sopInstanceUid);
           return item === undefined ? [] : [{ item, reason: f.reason }];
         }));
-        this.#logProgress(items);
+        const unproven = outcome.unproven.flatMap((uid) => {
+          const item = byUid.get(uid);
+          return item === undefined ? [] : [item];
+        });
+        if (unproven.length > 0) {
+          // The answer proves nothing for these: they stay queued, retried with backoff.
+          const delay = this.#onRetryableFailure(outcome.unprovenReason ?? "not listed in the answer", null);
+          this.#index.release(refs(unproven), {
+            nextAttemptAt: this.#now() + delay,
+            countAttempt: true,
+            error: this.#lastError,
+          });
+        }
+        this.#progress.note(items.map((item) => item.claim.studyInstanceUid));
         this.#publish(delivered.length > 0);
-        if (delivered.length > 0) this.#checkLowDisk();
+        if (delivered.length > 0) this.#retention.afterDelivery();
         const isolate = outcome.isolate.flatMap((uid) => {
           const item = byUid.get(uid);
           return item === undefined ? [] : [item];
@@ -647,58 +573,23 @@ export class Uploader {
     if (transport === null || auth === null) {
       return { kind: "retry", reason: this.#setupError ?? "the uploader is not ready", retryAfterMs: null };
     }
-    let authorization: Record<string, string>;
-    try {
-      authorization = await auth.headers(this.#stopController.signal);
-    } catch (error) {
-      if (error instanceof StoppedError) return { kind: "stopped" };
-      if (error instanceof CredentialsRejectedError) {
-        return { kind: "credentials", reason: error.message, status: 0 };
-      }
-      const reason = error instanceof TokenUnavailableError || error instanceof Error
-        ? error.message
-        : String(error);
-      return { kind: "retry", reason, retryAfterMs: null };
-    }
-    const timer = startIdleTimer(this.#config.idleTimeoutMs);
-    const boundary = makeBoundary();
-    const parts: MultipartPart[] = items.map((item) => ({
-      size: item.size,
-      label: item.claim.path,
-      open: () => Deno.open(absolutePath(this.#dataDir, item.claim.path), { read: true }),
-    }));
-    const body = multipartBody(parts, { boundary, onProgress: () => timer.touch() });
-    const started = this.#now();
-    try {
-      const result = await sendRequest(transport, stowUrl(this.#config.url), {
-        method: "POST",
-        headers: {
-          ...authorization,
-          "content-type": multipartContentType(boundary),
-          accept: "application/dicom+json",
-        },
-        body: body.stream,
-        timer,
+    return await sendStowBatch(
+      items.map((item) => ({
+        sopInstanceUid: item.claim.sopInstanceUid,
+        sopClassUid: item.claim.sopClassUid,
+        path: item.claim.path,
+        size: item.size,
+      })),
+      {
+        transport,
+        auth,
+        config: this.#config,
+        dataDir: this.#dataDir,
         stopSignal: this.#stopController.signal,
-      });
-      log.debug("STOW-RS {count} instances, {mb} MB: HTTP {status} in {ms} ms", {
-        count: items.length,
-        mb: (body.length / 1e6).toFixed(1),
-        status: result.status,
-        ms: this.#now() - started,
-      });
-      return interpretStowResponse(
-        { status: result.status, statusText: result.statusText, headers: result.headers, body: result.body },
-        items.map((item) => item.claim.sopInstanceUid),
-        this.#now(),
-      );
-    } catch (error) {
-      if (error instanceof StoppedError) return { kind: "stopped" };
-      const reason = error instanceof NetworkError || error instanceof Error ? error.message : String(error);
-      return { kind: "retry", reason, retryAfterMs: null };
-    } finally {
-      body.dispose();
-    }
+        where: this.#safeUrl(),
+        now: this.#now,
+      },
+    );
   }
 
   #closeRetired(): void {
@@ -709,119 +600,59 @@ export class Uploader {
   // ---- state changes ----
 
   #onServerAnswered(): void {
-    if (this.#consecutiveFailures > 0 || this.#credentialsRejected) {
-      log.info("Upload resumed: {url} is answering again", { url: this.#safeUrl() });
-    }
-    this.#consecutiveFailures = 0;
-    this.#credentialsRejected = false;
-    this.#gateUntil = 0;
+    const { gate, resumed } = afterAnswer(this.#gate);
+    if (resumed) log.info("Upload resumed: {url} is answering again", { url: this.#safeUrl() });
+    this.#gate = gate;
   }
 
   #onRetryableFailure(reason: string, retryAfterMs: number | null): number {
-    this.#consecutiveFailures++;
-    const delay = retryDelayMs({
-      attempt: this.#consecutiveFailures,
+    const now = this.#now();
+    const { gate, delayMs } = afterRetryableFailure(this.#gate, {
+      now,
       baseMs: this.#retryBaseMs,
       capMs: this.#config.maxBackoffMs,
       random: this.#random,
       retryAfterMs,
     });
-    const now = this.#now();
-    this.#gateUntil = Math.max(this.#gateUntil, now + delay);
+    this.#gate = gate;
     this.#lastError = this.#redact(reason);
     this.#lastErrorAt = now;
     log.warn(
       "Upload failed: {reason}. Retrying in {delay} (attempt {attempt}); the instances wait in the queue",
       {
         reason: this.#lastError,
-        delay: seconds(delay),
-        attempt: this.#consecutiveFailures,
+        delay: seconds(delayMs),
+        attempt: gate.consecutiveFailures,
       },
     );
     this.#publish(true);
-    return delay;
+    return delayMs;
   }
 
   #onCredentialsRejected(reason: string): void {
     const now = this.#now();
-    if (!this.#credentialsRejected) {
+    const { gate, firstTime } = afterCredentialsRejected(this.#gate, {
+      now,
+      retryMs: this.#credentialsRetryMs,
+    });
+    if (firstTime) {
       log.error(
         "Upload paused: {reason}. Nothing is marked failed; trying again every {every} or when the settings change",
         { reason: this.#redact(reason), every: seconds(this.#credentialsRetryMs) },
       );
     }
-    this.#credentialsRejected = true;
-    this.#gateUntil = now + this.#credentialsRetryMs;
+    this.#gate = gate;
     this.#lastError = this.#redact(`credentials rejected: ${reason}`);
     this.#lastErrorAt = now;
     this.#publish(true);
   }
 
-  /** Per study: at most one progress line every few seconds, and always the final one. */
-  #logProgress(items: readonly SendItem[]): void {
-    const now = this.#now();
-    for (const study of new Set(items.map((item) => item.claim.studyInstanceUid))) {
-      const p = this.#index.studyProgress(study);
-      const failed = p.failed > 0 ? `, ${p.failed} failed` : "";
-      const last = this.#progressLoggedAt.get(study);
-      if (p.pending > 0 && last !== undefined && now - last < PROGRESS_LOG_INTERVAL_MS) continue;
-      if (p.pending === 0) this.#progressLoggedAt.delete(study);
-      else this.#progressLoggedAt.set(study, now);
-      if (this.#progressLoggedAt.size > 1000) this.#progressLoggedAt.clear();
-      if (p.pending === 0) {
-        log.info("Study {study}: {delivered}/{received} instances uploaded{failed} — nothing left to send", {
-          study,
-          delivered: p.delivered,
-          received: p.received,
-          failed,
-        });
-      } else {
-        log.info("Study {study}: {delivered}/{received} instances uploaded{failed}", {
-          study,
-          delivered: p.delivered,
-          received: p.received,
-          failed,
-        });
-      }
-    }
-  }
-
-  #checkLowDisk(): void {
-    const now = this.#now();
-    if (now - this.#lastLowDiskCheck < 60_000) return;
-    this.#lastLowDiskCheck = now;
-    const free = this.#freeBytes?.() ?? null;
-    if (this.#freeBytes !== undefined && free !== null && free >= this.#config.minFreeBytes) return;
-    this.runRetention();
-  }
-
   #publish(force: boolean): void {
-    if (!force && this.#lastPublished === "") force = true;
-    const health = this.health();
-    const { inFlight: _inFlight, ...stable } = health;
-    const json = JSON.stringify(stable);
-    if (!force && json === this.#lastPublished) return;
-    this.#lastPublished = json;
-    try {
-      this.#index.setState(HEALTH_STATE_KEY, JSON.stringify(health));
-    } catch {
-      // index closed during shutdown
-    }
+    this.#healthRecord.publish(this.health(), force);
   }
 
   #secrets(): string[] {
-    const auth = this.#config.auth;
-    const configured = auth.kind === "basic"
-      ? [auth.password]
-      : auth.kind === "bearer"
-      ? [auth.token]
-      : auth.kind === "header"
-      ? [auth.value]
-      : auth.kind === "oauth2"
-      ? [auth.clientSecret]
-      : [];
-    const proxy = this.#config.proxyPassword ? [this.#config.proxyPassword] : [];
-    return [...configured, ...proxy, ...(this.#auth?.secrets() ?? [])];
+    return [...configuredSecrets(this.#config), ...(this.#auth?.secrets() ?? [])];
   }
 
   #redact(text: string): string {

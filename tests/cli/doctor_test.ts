@@ -16,6 +16,7 @@ import {
   checkResolves,
   checkStatusPort,
   checkTls,
+  checkUploadAddress,
   formatCheck,
   formatSummary,
   runDoctor,
@@ -397,4 +398,98 @@ Deno.test("environmentProxy: HTTPS_PROXY unless NO_PROXY names the host (suffix,
   }
   assertEquals(proxyFor("https://10.1.2.3:8443/x", { HTTPS_PROXY: P, no_proxy: "10.1.2.3" }), "");
   assertEquals(proxyFor("https://[fd00::1]/x", { HTTPS_PROXY: P, NO_PROXY: "[fd00::1]" }), "");
+});
+
+/** A plain-http DICOMweb-ish server on loopback whose answer to the QIDO search is scripted. */
+function scriptedArchive(answer: () => Response): { url: string; seen: string[]; close(): Promise<void> } {
+  const seen: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    const u = new URL(req.url);
+    seen.push(`${req.method} ${u.pathname}${u.search}`);
+    return answer();
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}/dicom-web`,
+    seen,
+    close: () => server.shutdown(),
+  };
+}
+
+Deno.test("credentials check: only a DICOM JSON answer is a ✔; 400, a web page or a redirect is a ✘ with why", async () => {
+  const cases: { answer: () => Response; ok: boolean; title: string; says?: string }[] = [
+    {
+      answer: () => new Response("[]", { headers: { "content-type": "application/dicom+json" } }),
+      ok: true,
+      title: "The central server answered (no sign-in configured) (HTTP 200 OK)",
+    },
+    { answer: () => new Response(null, { status: 204 }), ok: true, title: "(HTTP 204 No Content)" },
+    {
+      answer: () => new Response("bad request", { status: 400 }),
+      ok: false,
+      title: "The central server's answer to a search is not DICOMweb (HTTP 400 Bad Request)",
+      says: "not a DICOM JSON search result",
+    },
+    {
+      answer: () =>
+        new Response("<!doctype html><html>Portal</html>", { headers: { "content-type": "text/html" } }),
+      ok: false,
+      title: "The central server's answer to a search is not DICOMweb (HTTP 200 OK)",
+      says: "with a web page",
+    },
+    {
+      answer: () => new Response("{}", { headers: { "content-type": "application/dicom+json" } }),
+      ok: false,
+      title: "is not DICOMweb",
+    },
+    {
+      answer: () => new Response(null, { status: 302, headers: { location: "https://sso.example/login" } }),
+      ok: false,
+      title: "The central server answered the search with a redirect (HTTP 302 Found)",
+      says: "https://sso.example/login",
+    },
+  ];
+  for (const c of cases) {
+    const archive = scriptedArchive(c.answer);
+    try {
+      const check = await checkCredentials({ ...defaultConfig("/tmp").upload, url: archive.url });
+      assertEquals(check.result.ok, c.ok, JSON.stringify(check));
+      assertStringIncludes(check.result.title, c.title);
+      if (c.says) assertStringIncludes(check.result.detail ?? "", c.says);
+      if (!c.ok) assert(check.result.fix !== undefined, "a failure says what to do");
+      assertEquals(archive.seen, ["GET /dicom-web/studies?limit=1"], "asked once, redirect not followed");
+    } finally {
+      await archive.close();
+    }
+  }
+});
+
+Deno.test("upload address ending in /studies: refused with one sentence; doctor asks no server", async () => {
+  const bad = checkUploadAddress("https://pacs.example/dicom-web/studies");
+  assertEquals(bad.ok, false);
+  assertEquals(
+    bad.title,
+    "The upload address ends in /studies: give the DICOMweb root instead (https://pacs.example/dicom-web), " +
+      "the gateway adds /studies itself.",
+  );
+  assertEquals(checkUploadAddress("https://pacs.example/dicom-web").ok, true);
+  const archive = scriptedArchive(() =>
+    new Response("[]", { headers: { "content-type": "application/dicom+json" } })
+  );
+  try {
+    const dir = await tempDir();
+    const lines: string[] = [];
+    const config = doctorConfig(dir, {
+      ...defaultConfig(dir).upload,
+      url: `${archive.url}/studies`,
+      minFreeBytes: 0,
+    });
+    assertEquals(await runDoctor(config, { write: (l) => lines.push(l), interfaces: LAN }), 1);
+    assert(lines.some((l) => l.startsWith("✘ The upload address ends in /studies")), lines.join("\n"));
+    assertEquals(archive.seen, []);
+    const probe = await checkCredentials({ ...defaultConfig(dir).upload, url: `${archive.url}/studies/` });
+    assertEquals(probe.result.ok, false);
+    assertStringIncludes(probe.result.detail ?? "", "give the DICOMweb root");
+  } finally {
+    await archive.close();
+  }
 });

@@ -56,3 +56,15 @@ Deno.test("CIDR edges that validate also match", async () => {
     assert(addressAllowed(peer, [entry]), `${peer} in ${entry}`);
   }
 });
+
+Deno.test("an upload url ending in /studies is refused with the root to give instead", async () => {
+  const dir = await withFile('[upload]\nurl = "https://pacs.example.org/dicom-web/studies/"\n');
+  const err = await configError(loadConfig([], { env: {}, baseDir: dir }));
+  assertStringIncludes(err.message, "must be the DICOMweb root, not its /studies resource");
+  assertStringIncludes(err.message, "give the DICOMweb root instead (https://pacs.example.org/dicom-web)");
+  const ok = await loadConfig([], {
+    env: { DICOM_GATEWAY_UPLOAD_URL: "https://pacs.example.org/dicom-web/studies-archive" },
+    baseDir: "/nonexistent",
+  });
+  assertEquals(ok.config.upload.url, "https://pacs.example.org/dicom-web/studies-archive");
+});

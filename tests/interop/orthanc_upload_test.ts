@@ -10,6 +10,7 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { defaultConfig, type UploadConfig } from "../../src/config/types.ts";
 import { QueueIndex } from "../../src/store/queue_index.ts";
 import { readDatasetAttributes } from "../../src/store/dataset_attributes.ts";
+import { parseStoreInstancesResponse } from "../../src/upload/response.ts";
 import { Uploader } from "../../src/upload/uploader.ts";
 import {
   datasetDump,
@@ -100,15 +101,36 @@ function uploadConfig(central: CentralServer, overrides: Partial<UploadConfig> =
   };
 }
 
-function uploader(queue: Queue, config: UploadConfig): Uploader {
+function uploader(queue: Queue, config: UploadConfig, fetchImpl?: typeof fetch): Uploader {
   return new Uploader({
     index: queue.index,
     dataDir: queue.dataDir,
     config,
+    ...(fetchImpl === undefined ? {} : { fetch: fetchImpl }),
     retryBaseMs: 50,
     credentialsRetryMs: 300,
     retentionIntervalMs: 0,
   });
+}
+
+/**
+ * A fetch that also reads every STOW-RS answer: the SOP Instance UIDs Orthanc listed in a
+ * Referenced SOP Sequence (0008,1199), and the media types it answered with.
+ */
+function listeningFetch(): { fetch: typeof fetch; referenced: Set<string>; mediaTypes: Set<string> } {
+  const referenced = new Set<string>();
+  const mediaTypes = new Set<string>();
+  const wrapped: typeof fetch = async (input, init) => {
+    const response = await fetch(input, init);
+    if (init?.method === "POST" && String(input).endsWith("/studies")) {
+      const type = response.headers.get("content-type");
+      mediaTypes.add((type ?? "").split(";")[0]!.trim());
+      const parsed = parseStoreInstancesResponse(await response.clone().text(), type);
+      for (const item of parsed?.referenced ?? []) referenced.add(item.sopInstanceUid);
+    }
+    return response;
+  };
+  return { fetch: wrapped, referenced, mediaTypes };
 }
 
 async function orthancUids(central: CentralServer): Promise<Set<string>> {
@@ -135,7 +157,8 @@ interopTest(
         async () => {
           const ct = await ctSeries(30);
           const queue = await queueFiles([...samples.map((s) => s.path), ...ct]);
-          const up = uploader(queue, uploadConfig(central, { concurrency: 4 }));
+          const answers = listeningFetch();
+          const up = uploader(queue, uploadConfig(central, { concurrency: 4 }), answers.fetch);
           try {
             const started = Date.now();
             up.start();
@@ -180,6 +203,12 @@ interopTest(
               compared++;
             }
             assertEquals(compared, counts.delivered);
+            // Issue 9: each delivered instance was proven by Orthanc's own STOW-RS answer.
+            const delivered = [...queue.originals.keys()].filter(
+              (uid) => !failures.some((f) => f.sopInstanceUid === uid),
+            );
+            assertEquals(delivered.filter((uid) => !answers.referenced.has(uid)), []);
+            assertEquals([...answers.mediaTypes], ["application/dicom+json"]);
             console.log(
               `uploaded ${counts.delivered} instances (${samples.length} transfer-syntax samples + 30 CT) ` +
                 `through nginx TLS to Orthanc in ${elapsed} ms; ${failures.length} rejected by Orthanc`,

@@ -46,6 +46,10 @@ export interface FakeStowServer {
     | null;
   /** Delay before answering (ms). */
   delayMs: number;
+  /** Answers requests to any other path or method (default 404): a sign-in page, a token endpoint. */
+  other: ((ctx: HookContext) => Response | undefined | Promise<Response | undefined>) | null;
+  /** Every request as `METHOD /path` with the credential headers it carried (any path). */
+  log: { line: string; authorization: string | null; apiKey: string | null; body: string }[];
   close(): Promise<void>;
 }
 
@@ -86,6 +90,8 @@ export function startFakeStow(
     before: null,
     after: null,
     delayMs: 0,
+    other: null,
+    log: [],
     close: async () => {},
   };
   const handler = async (request: Request): Promise<Response> => {
@@ -102,6 +108,19 @@ export function startFakeStow(
     const ctx: HookContext = { request, count: state.requests.length };
     try {
       const url = new URL(request.url);
+      const entry = {
+        line: `${request.method} ${url.pathname}`,
+        authorization: request.headers.get("authorization"),
+        apiKey: request.headers.get("x-api-key"),
+        body: "",
+      };
+      state.log.push(entry);
+      if (!url.pathname.startsWith("/dicom-web/studies")) {
+        const clone = request.clone();
+        entry.body = await clone.text().catch(() => "");
+        const answer = await state.other?.(ctx);
+        if (answer) return answer;
+      }
       if (request.method === "GET" && url.pathname === "/dicom-web/studies") {
         const early = await state.before?.(ctx);
         if (early) return early;

@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { QueueIndex } from "../../src/store/queue_index.ts";
-import { freeDiskBytes, runRetention } from "../../src/upload/retention.ts";
-import { queueStudy } from "./fake_stow.ts";
+import { freeDiskBytes, runRetention } from "../../src/store/retention.ts";
+import { queueStudy } from "../upload/fake_stow.ts";
 
 const DAY = 24 * 60 * 60 * 1000;
 

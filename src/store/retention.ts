@@ -8,7 +8,8 @@
  */
 import { statfsSync } from "node:fs";
 import { joinPath } from "../platform/fs.ts";
-import type { PurgeCandidate, QueueIndex } from "../store/queue_index.ts";
+import { logger } from "../log.ts";
+import type { PurgeCandidate, QueueIndex } from "./queue_index.ts";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -167,4 +168,84 @@ export function runRetention(
     options.now - Math.max(HISTORY_KEEP_MS, options.retentionDays * DAY_MS),
   );
   return report;
+}
+
+/** The low-disk check after deliveries runs at most this often. */
+export const LOW_DISK_CHECK_INTERVAL_MS = 60_000;
+
+/**
+ * Runs retention passes for the uploader (periodically, and after deliveries when space is low)
+ * and logs what they did in plain words, under the `upload` category where operators look for it.
+ */
+export class RetentionRunner {
+  readonly #index: QueueIndex;
+  readonly #dataDir: string;
+  readonly #settings: () => { retentionDays: number; minFreeBytes: number };
+  readonly #now: () => number;
+  readonly #freeBytes: (() => number | null) | undefined;
+  readonly #log = logger("upload");
+  #lastLowDiskCheck = 0;
+
+  /** `settings` is read at every pass (the configuration may change). */
+  constructor(options: {
+    index: QueueIndex;
+    dataDir: string;
+    settings: () => { retentionDays: number; minFreeBytes: number };
+    now: () => number;
+    freeBytes?: () => number | null;
+  }) {
+    this.#index = options.index;
+    this.#dataDir = options.dataDir;
+    this.#settings = options.settings;
+    this.#now = options.now;
+    this.#freeBytes = options.freeBytes;
+  }
+
+  /** One pass now. Returns what it did, or null if it failed (logged). */
+  run(): RetentionReport | null {
+    const { retentionDays, minFreeBytes } = this.#settings();
+    const log = this.#log;
+    try {
+      const report = runRetention(this.#index, {
+        dataDir: this.#dataDir,
+        retentionDays,
+        minFreeBytes,
+        now: this.#now(),
+        ...(this.#freeBytes === undefined ? {} : { freeBytes: this.#freeBytes }),
+        onError: (path, error) =>
+          log.warn("Retention could not delete {path}: {error}", { path, error: String(error) }),
+      });
+      if (report.deletedByAge > 0) {
+        log.info("Retention: deleted {count} delivered files older than {days} days", {
+          count: report.deletedByAge,
+          days: retentionDays,
+        });
+      }
+      if (report.deletedForSpace > 0) {
+        log.warn("Disk space low: deleted the {count} oldest delivered files ({mb} MB)", {
+          count: report.deletedForSpace,
+          mb: Math.round(report.bytesFreed / 1e6),
+        });
+      }
+      if (report.stillLow) {
+        log.error(
+          "Disk space is below the minimum and no delivered file is left to delete; undelivered instances are kept",
+        );
+      }
+      return report;
+    } catch (error) {
+      log.error("Retention pass failed: {error}", { error: String(error) });
+      return null;
+    }
+  }
+
+  /** After a delivery: a pass when free space is below the minimum (checked at most once a minute). */
+  afterDelivery(): void {
+    const now = this.#now();
+    if (now - this.#lastLowDiskCheck < LOW_DISK_CHECK_INTERVAL_MS) return;
+    this.#lastLowDiskCheck = now;
+    const free = this.#freeBytes?.() ?? null;
+    if (this.#freeBytes !== undefined && free !== null && free >= this.#settings().minFreeBytes) return;
+    this.run();
+  }
 }

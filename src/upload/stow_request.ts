@@ -1,0 +1,114 @@
+/**
+ * One STOW-RS request (PS3.18 §10.5): the sign-in headers, the multipart body streamed from the
+ * stored files, the POST (never redirected; credentials only over https), and what the answer
+ * proves for each instance (`response.ts`). Returns an outcome for the uploader to settle; marks
+ * nothing itself.
+ * @module
+ */
+import { messageOf } from "../errors.ts";
+import type { UploadConfig } from "../config/types.ts";
+import { logger } from "../log.ts";
+import { absolutePath } from "../store/retention.ts";
+import { type AuthProvider, CredentialsRejectedError } from "./auth.ts";
+import {
+  type HttpTransport,
+  InsecureCredentialsError,
+  sendRequest,
+  startIdleTimer,
+  StoppedError,
+} from "./http.ts";
+import { interpretStowResponse, type SentInstance, type StowOutcome } from "./response.ts";
+import { makeBoundary, multipartBody, multipartContentType, type MultipartPart, stowUrl } from "./stow.ts";
+
+const log = logger("upload");
+
+/** One instance of the batch: its UIDs as the queue index holds them, its file and size. */
+export interface StowBatchItem extends SentInstance {
+  /** "/"-separated path relative to the data folder. */
+  path: string;
+  size: number;
+}
+
+/** What {@linkcode sendStowBatch} needs from the uploader. */
+export interface StowRequestContext {
+  transport: HttpTransport;
+  auth: AuthProvider;
+  config: Pick<UploadConfig, "url" | "idleTimeoutMs" | "auth">;
+  dataDir: string;
+  /** Aborts the request when the uploader stops. */
+  stopSignal: AbortSignal;
+  /** The address as shown to the operator (no secret). */
+  where: string;
+  now: () => number;
+}
+
+function isStopped(error: unknown): boolean {
+  return error instanceof StoppedError || (error instanceof Error && error.name === "StoppedError");
+}
+
+/** Sends `items` as one STOW-RS request and interprets the answer (see the module documentation). */
+export async function sendStowBatch(
+  items: readonly StowBatchItem[],
+  context: StowRequestContext,
+): Promise<StowOutcome | { kind: "stopped" }> {
+  let authorization: Record<string, string>;
+  try {
+    authorization = await context.auth.headers(context.stopSignal);
+  } catch (error) {
+    if (isStopped(error)) return { kind: "stopped" };
+    if (error instanceof CredentialsRejectedError) {
+      return { kind: "credentials", reason: error.message, status: 0 };
+    }
+    return {
+      kind: "retry",
+      reason: messageOf(error),
+      retryAfterMs: null,
+    };
+  }
+  const timer = startIdleTimer(context.config.idleTimeoutMs);
+  const boundary = makeBoundary();
+  const parts: MultipartPart[] = items.map((item) => ({
+    size: item.size,
+    label: item.path,
+    open: () => Deno.open(absolutePath(context.dataDir, item.path), { read: true }),
+  }));
+  const body = multipartBody(parts, { boundary, onProgress: () => timer.touch() });
+  const started = context.now();
+  try {
+    const result = await sendRequest(context.transport, stowUrl(context.config.url), {
+      method: "POST",
+      headers: {
+        ...authorization,
+        "content-type": multipartContentType(boundary),
+        accept: "application/dicom+json",
+      },
+      body: body.stream,
+      timer,
+      stopSignal: context.stopSignal,
+      ...(context.config.auth.kind === "none" ? {} : { credentials: "the upload address" }),
+    });
+    log.debug("STOW-RS {count} instances, {mb} MB: HTTP {status} in {ms} ms", {
+      count: items.length,
+      mb: (body.length / 1e6).toFixed(1),
+      status: result.status,
+      ms: context.now() - started,
+    });
+    return interpretStowResponse(
+      { status: result.status, statusText: result.statusText, headers: result.headers, body: result.body },
+      items.map((item) => ({ sopInstanceUid: item.sopInstanceUid, sopClassUid: item.sopClassUid })),
+      { now: context.now(), where: context.where },
+    );
+  } catch (error) {
+    if (isStopped(error)) return { kind: "stopped" };
+    if (error instanceof InsecureCredentialsError) {
+      return { kind: "retry", reason: error.message, retryAfterMs: null };
+    }
+    return {
+      kind: "retry",
+      reason: messageOf(error),
+      retryAfterMs: null,
+    };
+  } finally {
+    body.dispose();
+  }
+}

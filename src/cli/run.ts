@@ -11,6 +11,8 @@ import { startStatusServer } from "../status/server.ts";
 import { displayUrl } from "../status/api.ts";
 import { createStatusSource } from "../status_source.ts";
 import { acquireInstanceLock } from "./install.ts";
+import { CommandError } from "./failure.ts";
+import { messageOf } from "../errors.ts";
 import { type LocalAddress, localPrivateAddresses } from "../net.ts";
 import type { Config } from "../config.ts";
 import { logger } from "../log.ts";
@@ -55,13 +57,17 @@ export async function runGateway(args: string[]): Promise<number> {
 /** With logging set up: starts everything, waits for a stop signal, stops; returns the exit code. */
 async function startAndServe(loaded: LoadedConfig, args: string[]): Promise<number> {
   const { config, configPath, configFileFound } = loaded;
-  const lock = await acquireInstanceLock(config.dataDir);
+  let lock: Awaited<ReturnType<typeof acquireInstanceLock>>;
+  try {
+    lock = await acquireInstanceLock(config.dataDir);
+  } catch (error) {
+    log.error("{message}", {
+      message: error instanceof CommandError ? error.message : `Cannot start: ${messageOf(error)}`,
+    });
+    return 1;
+  }
   if ("heldBy" in lock) {
-    log.error(
-      "Cannot start: another copy of dicom-gateway (process {pid}, started {startedAt}) " +
-        "is already using {dataDir}. Close it first, or look for its window.",
-      { pid: lock.heldBy.pid, startedAt: lock.heldBy.startedAt, dataDir: config.dataDir },
-    );
+    log.error("{message}", { message: lock.message });
     return 1;
   }
 
@@ -181,7 +187,7 @@ function waitForStopSignal(): Promise<void> {
 }
 
 /** When started by double-click and stopping on an error, keep the window open until Enter. */
-async function waitForEnter(doubleClicked: boolean): Promise<void> {
+export async function waitForEnter(doubleClicked: boolean): Promise<void> {
   if (!doubleClicked || !Deno.stdin.isTerminal()) return;
   console.error("\nPress Enter to close this window.");
   const buffer = new Uint8Array(16);

@@ -48,10 +48,10 @@ export async function runCli(args: string[]): Promise<number> {
   const hasSubcommand = first !== undefined && !first.startsWith("-");
   const command = hasSubcommand ? first : "run";
   const rest = hasSubcommand ? args.slice(1) : args;
+  if (rest.includes("--help") || rest.includes("-h")) return print(HELP);
   try {
     switch (command) {
       case "run":
-        if (rest.includes("--help") || rest.includes("-h")) return print(HELP);
         return await runGateway(rest);
       case "echo":
       case "store": {

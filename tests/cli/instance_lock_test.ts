@@ -34,7 +34,11 @@ Deno.test("a second copy on the same data folder is refused; a SIGKILLed copy's 
     const second = await runWithStartPermissions(gatewayArgs(dir), { cwd: dir });
     const said = second.stdout + second.stderr;
     assertEquals(second.code, 1, said);
-    assert(said.includes(`another copy of dicom-gateway (process ${first.pid}`), said);
+    // Windows forbids reading a file another process has locked, so the PID is named elsewhere only.
+    const who = Deno.build.os === "windows"
+      ? "another copy of dicom-gateway"
+      : `another copy of dicom-gateway (process ${first.pid}`;
+    assert(said.includes(who), said);
     assert(said.includes(`is already using ${dataDir}`), said);
     assert(!said.includes("Press Ctrl+C"), `the second copy must not start:\n${said}`);
     assert(!said.includes("Uncaught") && !/\n\s+at /.test(said), said);
@@ -51,6 +55,7 @@ Deno.test("a second copy on the same data folder is refused; a SIGKILLed copy's 
     await third.waitForOutput(/Press Ctrl\+C/, 60_000);
   } finally {
     const status = await third.stop("SIGTERM");
-    assertEquals(status.code, 0, third.output());
+    // Windows ends another process without a signal it could handle: no clean exit code there.
+    if (Deno.build.os !== "windows") assertEquals(status.code, 0, third.output());
   }
 });

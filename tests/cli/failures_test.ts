@@ -106,14 +106,14 @@ async function cases(dir: string, readOnly: string | null): Promise<Case[]> {
   return list;
 }
 
-const dir = await tempDir();
-const readOnly = await makeReadOnlyMount(dir);
-
 Deno.test({
-  name: `every command, given an unusable path, ends in one plain sentence naming it${
-    readOnly === null ? " (no read-only mount possible here: file-as-parent and /proc only)" : ""
-  }`,
+  name: "every command, given an unusable path, ends in one plain sentence naming it",
   async fn(t) {
+    const dir = await tempDir();
+    const readOnly = await makeReadOnlyMount(dir);
+    if (readOnly === null) {
+      console.warn("No read-only mount possible here: file-as-parent and /proc cases only.");
+    }
     try {
       for (const c of await cases(dir, readOnly)) {
         await t.step(c.name, async () => {

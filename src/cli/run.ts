@@ -10,7 +10,7 @@ import { type Gateway, startGateway } from "../gateway.ts";
 import { startStatusServer } from "../status/server.ts";
 import { displayUrl } from "../status/api.ts";
 import { createStatusSource } from "../status_source.ts";
-import { acquireInstanceLock } from "./install.ts";
+import { acquireInstanceLock, type InstanceLock, type LockRefused } from "./install.ts";
 import { CommandError } from "./failure.ts";
 import { messageOf } from "../errors.ts";
 import { type LocalAddress, localPrivateAddresses } from "../net.ts";
@@ -57,7 +57,7 @@ export async function runGateway(args: string[]): Promise<number> {
 /** With logging set up: starts everything, waits for a stop signal, stops; returns the exit code. */
 async function startAndServe(loaded: LoadedConfig, args: string[]): Promise<number> {
   const { config, configPath, configFileFound } = loaded;
-  let lock: Awaited<ReturnType<typeof acquireInstanceLock>>;
+  let lock: InstanceLock | LockRefused;
   try {
     lock = await acquireInstanceLock(config.dataDir);
   } catch (error) {

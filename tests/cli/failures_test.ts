@@ -74,6 +74,11 @@ async function cases(dir: string, readOnly: string | null): Promise<Case[]> {
     names: [missing],
   });
   list.push({
+    name: "run: a damaged queue.sqlite",
+    args: ["--data-dir", damagedQueue, ...quiet()],
+    names: [joinPath(damagedQueue, "queue.sqlite")],
+  });
+  list.push({
     name: "retry-failed: a damaged queue.sqlite",
     args: ["retry-failed", "--data-dir", damagedQueue],
     names: [joinPath(damagedQueue, "queue.sqlite")],

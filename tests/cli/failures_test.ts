@@ -132,7 +132,10 @@ Deno.test({
         });
       }
     } finally {
-      if (readOnly !== null) await runCommand("umount", [readOnly]);
+      if (readOnly !== null) {
+        const unmounted = await runCommand("umount", [readOnly]);
+        assert(unmounted.success, `umount ${readOnly}: ${unmounted.stderr}`);
+      }
       await Deno.remove(dir, { recursive: true });
     }
   },

@@ -13,6 +13,7 @@
  */
 import type { Config } from "../config/types.ts";
 import { joinPath } from "../platform/fs.ts";
+import { CommandError, DATA_DIR_FIX, fileProblem } from "./failure.ts";
 
 /** Name of the Startup shortcut, the Run value and the firewall rule's prefix. */
 export const APP_NAME = "dicom-gateway";
@@ -303,84 +304,93 @@ export async function runUninstall(_config: Config, options: InstallOptions = {}
 /** Name of the lock file in the data folder. */
 export const LOCK_FILE_NAME = "dicom-gateway.lock";
 
-interface LockContent {
-  pid: number;
-  startedAt: string;
-  exe: string;
+/** Who holds the lock, as far as the lock file tells (Windows forbids reading a locked file: null). */
+export interface LockHolder {
+  pid: number | null;
+  startedAt: string | null;
+}
+
+/** A held single-instance lock. */
+export interface InstanceLock {
+  release(): void;
+}
+
+/** Another copy holds the lock: who, and the one sentence to show. */
+export interface LockRefused {
+  heldBy: LockHolder;
+  message: string;
 }
 
 /**
- * Is `pid` a running copy of this program? Linux: `/proc/PID/exe` is our executable; Windows:
- * `tasklist` lists the PID with our image name; elsewhere `kill -0`. A dead PID, or a PID reused
- * by another program after a reboot, makes the lock stale.
+ * Takes the single-instance lock: an exclusive OS file lock (`Deno.FsFile.tryLock`: flock on
+ * Linux and macOS, LockFileEx on Windows) on `dicom-gateway.lock` in the data folder, kept for
+ * the life of the process. The OS releases it when the process ends, however it ends, so a lock
+ * file left by a killed copy never blocks a start; and it needs only read/write permission on the
+ * data folder (no process table). The file holds our PID and start time, for the refusal message.
+ * The DICOM port is the second guard (a second copy cannot bind it either).
+ * @throws {CommandError} when the data folder cannot be made or the lock file cannot be opened
  */
-export async function isGatewayRunning(pid: number, exe: string): Promise<boolean> {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    if (Deno.build.os === "linux") {
-      const target = await Deno.readLink(`/proc/${pid}/exe`).catch(() => null);
-      if (target === null) return (await Deno.stat(`/proc/${pid}`).then(() => true, () => false));
-      return target.replace(/ \(deleted\)$/, "") === exe;
-    }
-    if (Deno.build.os === "windows") {
-      const out = await new Deno.Command("tasklist", {
-        args: ["/FI", `PID eq ${pid}`, "/NH", "/FO", "CSV"],
-        stdout: "piped",
-        stderr: "null",
-      }).output();
-      const text = new TextDecoder().decode(out.stdout).toLowerCase();
-      const image = exe.replace(/^.*[\\/]/, "").toLowerCase();
-      return text.includes(`"${pid}"`) && text.includes(`"${image}"`);
-    }
-    const out = await new Deno.Command("kill", { args: ["-0", String(pid)], stdout: "null", stderr: "null" })
-      .output();
-    return out.success;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Takes the single-instance lock: a file in the data folder holding our PID. When a live copy of
- * the gateway holds it, returns who; a stale lock (its process is gone) is replaced. This is the
- * first guard; the DICOM port is the second (a second copy cannot bind it either).
- */
-export async function acquireInstanceLock(
-  dataDir: string,
-  options: { isRunning?: (pid: number, exe: string) => Promise<boolean> } = {},
-): Promise<{ release(): void } | { heldBy: { pid: number; startedAt: string } }> {
-  const isRunning = options.isRunning ?? isGatewayRunning;
-  await Deno.mkdir(dataDir, { recursive: true });
+export async function acquireInstanceLock(dataDir: string): Promise<InstanceLock | LockRefused> {
   const path = joinPath(dataDir, LOCK_FILE_NAME);
-  const mine: LockContent = { pid: Deno.pid, startedAt: new Date().toISOString(), exe: Deno.execPath() };
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      await Deno.writeTextFile(path, JSON.stringify(mine) + "\n", { createNew: true });
-      return {
-        release() {
-          try {
-            const held = JSON.parse(Deno.readTextFileSync(path)) as LockContent;
-            if (held.pid === mine.pid && held.startedAt === mine.startedAt) Deno.removeSync(path);
-          } catch {
-            // already gone
-          }
-        },
-      };
-    } catch (e) {
-      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-    }
-    let held: LockContent | null = null;
-    try {
-      held = JSON.parse(await Deno.readTextFile(path)) as LockContent;
-    } catch {
-      held = null; // half-written or garbage: stale
-    }
-    if (held !== null && typeof held.pid === "number") {
-      const alive = held.pid === Deno.pid ||
-        await isRunning(held.pid, typeof held.exe === "string" ? held.exe : "");
-      if (alive) return { heldBy: { pid: held.pid, startedAt: String(held.startedAt ?? "") } };
-    }
-    await Deno.remove(path).catch(() => {});
+  let file: Deno.FsFile;
+  try {
+    await Deno.mkdir(dataDir, { recursive: true });
+    file = await Deno.open(path, { read: true, write: true, create: true });
+  } catch (error) {
+    throw new CommandError(fileProblem(error, { path: dataDir, what: "the data folder", fix: DATA_DIR_FIX }));
   }
-  throw new Error(`Cannot take the lock ${path}: another program keeps recreating it`);
+  let locked: boolean;
+  try {
+    locked = await file.tryLock(true);
+  } catch (error) {
+    file.close();
+    throw new CommandError(fileProblem(error, { path, what: "the lock file", fix: DATA_DIR_FIX }));
+  }
+  if (!locked) {
+    file.close();
+    const heldBy = await readLockHolder(path);
+    const who = heldBy.pid === null
+      ? "another copy of dicom-gateway"
+      : `another copy of dicom-gateway (process ${heldBy.pid}, started ${heldBy.startedAt ?? "?"})`;
+    return {
+      heldBy,
+      message: `Cannot start: ${who} is already using ${dataDir}. Close it first, or look for its window.`,
+    };
+  }
+  const mine = JSON.stringify({ pid: Deno.pid, startedAt: new Date().toISOString() }) + "\n";
+  try {
+    await file.truncate(0);
+    const bytes = new TextEncoder().encode(mine);
+    let written = 0;
+    while (written < bytes.length) written += await file.write(bytes.subarray(written));
+  } catch {
+    // The PID is only for the message a second copy shows; the lock itself is held.
+  }
+  let released = false;
+  return {
+    release() {
+      if (released) return;
+      released = true;
+      // The file stays: removing it while another copy waits to lock it would let a third copy
+      // lock a new file of the same name beside it.
+      try {
+        file.unlockSync();
+      } finally {
+        file.close();
+      }
+    },
+  };
+}
+
+/** The PID and start time in a lock file, when it can be read and parsed. */
+async function readLockHolder(path: string): Promise<LockHolder> {
+  try {
+    const held = JSON.parse(await Deno.readTextFile(path)) as { pid?: unknown; startedAt?: unknown };
+    return {
+      pid: typeof held.pid === "number" ? held.pid : null,
+      startedAt: typeof held.startedAt === "string" ? held.startedAt : null,
+    };
+  } catch {
+    return { pid: null, startedAt: null };
+  }
 }

@@ -6,13 +6,17 @@
 import { parseArgs } from "node:util";
 import { ConfigError } from "../config/error.ts";
 import { loadConfig } from "../config/load.ts";
-import { runGateway } from "./run.ts";
+import { runGateway, waitForEnter } from "./run.ts";
 import { runEcho, runStore, type ScuFlags } from "./scu_commands.ts";
 import { writeInitialConfig } from "./init.ts";
 import { runDoctor } from "./doctor.ts";
 import { runRetryFailed } from "./retry.ts";
 import { readInstallArgs, runInstall, runUninstall } from "./install.ts";
 import { VERSION } from "../version.ts";
+import { CommandError } from "./failure.ts";
+import { messageOf } from "../errors.ts";
+import { installDir } from "../config/types.ts";
+import { joinPath } from "../platform/fs.ts";
 
 const HELP = `dicom-gateway ${VERSION}: receives DICOM studies and uploads them over DICOMweb (STOW-RS).
 
@@ -26,7 +30,7 @@ Usage:
   dicom-gateway install [--run-key]            (Windows) start at login and open the firewall port
                                                (--run-key: a registry Run value, not a Startup shortcut)
   dicom-gateway uninstall                      (Windows) undo install
-  dicom-gateway version
+  dicom-gateway version                        (or --version) print the version
 
 Common options (each also settable in dicom-gateway.toml and as DICOM_GATEWAY_<NAME>):
   --port N            DICOM port (default 4104)
@@ -42,13 +46,14 @@ echo/store options:
 /** Runs the command line; returns the process exit code. */
 export async function runCli(args: string[]): Promise<number> {
   const first = args[0];
+  if (first === "--version" || first === "-V") return print(`dicom-gateway ${VERSION}`);
   const hasSubcommand = first !== undefined && !first.startsWith("-");
   const command = hasSubcommand ? first : "run";
   const rest = hasSubcommand ? args.slice(1) : args;
+  if (rest.includes("--help") || rest.includes("-h")) return print(HELP);
   try {
     switch (command) {
       case "run":
-        if (rest.includes("--help") || rest.includes("-h")) return print(HELP);
         return await runGateway(rest);
       case "echo":
       case "store": {
@@ -89,7 +94,6 @@ export async function runCli(args: string[]): Promise<number> {
         return method === undefined ? await runUninstall(config) : await runInstall(config, { method });
       }
       case "version":
-      case "--version":
         return print(`dicom-gateway ${VERSION}`);
       case "help":
         return print(HELP);
@@ -102,11 +106,15 @@ export async function runCli(args: string[]): Promise<number> {
       console.error(error.message);
       return 2;
     }
-    if (error instanceof Error && error.name === "FileExistsError") {
+    if (error instanceof CommandError || (error instanceof Error && error.name === "FileExistsError")) {
       console.error(error.message);
-      return 1;
+    } else {
+      // Whatever else stops a command: one line, no stack trace (a double-clicked window shows it
+      // until Enter is pressed).
+      console.error(`Cannot ${command === "run" ? "start" : `run ${command}`}: ${messageOf(error)}`);
     }
-    throw error;
+    if (command === "run") await waitForEnter(Deno.build.os === "windows" && args.length === 0);
+    return 1;
   }
 }
 

@@ -8,6 +8,7 @@
 import { type Config, queueIndexPath } from "../config/types.ts";
 import { QueueIndex } from "../store/queue_index.ts";
 import { isValidUid } from "../dicom/uids.ts";
+import { messageOf } from "../errors.ts";
 
 /** Runs the command; returns the exit code. */
 export async function runRetryFailed(
@@ -31,7 +32,19 @@ export async function runRetryFailed(
     write(`There is no upload queue in ${config.dataDir}: nothing has been received there yet.`);
     return 1;
   }
-  const index = QueueIndex.open(path);
+  let index: QueueIndex;
+  try {
+    index = QueueIndex.open(path);
+  } catch (error) {
+    write(
+      `Cannot read the upload queue ${path}: it is damaged or not a queue file (${
+        messageOf(error).replace(/^Cannot open the queue index .*?: /, "")
+      }). ` +
+        `Stop the gateway, rename that file (e.g. to queue.sqlite.damaged) and start the gateway again: ` +
+        "it rebuilds the queue from the images in the data folder, which are kept.",
+    );
+    return 1;
+  }
   try {
     const before = index.failures(1000).filter((f) => study === undefined || f.studyInstanceUid === study);
     const n = index.retryFailed(study);

@@ -13,7 +13,8 @@ import { startStatusServer } from "../status/server.ts";
 import { displayUrl } from "../status/api.ts";
 import { createStatusSource } from "../status/source.ts";
 import { statusInputs } from "./status_inputs.ts";
-import { acquireInstanceLock } from "./install.ts";
+import { acquireInstanceLock, type InstanceLock, type LockRefused } from "./install.ts";
+import { CommandError } from "./failure.ts";
 import { type LocalAddress, localPrivateAddresses } from "../net/interfaces.ts";
 import type { Config } from "../config/types.ts";
 import { logger } from "../log.ts";
@@ -58,13 +59,17 @@ export async function runGateway(args: string[]): Promise<number> {
 /** With logging set up: starts everything, waits for a stop signal, stops; returns the exit code. */
 async function startAndServe(loaded: LoadedConfig, args: string[]): Promise<number> {
   const { config, configPath, configFileFound } = loaded;
-  const lock = await acquireInstanceLock(config.dataDir);
+  let lock: InstanceLock | LockRefused;
+  try {
+    lock = await acquireInstanceLock(config.dataDir);
+  } catch (error) {
+    log.error("{message}", {
+      message: error instanceof CommandError ? error.message : `Cannot start: ${messageOf(error)}`,
+    });
+    return 1;
+  }
   if ("heldBy" in lock) {
-    log.error(
-      "Cannot start: another copy of dicom-gateway (process {pid}, started {startedAt}) " +
-        "is already using {dataDir}. Close it first, or look for its window.",
-      { pid: lock.heldBy.pid, startedAt: lock.heldBy.startedAt, dataDir: config.dataDir },
-    );
+    log.error("{message}", { message: lock.message });
     return 1;
   }
 
@@ -184,7 +189,7 @@ function waitForStopSignal(): Promise<void> {
 }
 
 /** When started by double-click and stopping on an error, keep the window open until Enter. */
-async function waitForEnter(doubleClicked: boolean): Promise<void> {
+export async function waitForEnter(doubleClicked: boolean): Promise<void> {
   if (!doubleClicked || !Deno.stdin.isTerminal()) return;
   console.error("\nPress Enter to close this window.");
   const buffer = new Uint8Array(16);

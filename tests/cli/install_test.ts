@@ -10,7 +10,6 @@ import {
   buildRunKeyDelete,
   buildShortcutCommand,
   type Executor,
-  isGatewayRunning,
   LOCK_FILE_NAME,
   readInstallArgs,
   runInstall,
@@ -259,41 +258,20 @@ Deno.test("single instance: the lock is taken, refused to a second taker, releas
   const second = await acquireInstanceLock(dir);
   assert("heldBy" in second);
   assertEquals(second.heldBy.pid, Deno.pid);
+  assertStringIncludes(second.message, `already using ${dir}`);
   first.release();
+  // The file stays after release; a lock file nobody holds never blocks.
+  await Deno.stat(joinPath(dir, LOCK_FILE_NAME));
   const third = await acquireInstanceLock(dir);
   assert("release" in third);
   third.release();
 });
 
-Deno.test("single instance: a lock held by another live gateway process is respected; a dead one is stale", async () => {
+Deno.test("single instance: garbage in a lock file nobody holds does not block", async () => {
   const dir = await tempDir();
-  const lockPath = joinPath(dir, LOCK_FILE_NAME);
-  // A real other process of the same program (deno), kept alive for the test.
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["eval", "await new Promise((r) => setTimeout(r, 20000))"],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  try {
-    const startedAt = new Date().toISOString();
-    await Deno.writeTextFile(lockPath, JSON.stringify({ pid: child.pid, startedAt, exe: Deno.execPath() }));
-    assertEquals(await isGatewayRunning(child.pid, Deno.execPath()), true);
-    const held = await acquireInstanceLock(dir);
-    assert("heldBy" in held);
-    assertEquals(held.heldBy, { pid: child.pid, startedAt });
-  } finally {
-    child.kill("SIGKILL");
-    await child.status;
-  }
-  assertEquals(await isGatewayRunning(child.pid, Deno.execPath()), false);
+  await Deno.writeTextFile(joinPath(dir, LOCK_FILE_NAME), "{half-writ");
   const taken = await acquireInstanceLock(dir);
-  assert("release" in taken, "a dead process's lock is stale");
-  assertEquals(JSON.parse(await Deno.readTextFile(lockPath)).pid, Deno.pid);
+  assert("release" in taken);
+  assertEquals(JSON.parse(await Deno.readTextFile(joinPath(dir, LOCK_FILE_NAME))).pid, Deno.pid);
   taken.release();
-
-  // Garbage in the lock file is stale too.
-  await Deno.writeTextFile(lockPath, "{half-writ");
-  const again = await acquireInstanceLock(dir);
-  assert("release" in again);
-  again.release();
 });

@@ -114,7 +114,9 @@ async function jpegLs(frame: Uint8Array, format: FrameFormat): Promise<FrameResu
     decoder.getEncodedBuffer(encoded.length).set(encoded);
     decoder.decode();
     const at = equalBytes(decoder.getDecodedBuffer(), frame);
-    if (at >= 0) return { ok: false, reason: `jpeg-ls: decoded frame differs from the original at byte ${at}` };
+    if (at >= 0) {
+      return { ok: false, reason: `jpeg-ls: decoded frame differs from the original at byte ${at}` };
+    }
   } finally {
     decoder.delete();
   }
@@ -153,6 +155,12 @@ async function htj2k(frame: Uint8Array, format: FrameFormat): Promise<FrameResul
   return { ok: true, encoded };
 }
 
+/** Options of {@link encodeFrame}. */
+export interface EncodeFrameOptions {
+  /** Refuse formats a codec is known to corrupt ({@link refusal}) before trying. Default true. */
+  refuseKnownFaults?: boolean;
+}
+
 /**
  * Encodes one frame losslessly and checks it: decoded again, it must equal `frame` byte for
  * byte. A codec exception is a failed frame too.
@@ -161,8 +169,9 @@ export async function encodeFrame(
   syntax: CompressionSyntax,
   frame: Uint8Array,
   format: FrameFormat,
+  options: EncodeFrameOptions = {},
 ): Promise<FrameResult> {
-  const refused = refusal(syntax, format);
+  const refused = options.refuseKnownFaults === false ? null : refusal(syntax, format);
   if (refused !== null) return { ok: false, reason: refused };
   try {
     return syntax === "jpeg-ls" ? await jpegLs(frame, format) : await htj2k(frame, format);

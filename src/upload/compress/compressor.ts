@@ -99,7 +99,9 @@ export function createCompressor(options: CompressorOptions = {}): Compressor {
     if (closed) return Promise.resolve({ ok: false, reason: "compressor closed" });
     return new Promise<FrameResult>((resolve) => {
       // The frame's buffer is transferred: give the worker a buffer of its own.
-      const own = frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength ? frame : frame.slice();
+      const own = frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength
+        ? frame
+        : frame.slice();
       queue.push({ request: { id: nextId++, syntax, frame: own, format }, resolve });
       dispatch();
     });
@@ -119,7 +121,9 @@ export function createCompressor(options: CompressorOptions = {}): Compressor {
     close: () => {
       closed = true;
       for (const w of workers) w.terminate();
-      for (const job of [...queue.splice(0), ...busy.values()]) job.resolve({ ok: false, reason: "compressor closed" });
+      for (const job of [...queue.splice(0), ...busy.values()]) {
+        job.resolve({ ok: false, reason: "compressor closed" });
+      }
       busy.clear();
     },
   };

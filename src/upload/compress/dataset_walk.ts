@@ -59,7 +59,10 @@ const ITEM_DELIMITATION = 0xE00D;
 const SEQUENCE_DELIMITATION = 0xE0DD;
 
 // deno-lint-ignore no-explicit-any
-const dictionary = (dcmjs as any).data.DicomMetaDictionary.dictionary as Record<string, { vr: string } | undefined>;
+const dictionary = (dcmjs as any).data.DicomMetaDictionary.dictionary as Record<
+  string,
+  { vr: string } | undefined
+>;
 
 function hex4(n: number): string {
   return n.toString(16).toUpperCase().padStart(4, "0");
@@ -198,21 +201,31 @@ async function transcodeItems(
   const end = length === UNDEFINED_LENGTH ? Infinity : reader.position + length;
   while (reader.position < end) {
     const item = await readElementHeader(reader, encoding, signedPixels);
-    if (item.group !== 0xFFFE) throw new WalkError(`${where}: expected an item, found ${tagText(item.group, item.element)}`);
+    if (item.group !== 0xFFFE) {
+      throw new WalkError(`${where}: expected an item, found ${tagText(item.group, item.element)}`);
+    }
     if (item.element === SEQUENCE_DELIMITATION) {
-      if (length !== UNDEFINED_LENGTH) throw new WalkError(`${where}: delimiter in a sequence of defined length`);
+      if (length !== UNDEFINED_LENGTH) {
+        throw new WalkError(`${where}: delimiter in a sequence of defined length`);
+      }
       return;
     }
-    if (item.element !== ITEM) throw new WalkError(`${where}: unexpected ${tagText(item.group, item.element)}`);
+    if (item.element !== ITEM) {
+      throw new WalkError(`${where}: unexpected ${tagText(item.group, item.element)}`);
+    }
     out.push(itemTag(ITEM, UNDEFINED_LENGTH));
     const itemEnd = item.length === UNDEFINED_LENGTH ? Infinity : reader.position + item.length;
     while (reader.position < itemEnd) {
       const h = await readElementHeader(reader, encoding, signedPixels);
       if (h.group === 0xFFFE && h.element === ITEM_DELIMITATION) {
-        if (item.length !== UNDEFINED_LENGTH) throw new WalkError(`${where}: item delimiter in a defined-length item`);
+        if (item.length !== UNDEFINED_LENGTH) {
+          throw new WalkError(`${where}: item delimiter in a defined-length item`);
+        }
         break;
       }
-      if (h.group === 0xFFFE) throw new WalkError(`${where}: unexpected ${tagText(h.group, h.element)} in an item`);
+      if (h.group === 0xFFFE) {
+        throw new WalkError(`${where}: unexpected ${tagText(h.group, h.element)} in an item`);
+      }
       out.push(...await transcodeElement(reader, encoding, h, signedPixels));
     }
     if (reader.position > itemEnd) throw new WalkError(`${where}: an item overruns its length`);

@@ -21,7 +21,13 @@ import {
 } from "../../store/part10.ts";
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from "../../version.ts";
 import { ByteReader, EndOfStream } from "./byte_reader.ts";
-import { COMPRESSED_TRANSFER_SYNTAX, type CompressionSyntax, type FrameFormat, type FrameResult, refusal } from "./codec.ts";
+import {
+  COMPRESSED_TRANSFER_SYNTAX,
+  type CompressionSyntax,
+  type FrameFormat,
+  type FrameResult,
+  refusal,
+} from "./codec.ts";
 import {
   type Encoding,
   explicitHeader,
@@ -32,7 +38,7 @@ import {
   WalkError,
 } from "./dataset_walk.ts";
 import { encapsulationFrame, fragmentItem } from "./encapsulation.ts";
-import { type ImagePixelAttributes, nativeImage, type NativeImage, prepareFrame } from "./image_pixel.ts";
+import { type ImagePixelAttributes, type NativeImage, nativeImage, prepareFrame } from "./image_pixel.ts";
 
 /** Encodes and checks one frame (a worker pool, or {@link encodeFrame} in process). */
 export type FrameEncoder = (
@@ -231,11 +237,18 @@ export async function transcode(path: string, options: TranscodeOptions): Promis
   try {
     ({ meta, datasetOffset } = await readMeta(path));
   } catch (error) {
-    if (error instanceof DatasetError) return { kind: "original", reason: `not a Part 10 file: ${error.message}` };
+    if (error instanceof DatasetError) {
+      return { kind: "original", reason: `not a Part 10 file: ${error.message}` };
+    }
     throw error;
   }
   const ts = meta.transferSyntaxUid;
-  if (!NATIVE.has(ts)) return { kind: "original", reason: `transfer syntax ${ts} is not native (already compressed or not supported)` };
+  if (!NATIVE.has(ts)) {
+    return {
+      kind: "original",
+      reason: `transfer syntax ${ts} is not native (already compressed or not supported)`,
+    };
+  }
   const encoding: Encoding = {
     littleEndian: ts !== TransferSyntax.ExplicitVrBigEndian,
     explicitVr: ts !== TransferSyntax.ImplicitVrLittleEndian,
@@ -246,7 +259,9 @@ export async function transcode(path: string, options: TranscodeOptions): Promis
   let stream: ReadableStream<Uint8Array> = file.readable;
   if (ts === TransferSyntax.DeflatedExplicitVrLittleEndian) {
     // PS3.5 §A.5: the data set is a raw deflate stream (RFC 1951) without zlib header.
-    stream = stream.pipeThrough(new DecompressionStream("deflate-raw") as unknown as TransformStream<Uint8Array, Uint8Array>);
+    stream = stream.pipeThrough(
+      new DecompressionStream("deflate-raw") as unknown as TransformStream<Uint8Array, Uint8Array>,
+    );
   }
   const reader = new ByteReader(stream);
   try {
@@ -318,9 +333,14 @@ async function walk(
       if (refused !== null) throw new Original(refused);
       const needed = native.frameLength * native.frames;
       if (header.length < needed) {
-        throw new Original(`Pixel Data has ${header.length} bytes, ${needed} needed for ${native.frames} frame(s)`);
+        throw new Original(
+          `Pixel Data has ${header.length} bytes, ${needed} needed for ${native.frames} frame(s)`,
+        );
       }
-      if (!encoding.littleEndian && native.format.bitsAllocated === 8 && header.vr === "OW" && native.frameLength % 2 === 1) {
+      if (
+        !encoding.littleEndian && native.format.bitsAllocated === 8 && header.vr === "OW" &&
+        native.frameLength % 2 === 1
+      ) {
         throw new Original("big endian 8-bit OW Pixel Data with frames of odd length");
       }
       image = native;
@@ -362,9 +382,11 @@ async function encodeFrames(
       if (!encoding.littleEndian && (image.format.bitsAllocated === 16 || vr === "OW")) swapBytes(frame, 2);
       const ready = prepareFrame(frame, image);
       if ("reason" in ready) throw new Original(`frame ${i + 1}: ${ready.reason}`);
-      pending.push(options.encoder(options.syntax, ready, image.format).then((r) =>
-        r.ok ? r : { ok: false as const, reason: `frame ${i + 1}: ${r.reason}` }
-      ));
+      pending.push(
+        options.encoder(options.syntax, ready, image.format).then((r) =>
+          r.ok ? r : { ok: false as const, reason: `frame ${i + 1}: ${r.reason}` }
+        ),
+      );
       if (pending.length >= limit) await settle();
     }
     while (pending.length > 0) await settle();

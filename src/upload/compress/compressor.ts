@@ -13,7 +13,8 @@
  */
 import type { CompressionSyntax, FrameFormat, FrameResult } from "./codec.ts";
 import { type FrameEncoder, type Prepared, transcode } from "./transcoder.ts";
-import type { FrameReply, FrameRequest } from "./worker.ts";
+// A static import puts the worker module in the module graph, so `deno compile` embeds it.
+import { type FrameReply, type FrameRequest, isWorker } from "./worker.ts";
 
 export type { CompressionStats, Prepared, SendCompressed, SendOriginal } from "./transcoder.ts";
 export type { CompressionSyntax } from "./codec.ts";
@@ -58,6 +59,7 @@ interface Job {
 /** Starts the worker pool. */
 export function createCompressor(options: CompressorOptions = {}): Compressor {
   const count = Math.max(1, options.workers ?? defaultWorkerCount());
+  if (isWorker()) throw new Error("createCompressor: start the pool from the main thread");
   const url = options.workerUrl ?? new URL("./worker.ts", import.meta.url);
   const idle: Worker[] = [];
   const busy = new Map<Worker, Job>();

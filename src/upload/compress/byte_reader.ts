@@ -53,6 +53,7 @@ export class ByteReader {
 
   /** The next `n` bytes (a fresh copy when they span chunks). Throws {@link EndOfStream}. */
   async read(n: number): Promise<Uint8Array> {
+    if (n === 0) return new Uint8Array(0);
     if ((await this.#fill(n)) < n) {
       throw new EndOfStream(`data set ends at byte ${this.#position + this.#buffered}, ${n} bytes needed`);
     }

@@ -23,7 +23,7 @@ export type { CompressionSyntax } from "./codec.ts";
 export interface CompressorOptions {
   /** Workers in the pool. Default: logical cores − 1, at least 1. */
   workers?: number;
-  /** Codestream bytes of one instance kept in memory before a temporary file. Default 32 MiB. */
+  /** Codestream bytes of one instance kept in memory before a temporary file. Default 8 MiB. */
   memoryLimit?: number;
   /** Folder for those temporary files. Default: the system's. */
   tempDir?: string;

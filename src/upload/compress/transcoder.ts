@@ -86,7 +86,7 @@ export interface TranscodeOptions {
   encoder: FrameEncoder;
   /** Frames encoding at once (more than the pool's workers keeps them all busy). Default 4. */
   inFlight?: number;
-  /** Codestream bytes kept in memory before the rest goes to a temporary file. Default 32 MiB. */
+  /** Codestream bytes kept in memory before the rest goes to a temporary file. Default 8 MiB. */
   memoryLimit?: number;
   /** Folder of the temporary file. Default: the system's. */
   tempDir?: string;
@@ -253,7 +253,7 @@ export async function transcode(path: string, options: TranscodeOptions): Promis
     littleEndian: ts !== TransferSyntax.ExplicitVrBigEndian,
     explicitVr: ts !== TransferSyntax.ImplicitVrLittleEndian,
   };
-  const store = new FragmentStore(options.memoryLimit ?? 32 * 1024 * 1024, options.tempDir);
+  const store = new FragmentStore(options.memoryLimit ?? 8 * 1024 * 1024, options.tempDir);
   const file = await Deno.open(path, { read: true });
   await file.seek(datasetOffset, Deno.SeekMode.Start);
   let stream: ReadableStream<Uint8Array> = file.readable;
@@ -285,6 +285,9 @@ export async function transcode(path: string, options: TranscodeOptions): Promis
   } catch (error) {
     await store.remove();
     if (error instanceof Original) return { kind: "original", reason: error.message };
+    if (error instanceof DatasetError) {
+      return { kind: "original", reason: `cannot rewrite: ${error.message}` };
+    }
     if (error instanceof WalkError || error instanceof EndOfStream) {
       return { kind: "original", reason: `data set not carried: ${error.message}` };
     }

@@ -212,6 +212,48 @@ export async function buildFixtures(dir: string): Promise<Fixture[]> {
     htj2kRefused: true,
   });
 
+  // 16 bits allocated, 8 stored (the codecs get a 16-bit container: precision 9).
+  const wide = new Uint8Array(indices.length * 2);
+  indices.forEach((v, i) => (wide[2 * i] = v));
+  await Deno.writeFile(`${dir}/wide.raw`, wide.subarray(0, 2 * rows * columns));
+  add({
+    name: "16 bits allocated, 8 stored, odd rows and columns",
+    path: await modified(mr64, p("ba16bs8"), [
+      "-m",
+      `(0028,0010)=${rows}`,
+      "-m",
+      `(0028,0011)=${columns}`,
+      "-m",
+      "(0028,0101)=8",
+      "-m",
+      "(0028,0102)=7",
+      "-m",
+      "(0028,0103)=0",
+      "-mf",
+      `(7fe0,0010)=${dir}/wide.raw`,
+    ]),
+    eligible: true,
+  });
+
+  // Signed 12-bit stored sign-extended in 16 bits (negative values have the bits above set).
+  const extended = mr384Pixels.slice();
+  for (let i = 0; i < extended.length; i += 2 * 101) {
+    extended[i] = 0x00;
+    extended[i + 1] = 0xF8; // -2048 in 12 bits, sign-extended: 0xF800
+  }
+  await Deno.writeFile(`${dir}/extended.raw`, extended);
+  add({
+    name: "signed 12-bit with sign extension above Bits Stored",
+    path: await modified(mr384, p("extended"), [
+      "-m",
+      "(0028,0103)=1",
+      "-mf",
+      `(7fe0,0010)=${dir}/extended.raw`,
+    ]),
+    eligible: false,
+    reason: /bits above Bits Stored \(12\) are set/,
+  });
+
   // Garbage above Bits Stored: bit 15 set in a few pixels of the 12-bit MR (an overlay's bits).
   const garbage = mr384Pixels.slice();
   for (let i = 1; i < garbage.length; i += 2 * 997) garbage[i]! |= 0x80;

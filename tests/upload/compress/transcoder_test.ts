@@ -1,5 +1,5 @@
 import { assert, assertEquals, tempDir } from "../../status/helpers.ts";
-import { encodeFrame } from "../../../src/upload/compress/codec.ts";
+import { encodeFrame, firstLoaded } from "../../../src/upload/compress/codec.ts";
 import { createCompressor, defaultWorkerCount } from "../../../src/upload/compress/compressor.ts";
 import { encapsulationFrame } from "../../../src/upload/compress/encapsulation.ts";
 import { type Prepared, type SendCompressed, transcode } from "../../../src/upload/compress/transcoder.ts";
@@ -222,4 +222,29 @@ Deno.test("offsets past 32 bits: empty Basic Offset Table and an Extended Offset
   assertEquals(eot.getBigUint64(12 + 24, true), BigInt(3 * (big + 8)), "offset of frame 4 over 4 GiB");
   assertEquals(eot.getBigUint64(44 + 12 + 24, true), 6n, "frame 4 length, padded to even");
   assertEquals(large.pixelDataStart.length, 12 + 8, "Basic Offset Table item is empty");
+});
+
+Deno.test("codec loading falls back to the next build when one cannot load (CharLS: .wasm file, then inline)", async () => {
+  const used = await firstLoaded([
+    { name: "wasm file", load: () => Promise.reject(new Error("ENOENT charlswasm.wasm")) },
+    { name: "inline", load: () => Promise.resolve(42) },
+  ]);
+  assertEquals(used, { name: "inline", module: 42 });
+  let error: unknown;
+  await firstLoaded([{ name: "only", load: () => Promise.reject(new Error("no wasm")) }]).catch((
+    e,
+  ) => (error = e));
+  assert(error instanceof Error && error.message === "no wasm");
+  // The real thing: CharLS loads here (from its .wasm file beside the module).
+  const r = await encodeFrame("jpeg-ls", new Uint8Array(8), {
+    rows: 2,
+    columns: 2,
+    samplesPerPixel: 1,
+    bitsAllocated: 16,
+    bitsStored: 12,
+    signed: false,
+  });
+  assert(r.ok);
+  const { charlsBuild } = await import("../../../src/upload/compress/codec.ts");
+  assertEquals(charlsBuild, "wasm file");
 });

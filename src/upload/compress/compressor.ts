@@ -38,8 +38,8 @@ export interface PrepareOptions {
 
 /** A pool of compression workers. */
 export interface Compressor {
-  /** Transcodes the stored instance at `path`, or says why it goes as received. */
-  prepare(path: string, options: PrepareOptions): Promise<Prepared>;
+  /** Transcodes the stored instance (path of a Part 10 file, or its bytes), or says why it goes as received. */
+  prepare(source: string | Uint8Array, options: PrepareOptions): Promise<Prepared>;
   /** Workers in the pool. */
   readonly workers: number;
   /** Stops the workers; pending frames fail. */
@@ -111,8 +111,8 @@ export function createCompressor(options: CompressorOptions = {}): Compressor {
 
   return {
     workers: count,
-    prepare: (path, prepareOptions) =>
-      transcode(path, {
+    prepare: (source, prepareOptions) =>
+      transcode(source, {
         syntax: prepareOptions.syntax,
         encoder,
         // Two frames per worker: one encoding, one waiting, so no worker idles between frames.

@@ -212,7 +212,11 @@ function note(a: ImagePixelAttributes, element: number, vr: string, value: Uint8
   }
 }
 
-async function readMeta(path: string): Promise<{ meta: FileMetaInformation; datasetOffset: number }> {
+async function readMeta(
+  source: string | Uint8Array,
+): Promise<{ meta: FileMetaInformation; datasetOffset: number }> {
+  if (typeof source !== "string") return decodeFileMetaInformation(source);
+  const path = source;
   let length = 64 * 1024;
   for (;;) {
     const head = await readFileHead(path, length);
@@ -226,16 +230,16 @@ async function readMeta(path: string): Promise<{ meta: FileMetaInformation; data
 }
 
 /**
- * Decides whether the stored instance at `path` is sent compressed, and prepares it if so.
- * Never throws for the content of the file: anything the transcoder does not carry exactly
- * gives `{ kind: "original", reason }`. Throws only when the file cannot be read.
+ * Decides whether the stored instance (a Part 10 file's path, or its bytes) is sent compressed,
+ * and prepares it if so. Never throws for the content of the file: anything the transcoder does
+ * not carry exactly gives `{ kind: "original", reason }`. Throws only when the file cannot be read.
  */
-export async function transcode(path: string, options: TranscodeOptions): Promise<Prepared> {
+export async function transcode(source: string | Uint8Array, options: TranscodeOptions): Promise<Prepared> {
   const started = performance.now();
   let meta: FileMetaInformation;
   let datasetOffset: number;
   try {
-    ({ meta, datasetOffset } = await readMeta(path));
+    ({ meta, datasetOffset } = await readMeta(source));
   } catch (error) {
     if (error instanceof DatasetError) {
       return { kind: "original", reason: `not a Part 10 file: ${error.message}` };
@@ -254,9 +258,21 @@ export async function transcode(path: string, options: TranscodeOptions): Promis
     explicitVr: ts !== TransferSyntax.ImplicitVrLittleEndian,
   };
   const store = new FragmentStore(options.memoryLimit ?? 8 * 1024 * 1024, options.tempDir);
-  const file = await Deno.open(path, { read: true });
-  await file.seek(datasetOffset, Deno.SeekMode.Start);
-  let stream: ReadableStream<Uint8Array> = file.readable;
+  let file: Deno.FsFile | undefined;
+  let stream: ReadableStream<Uint8Array>;
+  if (typeof source === "string") {
+    file = await Deno.open(source, { read: true });
+    await file.seek(datasetOffset, Deno.SeekMode.Start);
+    stream = file.readable;
+  } else {
+    const rest = source.subarray(datasetOffset);
+    stream = new ReadableStream({
+      start(controller) {
+        if (rest.length > 0) controller.enqueue(rest);
+        controller.close();
+      },
+    });
+  }
   if (ts === TransferSyntax.DeflatedExplicitVrLittleEndian) {
     // PS3.5 §A.5: the data set is a raw deflate stream (RFC 1951) without zlib header.
     stream = stream.pipeThrough(
@@ -298,7 +314,7 @@ export async function transcode(path: string, options: TranscodeOptions): Promis
   } finally {
     await reader.cancel();
     try {
-      file.close();
+      file?.close();
     } catch {
       // already closed by the stream
     }

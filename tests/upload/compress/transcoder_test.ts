@@ -185,6 +185,16 @@ Deno.test("the worker pool gives the same bytes as encoding in process; codestre
       const a = new Uint8Array(await new Response(pooled.stream()).arrayBuffer());
       const b = new Uint8Array(await new Response(local.stream()).arrayBuffer());
       assert(equalBytes(a, b), `${f.name}: pool and in-process output differ`);
+      // From bytes in memory: the same output.
+      const fromBytes = compressed(
+        await compressor.prepare(await Deno.readFile(f.path), { syntax: "jpeg-ls" }),
+        f.name,
+      );
+      assert(
+        equalBytes(new Uint8Array(await new Response(fromBytes.stream()).arrayBuffer()), b),
+        `${f.name}: from bytes`,
+      );
+      await fromBytes.close();
       // Streamed twice: the same bytes again (the uploader may retry).
       const again = new Uint8Array(await new Response(pooled.stream()).arrayBuffer());
       assert(equalBytes(a, again), `${f.name}: second stream differs`);

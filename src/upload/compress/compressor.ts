@@ -16,7 +16,13 @@ import { type FrameEncoder, type Prepared, transcode } from "./transcoder.ts";
 // A static import puts the worker module in the module graph, so `deno compile` embeds it.
 import { type FrameReply, type FrameRequest, isWorker } from "./worker.ts";
 
-export type { CompressionStats, Prepared, SendCompressed, SendOriginal } from "./transcoder.ts";
+export type {
+  CompressionStats,
+  OriginalCause,
+  Prepared,
+  SendCompressed,
+  SendOriginal,
+} from "./transcoder.ts";
 export type { CompressionSyntax } from "./codec.ts";
 
 /** Options of {@link createCompressor}. */

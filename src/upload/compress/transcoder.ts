@@ -58,9 +58,26 @@ export interface CompressionStats {
   elapsedMs: number;
 }
 
+/**
+ * Why an instance goes as received, for counting: `not-native` (already compressed or another
+ * transfer syntax), `no-pixel-data` (SR, ECG, RT plan …), `pixel-format` (float, 32-bit, a
+ * photometric interpretation or layout the codecs do not carry, a codec refusal), `high-bits`
+ * (bits set above Bits Stored), `mismatch` (a decoded frame differs, or the codec failed),
+ * `unreadable` (not Part 10, a malformed data set).
+ */
+export type OriginalCause =
+  | "not-native"
+  | "no-pixel-data"
+  | "pixel-format"
+  | "high-bits"
+  | "mismatch"
+  | "unreadable";
+
 /** The instance goes as stored, and why. */
 export interface SendOriginal {
   kind: "original";
+  /** For counting: which kind of reason. */
+  cause: OriginalCause;
   reason: string;
 }
 
@@ -159,7 +176,11 @@ class FragmentStore {
 }
 
 /** Why an instance goes as received, thrown inside the walk. */
-class Original extends Error {}
+class Original extends Error {
+  constructor(readonly kind: OriginalCause, message: string) {
+    super(message);
+  }
+}
 
 function number(bytes: Uint8Array, vr: string): number | undefined {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -242,7 +263,7 @@ export async function transcode(source: string | Uint8Array, options: TranscodeO
     ({ meta, datasetOffset } = await readMeta(source));
   } catch (error) {
     if (error instanceof DatasetError) {
-      return { kind: "original", reason: `not a Part 10 file: ${error.message}` };
+      return { kind: "original", cause: "unreadable", reason: `not a Part 10 file: ${error.message}` };
     }
     throw error;
   }
@@ -250,6 +271,7 @@ export async function transcode(source: string | Uint8Array, options: TranscodeO
   if (!NATIVE.has(ts)) {
     return {
       kind: "original",
+      cause: "not-native",
       reason: `transfer syntax ${ts} is not native (already compressed or not supported)`,
     };
   }
@@ -300,15 +322,19 @@ export async function transcode(source: string | Uint8Array, options: TranscodeO
     };
   } catch (error) {
     await store.remove();
-    if (error instanceof Original) return { kind: "original", reason: error.message };
+    if (error instanceof Original) return { kind: "original", cause: error.kind, reason: error.message };
     if (error instanceof DatasetError) {
-      return { kind: "original", reason: `cannot rewrite: ${error.message}` };
+      return { kind: "original", cause: "unreadable", reason: `cannot rewrite: ${error.message}` };
     }
     if (error instanceof WalkError || error instanceof EndOfStream) {
-      return { kind: "original", reason: `data set not carried: ${error.message}` };
+      return { kind: "original", cause: "unreadable", reason: `data set not carried: ${error.message}` };
     }
     if (error instanceof TypeError && /deflate|decompress|corrupt/i.test(error.message)) {
-      return { kind: "original", reason: `deflated data set cannot be inflated: ${error.message}` };
+      return {
+        kind: "original",
+        cause: "unreadable",
+        reason: `deflated data set cannot be inflated: ${error.message}`,
+      };
     }
     throw error;
   } finally {
@@ -342,17 +368,23 @@ async function walk(
     const header = await readElementHeader(reader, encoding, signed);
     const { group, element } = header;
     if (group === 0x7FE0 && (element === 0x0008 || element === 0x0009)) {
-      throw new Original(`${element === 8 ? "Float" : "Double Float"} Pixel Data ${tagText(group, element)}`);
+      throw new Original(
+        "pixel-format",
+        `${element === 8 ? "Float" : "Double Float"} Pixel Data ${tagText(group, element)}`,
+      );
     }
     if (group === 0x7FE0 && element === 0x0010 && image === undefined) {
-      if (header.length === 0xFFFFFFFF) throw new Original("Pixel Data is already encapsulated");
+      if (header.length === 0xFFFFFFFF) {
+        throw new Original("not-native", "Pixel Data is already encapsulated");
+      }
       const native = nativeImage(attributes);
-      if ("reason" in native) throw new Original(native.reason);
+      if ("reason" in native) throw new Original("pixel-format", native.reason);
       const refused = refusal(options.syntax, native.format);
-      if (refused !== null) throw new Original(refused);
+      if (refused !== null) throw new Original("pixel-format", refused);
       const needed = native.frameLength * native.frames;
       if (header.length < needed) {
         throw new Original(
+          "unreadable",
           `Pixel Data has ${header.length} bytes, ${needed} needed for ${native.frames} frame(s)`,
         );
       }
@@ -360,7 +392,7 @@ async function walk(
         !encoding.littleEndian && native.format.bitsAllocated === 8 && header.vr === "OW" &&
         native.frameLength % 2 === 1
       ) {
-        throw new Original("big endian 8-bit OW Pixel Data with frames of odd length");
+        throw new Original("pixel-format", "big endian 8-bit OW Pixel Data with frames of odd length");
       }
       image = native;
       await encodeFrames(reader, encoding, header.vr, native, options, store);
@@ -375,7 +407,7 @@ async function walk(
       after.push(...pieces);
     }
   }
-  if (image === undefined) throw new Original("no Pixel Data (7FE0,0010)");
+  if (image === undefined) throw new Original("no-pixel-data", "no Pixel Data (7FE0,0010)");
   return { before, after, image };
 }
 
@@ -391,7 +423,7 @@ async function encodeFrames(
   const pending: Promise<FrameResult>[] = [];
   const settle = async () => {
     const result = await pending.shift()!;
-    if (!result.ok) throw new Original(result.reason);
+    if (!result.ok) throw new Original("mismatch", result.reason);
     await store.add(result.encoded);
   };
   try {
@@ -400,7 +432,7 @@ async function encodeFrames(
       // PS3.5 §7.3: big endian OW values are 16-bit words (8-bit samples in OW swap in pairs).
       if (!encoding.littleEndian && (image.format.bitsAllocated === 16 || vr === "OW")) swapBytes(frame, 2);
       const ready = prepareFrame(frame, image);
-      if ("reason" in ready) throw new Original(`frame ${i + 1}: ${ready.reason}`);
+      if ("reason" in ready) throw new Original("high-bits", `frame ${i + 1}: ${ready.reason}`);
       pending.push(
         options.encoder(options.syntax, ready, image.format).then((r) =>
           r.ok ? r : { ok: false as const, reason: `frame ${i + 1}: ${r.reason}` }

@@ -46,6 +46,8 @@ export interface Fixture {
   planar?: boolean;
   /** Part of the reason expected for an ineligible one. */
   reason?: RegExp;
+  /** The cause expected for an ineligible one. */
+  cause?: string;
   /** Implicit VR: private elements come out as UN (PS3.5 §6.2.2), their bytes unchanged. */
   implicit?: boolean;
   /** HTJ2K refuses it up front (colour above 8 bits). */
@@ -252,6 +254,7 @@ export async function buildFixtures(dir: string): Promise<Fixture[]> {
     ]),
     eligible: false,
     reason: /bits above Bits Stored \(12\) are set/,
+    cause: "high-bits",
   });
 
   // Garbage above Bits Stored: bit 15 set in a few pixels of the 12-bit MR (an overlay's bits).
@@ -263,6 +266,7 @@ export async function buildFixtures(dir: string): Promise<Fixture[]> {
     path: await modified(mr384, p("garbage"), ["-mf", `(7fe0,0010)=${dir}/garbage.raw`]),
     eligible: false,
     reason: /bits above Bits Stored \(12\) are set/,
+    cause: "high-bits",
   });
 
   // Ineligible formats.
@@ -271,6 +275,7 @@ export async function buildFixtures(dir: string): Promise<Fixture[]> {
     path: await modified(ct128, p("nopixels"), ["-e", "(7fe0,0010)"]),
     eligible: false,
     reason: /no Pixel Data/,
+    cause: "no-pixel-data",
   });
   add({
     name: "32-bit pixel data",
@@ -286,6 +291,7 @@ export async function buildFixtures(dir: string): Promise<Fixture[]> {
     ]),
     eligible: false,
     reason: /Bits Allocated 32/,
+    cause: "pixel-format",
   });
   await Deno.writeFile(`${dir}/float.raw`, new Uint8Array(64 * 64 * 4));
   add({
@@ -300,9 +306,16 @@ export async function buildFixtures(dir: string): Promise<Fixture[]> {
     ]),
     eligible: false,
     reason: /Float Pixel Data/,
+    cause: "pixel-format",
   });
   await run("dcmcjpls", [ct128, p("already")]);
-  add({ name: "already compressed", path: p("already"), eligible: false, reason: /not native/ });
+  add({
+    name: "already compressed",
+    path: p("already"),
+    eligible: false,
+    reason: /not native/,
+    cause: "not-native",
+  });
   return fixtures;
 }
 

@@ -166,12 +166,26 @@ Deno.test("ineligible instances and garbage above Bits Stored go as received, wi
       const out = await transcode(f.path, { syntax, encoder: encodeFrame });
       assert(out.kind === "original", `${f.name} (${syntax}) must go as received`);
       assert(f.reason!.test(out.reason), `${f.name} (${syntax}): ${out.reason}`);
+      assertEquals(out.cause, f.cause, f.name);
     }
   }
   const notDicom = `${(await fixtures()).dir}/not-dicom.bin`;
   await Deno.writeFile(notDicom, new Uint8Array(300));
   const out = await transcode(notDicom, { syntax: "jpeg-ls", encoder: encodeFrame });
   assert(out.kind === "original" && /not a Part 10 file/.test(out.reason), JSON.stringify(out));
+  assertEquals(out.cause, "unreadable");
+  // A frame the encoder could not carry exactly: the whole instance goes as received.
+  const ct = all.find((f) => f.name.startsWith("multi-frame"))!;
+  let calls = 0;
+  const failing = await transcode(ct.path, {
+    syntax: "jpeg-ls",
+    encoder: (syntax, frame, format) =>
+      ++calls === 2
+        ? Promise.resolve({ ok: false, reason: "jpeg-ls: decoded frame differs from the original at byte 7" })
+        : encodeFrame(syntax, frame, format),
+  });
+  assert(failing.kind === "original" && failing.cause === "mismatch", JSON.stringify(failing));
+  assert(/^frame 2: jpeg-ls: decoded frame differs/.test(failing.reason), failing.reason);
 });
 
 Deno.test("the worker pool gives the same bytes as encoding in process; codestreams spill to a temporary file", async () => {

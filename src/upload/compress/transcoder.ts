@@ -16,9 +16,9 @@ import {
   decodeFileMetaInformation,
   encodeFileMetaInformation,
   type FileMetaInformation,
-  readFileHead,
-  TransferSyntax,
 } from "../../store/part10.ts";
+import { readFileHead } from "../../store/dataset_attributes.ts";
+import { datasetEncoding, transferSyntaxInfo } from "../../dicom/uids.ts";
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from "../../version.ts";
 import { ByteReader, EndOfStream } from "./byte_reader.ts";
 import {
@@ -108,13 +108,6 @@ export interface TranscodeOptions {
   /** Folder of the temporary file. Default: the system's. */
   tempDir?: string;
 }
-
-const NATIVE = new Set<string>([
-  TransferSyntax.ImplicitVrLittleEndian,
-  TransferSyntax.ExplicitVrLittleEndian,
-  TransferSyntax.ExplicitVrBigEndian,
-  TransferSyntax.DeflatedExplicitVrLittleEndian,
-]);
 
 /** Holds the checked codestreams in order: in memory, then in a temporary file. */
 class FragmentStore {
@@ -268,17 +261,16 @@ export async function transcode(source: string | Uint8Array, options: TranscodeO
     throw error;
   }
   const ts = meta.transferSyntaxUid;
-  if (!NATIVE.has(ts)) {
+  // Native Pixel Data: a transfer syntax the registry knows that does not encapsulate (PS3.5 §8.1).
+  if (transferSyntaxInfo(ts)?.encapsulated !== false) {
     return {
       kind: "original",
       cause: "not-native",
       reason: `transfer syntax ${ts} is not native (already compressed or not supported)`,
     };
   }
-  const encoding: Encoding = {
-    littleEndian: ts !== TransferSyntax.ExplicitVrBigEndian,
-    explicitVr: ts !== TransferSyntax.ImplicitVrLittleEndian,
-  };
+  const { littleEndian, explicitVr, deflated } = datasetEncoding(ts);
+  const encoding: Encoding = { littleEndian, explicitVr };
   const store = new FragmentStore(options.memoryLimit ?? 8 * 1024 * 1024, options.tempDir);
   let file: Deno.FsFile | undefined;
   let stream: ReadableStream<Uint8Array>;
@@ -295,7 +287,7 @@ export async function transcode(source: string | Uint8Array, options: TranscodeO
       },
     });
   }
-  if (ts === TransferSyntax.DeflatedExplicitVrLittleEndian) {
+  if (deflated) {
     // PS3.5 §A.5: the data set is a raw deflate stream (RFC 1951) without zlib header.
     stream = stream.pipeThrough(
       new DecompressionStream("deflate-raw") as unknown as TransformStream<Uint8Array, Uint8Array>,

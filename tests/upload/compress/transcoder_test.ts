@@ -1,4 +1,5 @@
-import { assert, assertEquals, tempDir } from "../../status/helpers.ts";
+import { assert, assertEquals } from "../../support/assert.ts";
+import { tempDir } from "../../status/helpers.ts";
 import { encodeFrame, firstLoaded } from "../../../src/upload/compress/codec.ts";
 import { createCompressor, defaultWorkerCount } from "../../../src/upload/compress/compressor.ts";
 import { encapsulationFrame } from "../../../src/upload/compress/encapsulation.ts";

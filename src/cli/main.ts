@@ -44,7 +44,10 @@ echo/store options:
 `;
 
 /** Runs the command line; returns the process exit code. */
-export async function runCli(args: string[]): Promise<number> {
+export async function runCli(argv: string[]): Promise<number> {
+  // `deno task start -- doctor` hands the "--" on to the program: it only separates the task's
+  // arguments from Deno's, so a leading one is dropped.
+  const args = argv[0] === "--" ? argv.slice(1) : argv;
   const first = args[0];
   if (first === "--version" || first === "-V") return print(`dicom-gateway ${VERSION}`);
   const hasSubcommand = first !== undefined && !first.startsWith("-");

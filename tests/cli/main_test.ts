@@ -28,6 +28,13 @@ Deno.test("--version and version print the version and exit 0", async () => {
   }
 });
 
+Deno.test("a leading -- (as `deno task start -- doctor` passes it) is dropped before the command", async () => {
+  assertEquals(await captured(["--", "--version"]), { code: 0, out: `dicom-gateway ${VERSION}` });
+  const help = await captured(["--", "doctor", "--help"]);
+  assertEquals(help.code, 0);
+  assert(help.out.includes("Usage:"), help.out);
+});
+
 Deno.test("--help after any command prints the usage and exits 0", async () => {
   for (const command of ["install", "uninstall", "doctor", "init", "retry-failed", "echo", "store"]) {
     const r = await captured([command, "--help"]);

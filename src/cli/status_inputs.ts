@@ -8,7 +8,7 @@ import type { Gateway } from "../gateway.ts";
 import type { StatusInputs } from "../status/source.ts";
 import { loadConfig } from "../config/load.ts";
 import { writeUploadSettings } from "../config/upload_settings.ts";
-import { localPrivateAddresses } from "../net/interfaces.ts";
+import { localIpv4Addresses } from "../net/interfaces.ts";
 
 /** Options of {@link statusInputs}. */
 export interface StatusInputsOptions {
@@ -27,7 +27,7 @@ export function statusInputs(gateway: Gateway, options: StatusInputsOptions): St
     dataDir: config.dataDir,
     logPatientDetails: config.logPatientDetails,
     startedAt: gateway.startedAt,
-    addresses: localPrivateAddresses,
+    addresses: localIpv4Addresses,
     uploadHealth: () => gateway.uploader.health(),
     uploadConfig: () => gateway.uploadConfig(),
     queueCounts: () => gateway.index.counts(),

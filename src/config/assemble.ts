@@ -14,7 +14,7 @@ function isAbsolutePath(p: string): boolean {
 }
 
 /** Resolves a relative folder or file against the installation folder; absolute paths pass through. */
-function resolveAgainst(baseDir: string, p: string): string {
+export function resolveAgainst(baseDir: string, p: string): string {
   if (p === "" || isAbsolutePath(p)) return p;
   return joinPath(baseDir, p.replace(/^\.[\\/]/, ""));
 }

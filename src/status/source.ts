@@ -16,6 +16,11 @@ import { diskSpace } from "./disk.ts";
 import { redactPatient } from "../log_setup.ts";
 import type { UploadAuth, UploadConfig } from "../config/types.ts";
 import { VERSION } from "../version.ts";
+import {
+  type CertificateFileProblem,
+  checkCertificateFile,
+  wrongCertificateProblem,
+} from "../net/tls_files.ts";
 
 const iso = (ms: number | null): string | null => ms === null ? null : new Date(ms).toISOString();
 
@@ -103,6 +108,20 @@ export function createStatusSource(inputs: StatusInputs): StatusSource {
   let addresses = inputs.addresses();
   let addressesAt = Date.now();
   let failingSince: number | null = null;
+  // The CA file is re-checked in the background every 10 s (and at once when the setting changes).
+  let caProblem: CertificateFileProblem | null = null;
+  let caCheckedFile: string | null = null;
+  let lastCaCheck = 0;
+  const refreshCaFile = (caFile: string) => {
+    if (caFile === caCheckedFile && Date.now() - lastCaCheck < 10_000) return;
+    if (caFile !== caCheckedFile) caProblem = null;
+    caCheckedFile = caFile;
+    lastCaCheck = Date.now();
+    checkCertificateFile(caFile).then((p) => {
+      if (caCheckedFile === caFile) caProblem = p;
+    }).catch(() => {});
+  };
+  refreshCaFile(inputs.uploadConfig().caFile);
 
   return {
     snapshot(): StatusSnapshot {
@@ -122,6 +141,11 @@ export function createStatusSource(inputs: StatusInputs): StatusSource {
         failingSince = null;
       }
       const state: UploadState = upload.state === "sending" ? "uploading" : upload.state;
+      refreshCaFile(uploadConfig.caFile);
+      const fileProblem = caProblem ??
+        (state === "retrying" && upload.lastError !== null
+          ? wrongCertificateProblem(uploadConfig.caFile, hostOf(uploadConfig.url), upload.lastError)
+          : null);
       return {
         version: VERSION,
         startedAt: new Date(inputs.startedAt).toISOString(),
@@ -154,6 +178,7 @@ export function createStatusSource(inputs: StatusInputs): StatusSource {
           failingSince: iso(failingSince),
           nextRetryAt: iso(upload.nextRetryAt),
           inFlight: upload.inFlight,
+          settingsProblem: fileProblem ? { title: fileProblem.message, fix: fileProblem.fix } : null,
         },
         associations: { ...inputs.associations() },
         settings: settingsView(uploadConfig.url, uploadConfig.auth, uploadConfig.caFile),
@@ -169,6 +194,14 @@ export function createStatusSource(inputs: StatusInputs): StatusSource {
       return inputs.saveUploadSettings(settings);
     },
   };
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
 }
 
 function settingsView(url: string, auth: UploadAuth, caFile: string) {

@@ -83,6 +83,7 @@ export function sampleSnapshot(now = new Date()): StatusSnapshot {
       failingSince: null,
       nextRetryAt: null,
       inFlight: 2,
+      settingsProblem: null,
     },
     associations: { active: 1, total: 37, rejected: 1 },
     settings: {

@@ -124,3 +124,74 @@ Deno.test("the banner never shows the upload URL's user name, password or query"
   assert(!/clinic|s3cret|token/.test(text), text);
   assert(text.includes("IP address: 192.168.1.5   (eth0)"), text);
 });
+
+Deno.test("a misspelt flag gets a 'did you mean'", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = await gatewayCommand(dir, ["--status-port", "0", "--prot", "4999"]).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assertEquals(out.code, 2, stderr);
+    assert(stderr.includes('"--prot" (did you mean --port?)'), stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("status port in use: receiving continues, the banner says the page did not open and shows no address", async () => {
+  const dir = await Deno.makeTempDir();
+  using blocker = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const statusPort = (blocker.addr as Deno.NetAddr).port;
+  try {
+    const run = await runUntilSigint(dir, ["--status-port", String(statusPort)]);
+    assert(
+      run.banner.includes(
+        `Status page:  NOT OPEN: the status page could not open: port ${statusPort} is already used by another program.`,
+      ),
+      run.banner,
+    );
+    assert(!run.banner.includes(`http://127.0.0.1:${statusPort}`), run.banner);
+    assert(run.banner.includes("Receiving and uploading continue."), run.banner);
+    assertEquals(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    assert(!/\n\s+at /.test(run.stderr), run.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a missing CA file is named at start in the banner and the log, and receiving continues", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const run = await runUntilSigint(dir, [
+      "--upload-url",
+      "https://127.0.0.1:9/dicom-web",
+      "--upload-ca-file",
+      "missing-ca.pem",
+    ]);
+    assert(run.banner.includes("UPLOAD PROBLEM: The CA certificate file"), run.banner);
+    assert(run.banner.includes("missing-ca.pem was not found"), run.banner);
+    assert(run.stderr.includes("missing-ca.pem was not found"), run.stderr);
+    assertEquals(run.code, 0, `${run.stdout}\n${run.stderr}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the banner lists every address with its adapter and range; none at all says so", () => {
+  const config = defaultConfig("/gw");
+  const text = banner({
+    config,
+    port: 4104,
+    addresses: [
+      { address: "130.92.40.7", interfaceName: "Hospital LAN", linkLocal: false, kind: "public" },
+      { address: "100.100.1.2", interfaceName: "VPN", linkLocal: false, kind: "shared" },
+      { address: "169.254.3.4", interfaceName: "Wi-Fi", linkLocal: true, kind: "link-local" },
+    ],
+    statusUrl: "http://127.0.0.1:4105/",
+    configPath: "/gw/dicom-gateway.toml",
+  });
+  assert(text.includes("IP address: 130.92.40.7   (Hospital LAN)   public"), text);
+  assert(text.includes("IP address: 100.100.1.2   (VPN)   shared range 100.64/10"), text);
+  assert(text.includes("(not usable: 169.254.3.4 (Wi-Fi, link-local"), text);
+  const none = banner({ config, port: 4104, addresses: [], statusUrl: null, configPath: "/gw/x.toml" });
+  assert(none.includes("IP address: NONE FOUND"), none);
+});

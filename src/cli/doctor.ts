@@ -211,7 +211,7 @@ export function checkAddresses(addresses: LocalAddress[]): CheckResult {
   if (usable.length === 0) {
     return {
       ok: false,
-      title: "No network address found on this PC: modalities cannot reach it",
+      title: "No private network address found on this PC",
       detail: linkLocal.length > 0
         ? `Only ${linkLocal.map((a) => a.address).join(", ")}: the network gave this PC no address (DHCP).`
         : "",

@@ -16,6 +16,7 @@ import { diskSpace } from "./disk.ts";
 import { redactPatient } from "../log_setup.ts";
 import type { UploadAuth, UploadConfig } from "../config/types.ts";
 import { VERSION } from "../version.ts";
+import { plainOsErrors } from "../net/os_errors.ts";
 import {
   type CertificateFileProblem,
   checkCertificateFile,
@@ -173,7 +174,7 @@ export function createStatusSource(inputs: StatusInputs): StatusSource {
           url: uploadConfig.url,
           state,
           lastSuccessAt: iso(upload.lastSuccessAt),
-          lastError: upload.lastError,
+          lastError: upload.lastError === null ? null : plainOsErrors(upload.lastError),
           lastErrorAt: iso(upload.lastErrorAt),
           failingSince: iso(failingSince),
           nextRetryAt: iso(upload.nextRetryAt),

@@ -13,6 +13,7 @@ import { type AcceptedContext, negotiate, type NegotiationResult } from "./negot
 import type { AssociationPolicy } from "./negotiation.ts";
 import { type Action, type Event, type State, transition } from "./state_machine.ts";
 import { AbortReason, AbortSource, type AssociateRq, type Pdu, PduError, type Pdv } from "./pdu.ts";
+import { abortWords } from "./abort_words.ts";
 
 /** What the DIMSE layer learns about an accepted association. */
 export interface AssociationInfo {
@@ -278,7 +279,7 @@ class AcceptorSession {
         // Issue A-RELEASE indication primitive. All our DIMSE work is awaited in order, so the
         // local A-RELEASE response (Evt14) follows at once.
         this.#closeHow = "released";
-        log.info("Association {id} from {peer} released", { id: this.#options.id, peer: this.peerName() });
+        log.debug("Association {id} from {peer} released", { id: this.#options.id, peer: this.peerName() });
         await this.#apply("Evt14");
         return;
       case "AR-4":
@@ -304,7 +305,7 @@ class AcceptorSession {
       case "AA-3": {
         // If (service-user initiated abort) issue A-ABORT indication, otherwise A-P-ABORT; close.
         const pdu = this.#pendingPdu;
-        const detail = pdu?.type === "A-ABORT" ? ` (source ${pdu.source}, reason ${pdu.reason})` : "";
+        const detail = pdu?.type === "A-ABORT" ? `: ${abortWords(pdu.source, pdu.reason)}` : "";
         log.warn("Association {id} from {peer} aborted by the peer{detail}", {
           id: this.#options.id,
           peer: this.peerName(),

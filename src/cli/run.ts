@@ -22,6 +22,9 @@ import {
 } from "../net/interfaces.ts";
 import { checkCertificateFile } from "../net/tls_files.ts";
 import { suggestFlag } from "../config/flags.ts";
+import { type AlertService, startAlerts } from "../alerts/service.ts";
+import { markRunStart, type RunMarker } from "../alerts/run_marker.ts";
+import { createTransport } from "../upload/http.ts";
 import type { Config } from "../config/types.ts";
 import { logger } from "../log.ts";
 import { VERSION } from "../version.ts";
@@ -92,6 +95,43 @@ async function startAndServe(loaded: LoadedConfig, args: string[]): Promise<numb
     });
   }
 
+  // The previous run's marker tells an unclean stop (power cut, crash); this run writes its own.
+  let marker: RunMarker | null = null;
+  try {
+    marker = await markRunStart(config.dataDir, {
+      startedAt: new Date(gateway.startedAt).toISOString(),
+      pid: Deno.pid,
+      version: VERSION,
+    });
+    if (marker.uncleanStop) {
+      log.warn("The gateway was not stopped cleanly last time (power cut, crash or killed process).");
+    }
+  } catch (error) {
+    log.warn("Cannot write the run marker in {dataDir} ({error}): an unclean stop will not be reported.", {
+      dataDir: config.dataDir,
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+
+  // One status source for the page and the alerts: both see the same snapshots.
+  let alerts: AlertService | null = null;
+  const source = createStatusSource(
+    statusInputs(gateway, { configPath, args, recentAlerts: () => alerts?.recent() ?? [] }),
+  );
+  // Alerts go out through the uploader's proxy settings; they never wait on the webhook.
+  const alertTransport = await createTransport({
+    caFile: "",
+    proxy: config.upload.proxy,
+    proxyUsername: config.upload.proxyUsername,
+    proxyPassword: config.upload.proxyPassword,
+  });
+  alerts = startAlerts({
+    config: config.alerts,
+    snapshot: () => source.snapshot(),
+    uncleanStop: marker?.uncleanStop ? { previousStart: marker.previousStart } : null,
+    fetch: alertTransport.fetch,
+  });
+
   // A status page that cannot open does not stop receiving (modalities must never be turned
   // away for it): the banner says so in place of the page's address.
   let status: { url: string; close(): Promise<void> } | null = null;
@@ -101,7 +141,7 @@ async function startAndServe(loaded: LoadedConfig, args: string[]): Promise<numb
       status = startStatusServer({
         hostname: config.statusBindAddress,
         port: config.statusPort,
-        source: createStatusSource(statusInputs(gateway, { configPath, args })),
+        source,
       });
     } catch (error) {
       statusProblem = statusPortProblem(config.statusBindAddress, config.statusPort, error);
@@ -130,7 +170,11 @@ async function startAndServe(loaded: LoadedConfig, args: string[]): Promise<numb
   log.info("Stopping: finishing open transfers…");
   try {
     await status?.close();
+    await alerts.close();
+    alertTransport.close();
     await gateway.close();
+    // Only a stop that got this far is clean: the marker goes last.
+    await marker?.markCleanStop();
   } finally {
     lock.release();
   }
@@ -182,11 +226,23 @@ export function banner(o: {
         : "NOT CONFIGURED: studies are received and kept here, but nothing is uploaded"
     }`,
     ...(o.uploadProblem ? [`  UPLOAD PROBLEM: ${o.uploadProblem}`] : []),
+    `  Alerts to:    ${
+      config.alerts.webhookUrl ? `${webhookOrigin(config.alerts.webhookUrl)} (webhook)` : "off"
+    }`,
     "",
     "  Press Ctrl+C to stop.",
     "",
   ];
   return lines.filter((l, i, all) => !(l === "" && all[i - 1] === "")).join("\n");
+}
+
+/** Only the scheme and host of a webhook: its path and query are its secret (Slack, Teams). */
+function webhookOrigin(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return "(invalid address)";
+  }
 }
 
 /** "unknown option "--prot". Did you mean --port? See --help." for what `run` does not accept. */

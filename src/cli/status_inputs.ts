@@ -16,6 +16,8 @@ export interface StatusInputsOptions {
   configPath: string;
   /** Arguments the gateway was started with (flags still win after the file changes). */
   args?: string[];
+  /** The last alerts, for the page. */
+  recentAlerts?: StatusInputs["recentAlerts"];
 }
 
 /** The status page's inputs, read from `gateway`. */
@@ -36,6 +38,7 @@ export function statusInputs(gateway: Gateway, options: StatusInputsOptions): St
     associations: () => gateway.associations,
     retryFailed: (studyInstanceUid) => gateway.index.retryFailed(studyInstanceUid),
     testConnection: () => gateway.uploader.testConnection(),
+    recentAlerts: () => options.recentAlerts?.() ?? [],
     async saveUploadSettings(settings) {
       await writeUploadSettings(options.configPath, settings);
       // Read back through the same path as start-up, so file, environment and flags combine as usual.

@@ -90,6 +90,20 @@ export interface UploadSettingsView {
   secretStored: boolean;
 }
 
+/** One alert as the page lists it (most recent first). */
+export interface AlertSummary {
+  /** ISO 8601. */
+  at: string;
+  /** `upload-stalled`, `credentials-rejected`, `archive-unreachable`, `disk-low`, `instance-refused`, `unclean-stop`, `heartbeat`. */
+  kind: string;
+  /** `begins` (a problem started), `clears` (it ended) or `notice` (one-off: unclean stop, heartbeat). */
+  phase: "begins" | "clears" | "notice";
+  /** One line in plain words. */
+  title: string;
+  /** `sent`, `waiting` (queued, retried until the webhook answers) or `off` (no webhook set up). */
+  delivery: "sent" | "waiting" | "off";
+}
+
 /** Everything the status page, `/api/status` and `/metrics` show, taken at one moment. */
 export interface StatusSnapshot {
   version: string;
@@ -106,6 +120,8 @@ export interface StatusSnapshot {
   upload: UploadHealth;
   associations: { active: number; total: number; rejected: number };
   settings: UploadSettingsView;
+  /** The last alerts, most recent first (empty when none). */
+  alerts: AlertSummary[];
 }
 
 /** The form's fields, as `saveUploadSettings` receives them (empty secrets mean "keep the stored one"). */
@@ -231,6 +247,13 @@ export function toApiStatus(s: StatusSnapshot): StatusSnapshot {
       total: num(s.associations.total),
       rejected: num(s.associations.rejected),
     },
+    alerts: (s.alerts ?? []).map((a) => ({
+      at: str(a.at),
+      kind: str(a.kind),
+      phase: a.phase === "begins" || a.phase === "clears" ? a.phase : "notice",
+      title: str(a.title),
+      delivery: a.delivery === "sent" || a.delivery === "waiting" ? a.delivery : "off",
+    })),
     settings: {
       url: displayUrl(str(s.settings.url)),
       authKind: str(s.settings.authKind),

@@ -274,6 +274,35 @@ export function renderLive(snapshot: StatusSnapshot, now: Date = new Date()): Sa
           </table>
         `}
     </section>
+    <section class="wide" id="alerts">
+      <h2>Alerts</h2>
+      ${s.alerts.length === 0 ? html`<p class="empty">None so far.</p>` : html`
+        <table>
+          <thead>
+            <tr>
+              <th>When</th>
+              <th>Alert</th>
+              <th>Sent</th>
+            </tr>
+          </thead>
+          <tbody>${s.alerts.map((a) =>
+            html`
+              <tr class="alert ${a.phase}" data-kind="${a.kind}">
+                <td>${shortTime(a.at, now)}</td>
+                <td class="${a.phase === "begins" ? "error" : ""}">${a.phase === "clears"
+                  ? "Resolved: "
+                  : ""}${a.title}</td>
+                <td>${a.delivery === "sent"
+                  ? "sent"
+                  : a.delivery === "waiting"
+                  ? "waiting (retried until the webhook answers)"
+                  : "no webhook set up"}</td>
+              </tr>
+            `
+          )}</tbody>
+        </table>
+      `}
+    </section>
     <p
       class="footer">dicom-gateway ${s.version}, running since ${shortTime(
         s.startedAt,

@@ -6,6 +6,7 @@
  * @module
  */
 import type {
+  AlertSummary,
   ModalityAddress,
   StatusSnapshot,
   StatusSource,
@@ -90,6 +91,8 @@ export interface StatusInputs {
   testConnection(): Promise<{ ok: boolean; message: string }>;
   /** Writes the destination into the settings file and applies it; throws `ConfigError` for bad values. */
   saveUploadSettings(settings: UploadSettingsInput): Promise<void>;
+  /** The last alerts, most recent first (none when absent). */
+  recentAlerts?(): AlertSummary[];
 }
 
 /** Builds the status page's source from `inputs`. Disk space is refreshed in the background. */
@@ -183,6 +186,7 @@ export function createStatusSource(inputs: StatusInputs): StatusSource {
         },
         associations: { ...inputs.associations() },
         settings: settingsView(uploadConfig.url, uploadConfig.auth, uploadConfig.caFile),
+        alerts: inputs.recentAlerts?.() ?? [],
       };
     },
     retryFailed(studyInstanceUid?: string): Promise<number> {

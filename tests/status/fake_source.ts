@@ -86,6 +86,7 @@ export function sampleSnapshot(now = new Date()): StatusSnapshot {
       settingsProblem: null,
     },
     associations: { active: 1, total: 37, rejected: 1 },
+    alerts: [],
     settings: {
       url: "https://pacs.example.org/dicom-web",
       authKind: "basic",

@@ -3,7 +3,7 @@
  * every address marked with its range, a CA file problem named in red instead of "unreachable".
  */
 import { assert, assertEquals, assertStringIncludes } from "./helpers.ts";
-import { headline } from "../../src/status/api.ts";
+import { headline, toApiStatus } from "../../src/status/api.ts";
 import { renderLive } from "../../src/status/page.ts";
 import { createStatusSource, type StatusInputs } from "../../src/status/source.ts";
 import { defaultConfig } from "../../src/config/types.ts";
@@ -130,4 +130,31 @@ Deno.test("source: a missing CA file and a wrong CA certificate show as such on 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("page: the last alerts are listed with whether they were sent; /api/status carries them", () => {
+  const s = sampleSnapshot();
+  s.alerts = [
+    {
+      at: new Date().toISOString(),
+      kind: "disk-low",
+      phase: "clears",
+      title: "Disk space back above the minimum",
+      delivery: "sent",
+    },
+    {
+      at: new Date().toISOString(),
+      kind: "disk-low",
+      phase: "begins",
+      title: "Disk almost full: <b>1 GB</b> free",
+      delivery: "waiting",
+    },
+  ];
+  const html = renderLive(s).value;
+  assertStringIncludes(html, "Resolved: Disk space back above the minimum");
+  assertStringIncludes(html, "Disk almost full: &lt;b&gt;1 GB&lt;/b&gt; free");
+  assertStringIncludes(html, "waiting (retried until the webhook answers)");
+  assertEquals(toApiStatus(s).alerts.length, 2);
+  const none = sampleSnapshot();
+  assertStringIncludes(renderLive(none).value, '<section class="wide" id="alerts">');
 });

@@ -124,6 +124,11 @@ async function startAndServe(loaded: LoadedConfig, args: string[]): Promise<numb
     proxy: config.upload.proxy,
     proxyUsername: config.upload.proxyUsername,
     proxyPassword: config.upload.proxyPassword,
+  }).catch((error) => {
+    log.warn("Alerts go out without the proxy setting ({error}).", {
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return { fetch: (url: string, init: RequestInit) => fetch(url, init), close: () => {} };
   });
   alerts = startAlerts({
     config: config.alerts,
@@ -145,7 +150,7 @@ async function startAndServe(loaded: LoadedConfig, args: string[]): Promise<numb
       });
     } catch (error) {
       statusProblem = statusPortProblem(config.statusBindAddress, config.statusPort, error);
-      log.error("{problem}", { problem: statusProblem });
+      log.error("The status page could not open: {problem}", { problem: statusProblem });
     }
   }
 
@@ -254,21 +259,21 @@ export function unknownArgumentsSentence(rest: string[]): string {
   return `unknown option or argument ${parts.join(", ")}. See --help.`;
 }
 
-/** One sentence for a status page port that cannot be opened. */
+/** Why the status page's port cannot be opened and what to do, after "The status page could not open: ". */
 export function statusPortProblem(hostname: string, port: number, error: unknown): string {
   if (error instanceof Deno.errors.AddrInUse) {
-    return `the status page could not open: port ${port} is already used by another program. ` +
+    return `port ${port} is already used by another program. ` +
       `Receiving and uploading continue. Set port in [status] to a free port (or close that program) and restart.`;
   }
   if (error instanceof Deno.errors.AddrNotAvailable) {
-    return `the status page could not open: ${hostname} is not an address of this PC. ` +
+    return `${hostname} is not an address of this PC. ` +
       `Receiving and uploading continue. Set bind in [status] to "127.0.0.1" and restart.`;
   }
   if (error instanceof Deno.errors.PermissionDenied) {
-    return `the status page could not open: this PC does not allow port ${port}. ` +
+    return `this PC does not allow port ${port}. ` +
       `Receiving and uploading continue. Set port in [status] to a port above 1024 and restart.`;
   }
-  return `the status page could not open on port ${port} (${
+  return `port ${port} cannot be opened (${
     error instanceof Error ? error.message : String(error)
   }). Receiving and uploading continue.`;
 }

@@ -145,7 +145,7 @@ Deno.test("status port in use: receiving continues, the banner says the page did
     const run = await runUntilSigint(dir, ["--status-port", String(statusPort)]);
     assert(
       run.banner.includes(
-        `Status page:  NOT OPEN: the status page could not open: port ${statusPort} is already used by another program.`,
+        `Status page:  NOT OPEN: port ${statusPort} is already used by another program.`,
       ),
       run.banner,
     );
@@ -153,6 +153,10 @@ Deno.test("status port in use: receiving continues, the banner says the page did
     assert(run.banner.includes("Receiving and uploading continue."), run.banner);
     assertEquals(run.code, 0, `${run.stdout}\n${run.stderr}`);
     assert(!/\n\s+at /.test(run.stderr), run.stderr);
+    assert(
+      run.stderr.includes(`The status page could not open: port ${statusPort} is already used`),
+      run.stderr,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

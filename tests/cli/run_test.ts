@@ -199,3 +199,49 @@ Deno.test("the banner lists every address with its adapter and range; none at al
   const none = banner({ config, port: 4104, addresses: [], statusUrl: null, configPath: "/gw/x.toml" });
   assert(none.includes("IP address: NONE FOUND"), none);
 });
+
+Deno.test("each connection logs 'released' once, and the A-ABORT / OS error tails are words", async () => {
+  const dir = await Deno.makeTempDir();
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const child = gatewayCommand(dir, ["--port", String(port), "--status-port", "0"]).spawn();
+  const stdoutText = new Response(child.stdout).text();
+  const stderrText = new Response(child.stderr).text();
+  try {
+    const real = "/work/shared/testdata/real-images/CT_128_GE.dcm";
+    const haveReal = await Deno.stat(real).then(() => true, () => false);
+    for (let i = 0; i < 50; i++) {
+      const echo = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN, "echo", `127.0.0.1:${port}`],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      if (echo.success) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (haveReal) {
+      const stored = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN, "store", `127.0.0.1:${port}`, real],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      assert(stored.success);
+    }
+  } finally {
+    child.kill("SIGINT");
+    await child.status;
+  }
+  const out = (await stdoutText) + (await stderrText);
+  await Deno.remove(dir, { recursive: true });
+  const released = out.split("\n").filter((l) => / released/.test(l));
+  const perAssociation = new Map<string, number>();
+  for (const l of released) {
+    const id = /Association (#?\d+)/.exec(l)?.[1] ?? "?";
+    perAssociation.set(id, (perAssociation.get(id) ?? 0) + 1);
+  }
+  for (const [id, n] of perAssociation) {
+    assertEquals(n, 1, `association ${id} logged "released" ${n} times:\n${out}`);
+  }
+  assert(!/source \d+, reason \d+\)/.test(out.replace(/PS3\.8 source \d+, reason \d+/g, "")), out);
+});

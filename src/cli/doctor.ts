@@ -5,8 +5,14 @@
  * @module
  */
 import type { Config } from "../config/types.ts";
-import { type LocalAddress, localPrivateAddresses, privateIpv4Addresses } from "../net/interfaces.ts";
+import {
+  describeAddress,
+  type LocalAddress,
+  localPrivateAddresses,
+  privateIpv4Addresses,
+} from "../net/interfaces.ts";
 import { parsePeerAddress } from "../net/ip.ts";
+import { checkCertificateFile, wrongCertificateProblem } from "../net/tls_files.ts";
 import { diskSpace } from "../status/disk.ts";
 import { formatBytes } from "../status/api.ts";
 import { studiesSuffixProblem } from "../dicomweb_url.ts";
@@ -200,7 +206,7 @@ export async function checkDataDir(dataDir: string, minFreeBytes: number): Promi
   return results;
 }
 
-/** Are there private IPv4 addresses for the modality to use? */
+/** Are there IPv4 addresses (other than loopback and link-local) for the modality to use? */
 export function checkAddresses(addresses: LocalAddress[]): CheckResult {
   const usable = addresses.filter((a) => !a.linkLocal);
   const linkLocal = addresses.filter((a) => a.linkLocal);
@@ -219,8 +225,11 @@ export function checkAddresses(addresses: LocalAddress[]): CheckResult {
     title: `This PC's address${usable.length > 1 ? "es" : ""} for the modality: ${
       usable.map((a) => `${a.address} (${a.interfaceName})`).join(", ")
     }`,
-    detail:
+    detail: [
+      ...addresses.map(describeAddress),
       "Give this PC a fixed address (static IP, or a DHCP reservation on the router) so it never changes.",
+    ]
+      .join("\n"),
   };
 }
 
@@ -586,15 +595,23 @@ export async function runDoctor(config: Config, options: DoctorOptions = {}): Pr
     const resolveOptions: { proxy?: string; resolve?: Resolver; timeoutMs: number } = { timeoutMs };
     if (proxy) resolveOptions.proxy = proxy;
     if (options.resolve) resolveOptions.resolve = options.resolve;
+    // The CA file's own problem (not found, not readable, not a certificate), named before any network check.
+    const caProblem = await checkCertificateFile(up.caFile);
+    if (caProblem) report({ ok: false, title: caProblem.message, fix: caProblem.fix });
     const resolved = await checkResolves(up.url, resolveOptions);
     report(resolved);
-    if (resolved.ok) {
+    if (resolved.ok && !caProblem) {
       let tlsOk = true;
       if (!proxy) {
         const tlsOptions: { caFile?: string; timeoutMs: number } = { timeoutMs };
         if (up.caFile) tlsOptions.caFile = up.caFile;
         const tls = await checkTls(up.url, tlsOptions);
-        report(tls);
+        const wrongCa = tls.ok
+          ? null
+          : wrongCertificateProblem(up.caFile, new URL(up.url).host, tls.detail ?? "");
+        report(
+          wrongCa ? { ok: false, title: wrongCa.message, detail: tls.detail ?? "", fix: wrongCa.fix } : tls,
+        );
         tlsOk = tls.ok;
       }
       if (tlsOk) {

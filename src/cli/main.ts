@@ -15,8 +15,6 @@ import { readInstallArgs, runInstall, runUninstall } from "./install.ts";
 import { VERSION } from "../version.ts";
 import { CommandError } from "./failure.ts";
 import { messageOf } from "../errors.ts";
-import { installDir } from "../config/types.ts";
-import { joinPath } from "../platform/fs.ts";
 
 const HELP = `dicom-gateway ${VERSION}: receives DICOM studies and uploads them over DICOMweb (STOW-RS).
 

@@ -8,7 +8,7 @@ import type { Gateway } from "../gateway.ts";
 import type { StatusInputs } from "../status/source.ts";
 import { loadConfig } from "../config/load.ts";
 import { writeUploadSettings } from "../config/upload_settings.ts";
-import { localPrivateAddresses } from "../net/interfaces.ts";
+import { localIpv4Addresses } from "../net/interfaces.ts";
 
 /** Options of {@link statusInputs}. */
 export interface StatusInputsOptions {
@@ -16,6 +16,8 @@ export interface StatusInputsOptions {
   configPath: string;
   /** Arguments the gateway was started with (flags still win after the file changes). */
   args?: string[];
+  /** The last alerts, for the page. */
+  recentAlerts?: StatusInputs["recentAlerts"];
 }
 
 /** The status page's inputs, read from `gateway`. */
@@ -27,7 +29,7 @@ export function statusInputs(gateway: Gateway, options: StatusInputsOptions): St
     dataDir: config.dataDir,
     logPatientDetails: config.logPatientDetails,
     startedAt: gateway.startedAt,
-    addresses: localPrivateAddresses,
+    addresses: localIpv4Addresses,
     uploadHealth: () => gateway.uploader.health(),
     uploadConfig: () => gateway.uploadConfig(),
     queueCounts: () => gateway.index.counts(),
@@ -36,6 +38,7 @@ export function statusInputs(gateway: Gateway, options: StatusInputsOptions): St
     associations: () => gateway.associations,
     retryFailed: (studyInstanceUid) => gateway.index.retryFailed(studyInstanceUid),
     testConnection: () => gateway.uploader.testConnection(),
+    recentAlerts: () => options.recentAlerts?.() ?? [],
     async saveUploadSettings(settings) {
       await writeUploadSettings(options.configPath, settings);
       // Read back through the same path as start-up, so file, environment and flags combine as usual.

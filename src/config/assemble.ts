@@ -14,7 +14,7 @@ function isAbsolutePath(p: string): boolean {
 }
 
 /** Resolves a relative folder or file against the installation folder; absolute paths pass through. */
-function resolveAgainst(baseDir: string, p: string): string {
+export function resolveAgainst(baseDir: string, p: string): string {
   if (p === "" || isAbsolutePath(p)) return p;
   return joinPath(baseDir, p.replace(/^\.[\\/]/, ""));
 }
@@ -40,6 +40,13 @@ export function assemble(merged: Merged, baseDir: string, configFile: string, pr
           `(the environment variable DICOM_GATEWAY_UPLOAD_PROXY_PASSWORD).`,
       );
     }
+  }
+  // The webhook token comes with its header name: a value alone would be sent nowhere.
+  if ((s("alerts.header_value") === "") !== (s("alerts.header_name") === "")) {
+    problems.push(
+      `The alert webhook's token needs both header_name in [alerts] of ${configFile} and its value ` +
+        `(the environment variable DICOM_GATEWAY_ALERTS_HEADER_VALUE, or header_value in [alerts]).`,
+    );
   }
   return {
     aeTitle: s("ae_title"),
@@ -73,6 +80,15 @@ export function assemble(merged: Merged, baseDir: string, configFile: string, pr
       maxBackoffMs: n("upload.max_backoff_ms"),
       retentionDays: n("upload.retention_days"),
       minFreeBytes: n("upload.min_free_bytes"),
+    },
+    alerts: {
+      webhookUrl: s("alerts.webhook_url"),
+      headerName: s("alerts.header_name"),
+      headerValue: s("alerts.header_value"),
+      stalledAfterMs: n("alerts.stalled_after") * 60_000,
+      unreachableAfterMs: n("alerts.unreachable_after") * 60_000,
+      heartbeat: b("alerts.heartbeat"),
+      heartbeatHour: n("alerts.heartbeat_hour"),
     },
   };
 }

@@ -8,6 +8,7 @@ import { defaultConfig } from "./types.ts";
 import { CONFIG_KEYS, type ConfigKey, envName, keyId } from "./schema.ts";
 import { type Layer, type Origin, problem } from "./origin.ts";
 import { checkValue, parseBool } from "./validate.ts";
+import { closestName } from "./suggest.ts";
 
 /**
  * Reads the configuration flags into a layer. Everything else (positionals and unknown
@@ -100,4 +101,21 @@ function exampleValue(key: ConfigKey): string {
     return key.kind === "uploadUrl" ? "https://pacs.example.org/dicom-web" : "VALUE";
   }
   return String(v);
+}
+
+/**
+ * "Did you mean" for an unknown `--option`: the closest configuration flag (at most two edits
+ * away, or the only flag it is the start of), e.g. `--prot` → `--port`; null when none is close.
+ */
+export function suggestFlag(arg: string): string | null {
+  const m = /^--([^=]+)/.exec(arg);
+  if (m === null) return null;
+  const names = ["config"];
+  for (const key of CONFIG_KEYS) {
+    if (key.secret) continue;
+    names.push(key.cliName);
+    if (key.kind === "bool") names.push(`no-${key.cliName}`);
+  }
+  const best = closestName(m[1]!, names);
+  return best === null ? null : `--${best}`;
 }

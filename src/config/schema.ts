@@ -16,7 +16,7 @@ export const ENV_PREFIX = "DICOM_GATEWAY_";
 export const CONFIG_ENV = `${ENV_PREFIX}CONFIG`;
 
 /** TOML sections (`""` is the top level). */
-export type ConfigSection = "" | "status" | "logs" | "upload" | "upload.auth";
+export type ConfigSection = "" | "status" | "logs" | "alerts" | "upload" | "upload.auth";
 
 /** What a setting holds and how it is checked. */
 export type ConfigKind =
@@ -32,6 +32,8 @@ export type ConfigKind =
   | "path"
   | "optionalPath"
   | "uploadUrl"
+  | "webhookUrl"
+  | "minutes"
   | "tokenUrl"
   | "proxyUrl"
   | "text"
@@ -249,6 +251,71 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     read: (c) => c.logPatientDetails,
   }),
   row({
+    section: "alerts",
+    name: "webhook_url",
+    cliName: "alerts-webhook-url",
+    kind: "webhookUrl",
+    doc:
+      'Where alerts are sent (JSON POST with a "text" line, as Slack, Teams or Mattermost incoming webhooks show). "" : no alerts.',
+    read: (c) => c.alerts.webhookUrl,
+  }),
+  row({
+    section: "alerts",
+    name: "header_name",
+    cliName: "alerts-header-name",
+    kind: "headerName",
+    doc: 'Optional HTTP header carrying a token for the webhook, e.g. "Authorization". "" : none.',
+    read: (c) => c.alerts.headerName,
+  }),
+  row({
+    section: "alerts",
+    name: "header_value",
+    cliName: "alerts-header-value",
+    kind: "secret",
+    secret: true,
+    doc: "Its value (the token). Better kept in the environment variable DICOM_GATEWAY_ALERTS_HEADER_VALUE.",
+    read: (c) => c.alerts.headerValue,
+  }),
+  row({
+    section: "alerts",
+    name: "stalled_after",
+    cliName: "alerts-stalled-after",
+    kind: "minutes",
+    min: 1,
+    max: 10_080,
+    doc: 'Alert "upload stalled" when images wait and nothing was delivered for this long, e.g. "30 min".',
+    read: (c) => c.alerts.stalledAfterMs / 60_000,
+  }),
+  row({
+    section: "alerts",
+    name: "unreachable_after",
+    cliName: "alerts-unreachable-after",
+    kind: "minutes",
+    min: 1,
+    max: 10_080,
+    doc:
+      'Alert "archive unreachable" when the central archive cannot be reached for this long, e.g. "15 min".',
+    read: (c) => c.alerts.unreachableAfterMs / 60_000,
+  }),
+  row({
+    section: "alerts",
+    name: "heartbeat",
+    cliName: "alerts-heartbeat",
+    kind: "bool",
+    doc: "Send a daily heartbeat: images waiting, the oldest undelivered study, free disk and version.",
+    read: (c) => c.alerts.heartbeat,
+  }),
+  row({
+    section: "alerts",
+    name: "heartbeat_hour",
+    cliName: "alerts-heartbeat-hour",
+    kind: "int",
+    min: 0,
+    max: 23,
+    doc: "Hour of the day (this PC's clock, 0 to 23) the heartbeat is sent.",
+    read: (c) => c.alerts.heartbeatHour,
+  }),
+  row({
     section: "upload",
     name: "url",
     cliName: "upload-url",
@@ -453,7 +520,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
 /** Every setting by {@link keyId}. */
 export const KEYS_BY_ID = new Map(CONFIG_KEYS.map((k) => [keyId(k), k]));
 /** Every TOML section the file may hold. */
-export const SECTIONS: readonly ConfigSection[] = ["", "status", "logs", "upload", "upload.auth"];
+export const SECTIONS: readonly ConfigSection[] = ["", "status", "logs", "alerts", "upload", "upload.auth"];
 
 /** The fields each upload sign-in kind needs (`required`) or may have (`optional`), by TOML name. */
 export const AUTH_FIELDS: Record<

@@ -21,6 +21,12 @@ const SECTION_INTRO: Record<ConfigSection, string[]> = {
   ],
   status: ["The status page, opened in a browser on this PC."],
   logs: ["Log files. Patient names are left out unless patient_details = true."],
+  alerts: [
+    "Alerts to a person: a message to a webhook (Slack, Microsoft Teams, Mattermost incoming webhook, or any",
+    "receiver of JSON) when uploads stall, the sign-in is rejected, the archive is unreachable, the disk is",
+    "nearly full, the archive refuses an image, or the gateway was not stopped cleanly; again when it clears.",
+    "Alerts that cannot be sent are kept and retried; they never hold up receiving or uploading.",
+  ],
   upload: [
     "Where images are uploaded: the central archive's DICOMweb address (STOW-RS goes to {url}/studies).",
     "Nothing is ever deleted before the central archive has confirmed it.",
@@ -60,6 +66,7 @@ const AUTH_EXAMPLES = [
 ];
 
 function renderDefault(key: ConfigKey, value: ConfigValue): string {
+  if (key.kind === "minutes" && typeof value === "number") return tomlValue(`${value} min`);
   if (key.kind === "bytes" && typeof value === "number" && value > 0) {
     for (const [unit, size] of [["GiB", 1024 ** 3], ["MiB", 1024 ** 2], ["KiB", 1024]] as const) {
       if (value % size === 0) return tomlValue(`${value / size} ${unit}`);

@@ -9,6 +9,7 @@ import { CONFIG_KEYS, KEYS_BY_ID, SECTIONS } from "./schema.ts";
 import { type Layer, type Origin, problem } from "./origin.ts";
 import { checkValue } from "./validate.ts";
 import { tomlTableHeader, unquoteTomlKey } from "./toml_edit.ts";
+import { closestName } from "./suggest.ts";
 
 /** Maps `section.key` (as in {@link keyId}) and `[section]` headers to 1-based line numbers. */
 function tomlLineIndex(text: string): Map<string, number> {
@@ -31,26 +32,9 @@ function tomlLineIndex(text: string): Map<string, number> {
   return index;
 }
 
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-    }
-  }
-  return d[a.length]![b.length]!;
-}
-
 function suggestion(section: string, name: string): string {
   const candidates = CONFIG_KEYS.filter((k) => k.section === section).map((k) => k.name);
-  let best: string | null = null;
-  let bestD = 3;
-  for (const c of candidates) {
-    const d = editDistance(name.toLowerCase(), c);
-    if (d < bestD) [best, bestD] = [c, d];
-  }
+  const best = closestName(name.toLowerCase(), candidates, { prefix: false });
   if (best !== null) return ` Did you mean "${best}"?`;
   return candidates.length > 0 ? ` Allowed here: ${candidates.join(", ")}.` : "";
 }
@@ -59,9 +43,40 @@ function isTable(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
 }
 
+/**
+ * UTF-16 text read as UTF-8: its byte order mark (FF FE little-endian, FE FF big-endian, RFC 2781
+ * §3.2) becomes two U+FFFD replacement characters, and the ASCII letters come with NUL bytes.
+ */
+function looksLikeUtf16(text: string): boolean {
+  return text.startsWith("\uFFFD\uFFFD") || text.startsWith("\uFEFF\u0000") || text.includes("\u0000");
+}
+
+/** The likely mistake on a line TOML refused, in words. */
+function tomlLineHint(line: string): string {
+  const t = line.trim();
+  if (t.startsWith("[") && !/\]\s*(#.*)?$/.test(t)) {
+    const name = t.replace(/^\[+/, "").replace(/\s*#.*$/, "").trim();
+    return `A section name needs a closing bracket, e.g. [${name || "upload"}].`;
+  }
+  if (line.includes("\\")) {
+    return `For a Windows folder use single quotes, e.g. data_dir = 'D:\\dicom\\data', or double each backslash.`;
+  }
+  if (/=\s*\[/.test(line) && !line.includes("]")) {
+    return `A list needs a closing bracket on the same line, e.g. allowed_addresses = ["192.168.1.0/24"].`;
+  }
+  return `Text values need double quotes, e.g. ae_title = "DICOM_GATEWAY".`;
+}
+
 /** Reads the settings file text into a layer, adding a problem sentence for every bad or unknown line. */
 export function readTomlText(text: string, fileLabel: string, problems: string[]): Layer {
   const layer: Layer = { values: new Map() };
+  if (looksLikeUtf16(text)) {
+    problems.push(
+      `${fileLabel} is saved as UTF-16 ("Unicode") text, which the gateway cannot read. Save it as UTF-8 ` +
+        `(Notepad: File, Save as, Encoding: UTF-8).`,
+    );
+    return layer;
+  }
   let doc: Record<string, unknown>;
   try {
     doc = parseToml(text, { integersAsBigInt: "asNeeded" }) as Record<string, unknown>;
@@ -69,10 +84,9 @@ export function readTomlText(text: string, fileLabel: string, problems: string[]
     if (e instanceof TomlError) {
       const first = e.message.replace(/^Invalid TOML document:\s*/, "").split("\n")[0] ?? "";
       const badLine = text.split(/\r?\n/)[e.line - 1] ?? "";
-      const hint = badLine.includes("\\")
-        ? `For a Windows folder use single quotes, e.g. data_dir = 'D:\\dicom\\data', or double each backslash.`
-        : `Text values need double quotes, e.g. ae_title = "DICOM_GATEWAY".`;
-      problems.push(`${fileLabel} line ${e.line}: this line is not valid TOML (${first}). ${hint}`);
+      problems.push(
+        `${fileLabel} line ${e.line}: this line is not valid TOML (${first}). ${tomlLineHint(badLine)}`,
+      );
       return layer;
     }
     throw e;

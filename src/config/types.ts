@@ -50,6 +50,24 @@ export interface UploadConfig {
   minFreeBytes: number;
 }
 
+/** Push alerts to a person: a webhook (Slack/Teams-style incoming webhook or any JSON receiver). */
+export interface AlertsConfig {
+  /** Where alerts are POSTed as JSON (with a readable `text` field). Empty: no alerts. */
+  webhookUrl: string;
+  /** Optional header carrying a token, e.g. `Authorization` or `X-Api-Key`. Empty: none. */
+  headerName: string;
+  /** Its value (a secret: environment variable or file, never a flag; redacted in logs). */
+  headerValue: string;
+  /** Undelivered images and no delivery for this long: "upload stalled". */
+  stalledAfterMs: number;
+  /** The archive unreachable for this long: "archive unreachable". */
+  unreachableAfterMs: number;
+  /** Send a daily heartbeat (queue depth, oldest undelivered study, free disk, version). */
+  heartbeat: boolean;
+  /** Hour of the day (this PC's time, 0–23) the heartbeat is sent. */
+  heartbeatHour: number;
+}
+
 /** The whole configuration. */
 export interface Config {
   /** Our AE title (called AE title that modalities must enter). 1–16 characters of the default repertoire. */
@@ -87,6 +105,7 @@ export interface Config {
   /** fsync each instance and the directory before answering Success. Only benchmarks turn this off. */
   fsync: boolean;
   upload: UploadConfig;
+  alerts: AlertsConfig;
 }
 
 /** AE title a fresh installation answers to. */
@@ -126,6 +145,15 @@ export function defaultConfig(baseDir: string): Config {
       maxBackoffMs: 300_000,
       retentionDays: 7,
       minFreeBytes: 2 * 1024 * 1024 * 1024,
+    },
+    alerts: {
+      webhookUrl: "",
+      headerName: "",
+      headerValue: "",
+      stalledAfterMs: 30 * 60_000,
+      unreachableAfterMs: 15 * 60_000,
+      heartbeat: true,
+      heartbeatHour: 8,
     },
   };
 }

@@ -9,8 +9,10 @@ import { ConfigError } from "./error.ts";
 import { checkValue } from "./validate.ts";
 import { readTomlText } from "./toml_read.ts";
 import { setTomlKey } from "./toml_edit.ts";
-import { assembleAuth, defaultsMerged } from "./assemble.ts";
+import { assembleAuth, defaultsMerged, resolveAgainst } from "./assemble.ts";
 import { initialConfigText } from "./template.ts";
+import { installDir } from "./types.ts";
+import { checkCertificateFile } from "../net/tls_files.ts";
 
 /** Upload destination settings as the status page's form sends them. Empty secrets keep the stored ones. */
 export interface UploadSettings {
@@ -45,10 +47,16 @@ const SETTINGS_FIELDS: [keyof UploadSettings, string][] = [
  * configuration file, keeping its comments and other settings (the file is created from the
  * `init` template when missing). Secrets left empty keep the value already in the file if the
  * sign-in kind is unchanged; fields of other kinds are cleared. The file is replaced atomically,
- * and only if the result is a valid configuration.
+ * and only if the result is a valid configuration. A CA file that is not found, not readable or
+ * not a PEM certificate is refused (a relative path is read from `options.baseDir`, the
+ * installation folder by default, as start-up reads it).
  * @throws {ConfigError} when a value is not allowed (nothing is written then)
  */
-export async function writeUploadSettings(configPath: string, settings: UploadSettings): Promise<void> {
+export async function writeUploadSettings(
+  configPath: string,
+  settings: UploadSettings,
+  options: { baseDir?: string } = {},
+): Promise<void> {
   let text: string;
   try {
     text = await Deno.readTextFile(configPath);
@@ -93,6 +101,11 @@ export async function writeUploadSettings(configPath: string, settings: UploadSe
     }
     if (key.secret && given === "" && oldKind === newKind) continue; // keep the stored secret
     check(id, given, name.replaceAll("_", " "));
+  }
+  const caFile = updates.get("upload.ca_file");
+  if (typeof caFile === "string" && caFile !== "") {
+    const found = await checkCertificateFile(resolveAgainst(options.baseDir ?? installDir(), caFile));
+    if (found !== null) problems.push(`${found.message}: ${found.fix}`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
 

@@ -60,7 +60,7 @@ const AE_ALLOWED = "1 to 16 characters (letters, digits, spaces, punctuation exc
 
 function checkUrl(
   raw: string,
-  what: "upload" | "token" | "proxy",
+  what: "upload" | "token" | "proxy" | "webhook",
 ): { ok: true; value: string } | { ok: false; allowed: string; reason?: string } {
   const allowed = what === "proxy"
     ? 'an address starting with http:// or https://, or ""'
@@ -96,6 +96,23 @@ function checkUrl(
     return { ok: false, allowed: "the DICOMweb root, not its /studies resource", reason: studies };
   }
   return { ok: true, value: what === "upload" ? text.replace(/\/+$/, "") : text };
+}
+
+/** `"30"`, `"30 min"`, `"2 h"`, `"1 day"` into whole minutes; null when not a time. */
+function parseMinutes(text: string): number | null {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
+  if (!m) return null;
+  const unit = (m[2] ?? "").toLowerCase();
+  const factor = ["", "m", "min", "mins", "minute", "minutes"].includes(unit)
+    ? 1
+    : ["h", "hr", "hrs", "hour", "hours"].includes(unit)
+    ? 60
+    : ["d", "day", "days"].includes(unit)
+    ? 1440
+    : null;
+  if (factor === null) return null;
+  const n = Number(m[1]) * factor;
+  return Number.isInteger(n) ? n : null;
 }
 
 /** `true`/`yes`/`on`/`1` and `false`/`no`/`off`/`0` (any case); null otherwise. */
@@ -137,6 +154,18 @@ export function checkValue(key: ConfigKey, raw: unknown, text: boolean): Checked
       else if (typeof raw === "string") n = parseByteSize(raw);
       if (n === null || !Number.isInteger(n) || n < min || n > max) return { ok: false, allowed };
       return { ok: true, value: n };
+    }
+    case "minutes": {
+      // Whole minutes, written as a number or as text with a unit: "45 min", "2 h", "1 day".
+      const allowed =
+        `a time from ${min} to ${max} minutes, as a number of minutes or text like "30 min" or "2 h"`;
+      let minutes: number | null = null;
+      if (typeof raw === "number" || typeof raw === "bigint") minutes = Number(raw);
+      else if (typeof raw === "string") minutes = parseMinutes(raw);
+      if (minutes === null || !Number.isInteger(minutes) || minutes < min || minutes > max) {
+        return { ok: false, allowed };
+      }
+      return { ok: true, value: minutes };
     }
     case "bool": {
       const allowed = text ? "true or false (also yes/no, on/off, 1/0)" : "true or false (without quotes)";
@@ -194,6 +223,8 @@ export function checkValue(key: ConfigKey, raw: unknown, text: boolean): Checked
       return { ok: true, value: raw.trim() };
     case "uploadUrl":
       return checkUrl(raw, "upload");
+    case "webhookUrl":
+      return checkUrl(raw, "webhook");
     case "tokenUrl":
       return checkUrl(raw, "token");
     case "proxyUrl":

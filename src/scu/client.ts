@@ -6,6 +6,7 @@
  * @module
  */
 import { PduFramer } from "../ul/framer.ts";
+import { abortWords } from "../ul/abort_words.ts";
 import { encodePdu } from "../ul/pdu_encode.ts";
 import { writePData } from "../ul/pdata_writer.ts";
 import { PduReader } from "../ul/pdu_reader.ts";
@@ -258,7 +259,7 @@ export class ScuAssociation {
     const pdu = result.pdu;
     const action = await this.#event(eventForPdu(pdu));
     if (action === "AA-3" && pdu.type === "A-ABORT") {
-      throw new ScuError(`Association aborted by the peer (source ${pdu.source}, reason ${pdu.reason})`);
+      throw new ScuError(`Association aborted by the peer: ${abortWords(pdu.source, pdu.reason)}`);
     }
     return { action, pdu };
   }

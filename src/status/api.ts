@@ -5,13 +5,16 @@
  * the plain-words headline ({@link headline}). Pure functions only.
  * @module
  */
+import { type AddressKind, kindOf } from "../net/interfaces.ts";
 
-/** One private IPv4 address of this PC (what the modality must enter). */
+/** One non-loopback IPv4 address of this PC (what the modality must enter) and its adapter. */
 export interface ModalityAddress {
   address: string;
   interfaceName: string;
   /** 169.254.x.x: no address from DHCP; a modality cannot rely on it. */
   linkLocal: boolean;
+  /** `private` (RFC 1918), `shared` (100.64/10), `link-local` or `public`; absent: derived from the address. */
+  kind?: AddressKind;
 }
 
 /** One recent study and how far its upload has come. */
@@ -65,6 +68,11 @@ export interface UploadHealth {
   nextRetryAt: string | null;
   /** STOW-RS requests in flight. */
   inFlight: number;
+  /**
+   * A problem with a file the upload settings name (the CA file: not found, not readable, not a
+   * certificate, or the wrong certificate for the server), in plain words; null when none.
+   */
+  settingsProblem: { title: string; fix: string } | null;
 }
 
 /** The destination as the settings form shows it: no secrets, only whether one is stored. */
@@ -80,6 +88,20 @@ export interface UploadSettingsView {
   caFile: string;
   /** A password / token / key / client secret is stored (it is never shown). */
   secretStored: boolean;
+}
+
+/** One alert as the page lists it (most recent first). */
+export interface AlertSummary {
+  /** ISO 8601. */
+  at: string;
+  /** `upload-stalled`, `credentials-rejected`, `archive-unreachable`, `disk-low`, `instance-refused`, `unclean-stop`, `heartbeat`. */
+  kind: string;
+  /** `begins` (a problem started), `clears` (it ended) or `notice` (one-off: unclean stop, heartbeat). */
+  phase: "begins" | "clears" | "notice";
+  /** One line in plain words. */
+  title: string;
+  /** `sent`, `waiting` (queued, retried until the webhook answers) or `off` (no webhook set up). */
+  delivery: "sent" | "waiting" | "off";
 }
 
 /** Everything the status page, `/api/status` and `/metrics` show, taken at one moment. */
@@ -98,6 +120,8 @@ export interface StatusSnapshot {
   upload: UploadHealth;
   associations: { active: number; total: number; rejected: number };
   settings: UploadSettingsView;
+  /** The last alerts, most recent first (empty when none). */
+  alerts: AlertSummary[];
 }
 
 /** The form's fields, as `saveUploadSettings` receives them (empty secrets mean "keep the stored one"). */
@@ -166,6 +190,7 @@ export function toApiStatus(s: StatusSnapshot): StatusSnapshot {
         address: str(a.address),
         interfaceName: str(a.interfaceName),
         linkLocal: a.linkLocal === true,
+        kind: kindOf(a),
       })),
       hostname: str(s.modality.hostname),
     },
@@ -213,12 +238,22 @@ export function toApiStatus(s: StatusSnapshot): StatusSnapshot {
       failingSince: strOrNull(s.upload.failingSince),
       nextRetryAt: strOrNull(s.upload.nextRetryAt),
       inFlight: num(s.upload.inFlight),
+      settingsProblem: s.upload.settingsProblem
+        ? { title: str(s.upload.settingsProblem.title), fix: str(s.upload.settingsProblem.fix) }
+        : null,
     },
     associations: {
       active: num(s.associations.active),
       total: num(s.associations.total),
       rejected: num(s.associations.rejected),
     },
+    alerts: (s.alerts ?? []).map((a) => ({
+      at: str(a.at),
+      kind: str(a.kind),
+      phase: a.phase === "begins" || a.phase === "clears" ? a.phase : "notice",
+      title: str(a.title),
+      delivery: a.delivery === "sent" || a.delivery === "waiting" ? a.delivery : "off",
+    })),
     settings: {
       url: displayUrl(str(s.settings.url)),
       authKind: str(s.settings.authKind),
@@ -292,6 +327,14 @@ export function headline(s: StatusSnapshot, now: Date = new Date()): Headline {
         `later. Free some space on the disk holding ${s.disk.dataDir}.`,
     };
   }
+  if (s.upload.configured && s.upload.settingsProblem) {
+    return {
+      level: "red",
+      title: s.upload.settingsProblem.title,
+      detail: `${kept ? `${kept} and will be sent once this is fixed. ` : "Nothing is lost. "}` +
+        `To fix it: ${s.upload.settingsProblem.fix}`,
+    };
+  }
   switch (s.upload.state) {
     case "credentials-rejected":
       return {
@@ -323,6 +366,14 @@ export function headline(s: StatusSnapshot, now: Date = new Date()): Headline {
       };
     default:
       break;
+  }
+  if (s.modality.addresses.every((a) => a.linkLocal)) {
+    return {
+      level: "amber",
+      title: "No network address: modalities cannot reach this PC",
+      detail: `${kept ? `${kept}. ` : ""}` +
+        "Connect this PC to the clinic network (cable or Wi-Fi) and check that it gets an address (ipconfig).",
+    };
   }
   if (s.queue.failed > 0) {
     return {

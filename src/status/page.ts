@@ -16,6 +16,7 @@ import {
   toApiStatus,
   uploadStateText,
 } from "./api.ts";
+import { addressKindText, kindOf } from "../net/interfaces.ts";
 
 /** Markup that is already safe to insert. */
 export class SafeHtml {
@@ -155,11 +156,19 @@ export function renderLive(snapshot: StatusSnapshot, now: Date = new Date()): Sa
           <dt>IP address</dt>
           <dd class="big" id="ip-addresses">${usable.length > 0
             ? usable.map((a) =>
-              html`<div class="ip">${a.address} <span class="iface">(${a.interfaceName})</span></div>`
+              html`
+                <div class="ip"
+                  data-kind="${kindOf(a)}">${a.address} <span class="iface">(${a
+                    .interfaceName}, ${addressKindText(kindOf(a))})</span></div>
+              `
             )
-            : html`<div class="error">None found: connect this PC to the clinic network.</div>`}${linkLocal
+            : html`<div class="warn">None found: connect this PC to the clinic network.</div>`}${linkLocal
             .map((a) =>
-              html`<div class="iface">${a.address} (${a.interfaceName}): no address from the network (DHCP); do not use</div>`
+              html`
+                <div class="iface"
+                  data-kind="link-local">${a.address} (${a
+                    .interfaceName}): link-local, no address from the network (DHCP); do not use</div>
+              `
             )}</dd>
           <dt>Port</dt>
           <dd class="big" id="dicom-port">${s.modality.port}</dd>
@@ -265,6 +274,35 @@ export function renderLive(snapshot: StatusSnapshot, now: Date = new Date()): Sa
           </table>
         `}
     </section>
+    <section class="wide" id="alerts">
+      <h2>Alerts</h2>
+      ${s.alerts.length === 0 ? html`<p class="empty">None so far.</p>` : html`
+        <table>
+          <thead>
+            <tr>
+              <th>When</th>
+              <th>Alert</th>
+              <th>Sent</th>
+            </tr>
+          </thead>
+          <tbody>${s.alerts.map((a) =>
+            html`
+              <tr class="alert ${a.phase}" data-kind="${a.kind}">
+                <td>${shortTime(a.at, now)}</td>
+                <td class="${a.phase === "begins" ? "error" : ""}">${a.phase === "clears"
+                  ? "Resolved: "
+                  : ""}${a.title}</td>
+                <td>${a.delivery === "sent"
+                  ? "sent"
+                  : a.delivery === "waiting"
+                  ? "waiting (retried until the webhook answers)"
+                  : "no webhook set up"}</td>
+              </tr>
+            `
+          )}</tbody>
+        </table>
+      `}
+    </section>
     <p
       class="footer">dicom-gateway ${s.version}, running since ${shortTime(
         s.startedAt,
@@ -338,7 +376,7 @@ dt{color:#5b6770}dd{margin:0;min-width:0;overflow-wrap:anywhere}
 dd .iface{font:13px system-ui,"Segoe UI",Roboto,Arial,sans-serif;color:#5b6770}
 dd.big{font-size:20px;font-weight:600;font-family:ui-monospace,Consolas,monospace}
 .numbers dd{font-weight:600}
-.error{color:#b3261e}
+.error{color:#b3261e}.warn{color:#b86b00}
 table{width:100%;border-collapse:collapse;font-size:14px}
 th{text-align:left;color:#5b6770;font-weight:500;border-bottom:1px solid #dde3e8;padding:4px 6px}
 td{border-bottom:1px solid #eef1f4;padding:6px;vertical-align:top}
@@ -385,15 +423,40 @@ const SCRIPT = `
     }
   }
   let stale = false;
+  let busy = false;
+  // No answer for a poll (refused, or nothing within 4 s): the headline itself turns red, so the
+  // page never stays green for a gateway that stopped. The next answer puts the real one back.
+  function notRunning() {
+    const head = document.getElementById("headline");
+    if (!head) return;
+    head.className = "headline red";
+    head.dataset.level = "red";
+    head.innerHTML = "";
+    const h1 = document.createElement("h1");
+    h1.textContent = "The gateway is not running";
+    const p = document.createElement("p");
+    p.textContent = "This page got no answer from it at " + new Date().toLocaleTimeString() +
+      ". Start dicom-gateway again (or look for its window). Modalities cannot send until it runs. " +
+      "This page keeps trying every 2 seconds.";
+    head.append(h1, p);
+  }
   async function refresh() {
+    if (busy) return;
+    busy = true;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), 4000);
     try {
-      const r = await fetch("/live", { cache: "no-store" });
+      const r = await fetch("/live", { cache: "no-store", signal: controller.signal });
       if (!r.ok) throw new Error(String(r.status));
       live.innerHTML = await r.text();
       if (stale) { notice.innerHTML = ""; stale = false; }
     } catch (e) {
       stale = true;
+      notRunning();
       say("The gateway is not answering. Is its window still open? This page keeps trying.", false);
+    } finally {
+      clearTimeout(timer);
+      busy = false;
     }
   }
   setInterval(refresh, 2000);

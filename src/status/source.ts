@@ -6,6 +6,7 @@
  * @module
  */
 import type {
+  AlertSummary,
   ModalityAddress,
   StatusSnapshot,
   StatusSource,
@@ -16,6 +17,12 @@ import { diskSpace } from "./disk.ts";
 import { redactPatient } from "../log_setup.ts";
 import type { UploadAuth, UploadConfig } from "../config/types.ts";
 import { VERSION } from "../version.ts";
+import { plainOsErrors } from "../net/os_errors.ts";
+import {
+  type CertificateFileProblem,
+  checkCertificateFile,
+  wrongCertificateProblem,
+} from "../net/tls_files.ts";
 
 const iso = (ms: number | null): string | null => ms === null ? null : new Date(ms).toISOString();
 
@@ -84,6 +91,8 @@ export interface StatusInputs {
   testConnection(): Promise<{ ok: boolean; message: string }>;
   /** Writes the destination into the settings file and applies it; throws `ConfigError` for bad values. */
   saveUploadSettings(settings: UploadSettingsInput): Promise<void>;
+  /** The last alerts, most recent first (none when absent). */
+  recentAlerts?(): AlertSummary[];
 }
 
 /** Builds the status page's source from `inputs`. Disk space is refreshed in the background. */
@@ -103,6 +112,20 @@ export function createStatusSource(inputs: StatusInputs): StatusSource {
   let addresses = inputs.addresses();
   let addressesAt = Date.now();
   let failingSince: number | null = null;
+  // The CA file is re-checked in the background every 10 s (and at once when the setting changes).
+  let caProblem: CertificateFileProblem | null = null;
+  let caCheckedFile: string | null = null;
+  let lastCaCheck = 0;
+  const refreshCaFile = (caFile: string) => {
+    if (caFile === caCheckedFile && Date.now() - lastCaCheck < 10_000) return;
+    if (caFile !== caCheckedFile) caProblem = null;
+    caCheckedFile = caFile;
+    lastCaCheck = Date.now();
+    checkCertificateFile(caFile).then((p) => {
+      if (caCheckedFile === caFile) caProblem = p;
+    }).catch(() => {});
+  };
+  refreshCaFile(inputs.uploadConfig().caFile);
 
   return {
     snapshot(): StatusSnapshot {
@@ -122,6 +145,11 @@ export function createStatusSource(inputs: StatusInputs): StatusSource {
         failingSince = null;
       }
       const state: UploadState = upload.state === "sending" ? "uploading" : upload.state;
+      refreshCaFile(uploadConfig.caFile);
+      const fileProblem = caProblem ??
+        (state === "retrying" && upload.lastError !== null
+          ? wrongCertificateProblem(uploadConfig.caFile, hostOf(uploadConfig.url), upload.lastError)
+          : null);
       return {
         version: VERSION,
         startedAt: new Date(inputs.startedAt).toISOString(),
@@ -149,14 +177,16 @@ export function createStatusSource(inputs: StatusInputs): StatusSource {
           url: uploadConfig.url,
           state,
           lastSuccessAt: iso(upload.lastSuccessAt),
-          lastError: upload.lastError,
+          lastError: upload.lastError === null ? null : plainOsErrors(upload.lastError),
           lastErrorAt: iso(upload.lastErrorAt),
           failingSince: iso(failingSince),
           nextRetryAt: iso(upload.nextRetryAt),
           inFlight: upload.inFlight,
+          settingsProblem: fileProblem ? { title: fileProblem.message, fix: fileProblem.fix } : null,
         },
         associations: { ...inputs.associations() },
         settings: settingsView(uploadConfig.url, uploadConfig.auth, uploadConfig.caFile),
+        alerts: inputs.recentAlerts?.() ?? [],
       };
     },
     retryFailed(studyInstanceUid?: string): Promise<number> {
@@ -169,6 +199,14 @@ export function createStatusSource(inputs: StatusInputs): StatusSource {
       return inputs.saveUploadSettings(settings);
     },
   };
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
 }
 
 function settingsView(url: string, auth: UploadAuth, caFile: string) {

@@ -16,6 +16,7 @@ import type { AssociationPolicy } from "./negotiation.ts";
 import { type Action, type Event, eventForPdu, type State, transition } from "./state_machine.ts";
 import { writePData } from "./pdata_writer.ts";
 import { AbortReason, AbortSource, type AssociateRq, type Pdu, PduError } from "./pdu.ts";
+import { abortWords } from "./abort_words.ts";
 import {
   type AssociationInfo,
   type PDataHandler,
@@ -251,7 +252,7 @@ class AcceptorSession {
         // Issue A-RELEASE indication primitive. All our DIMSE work is awaited in order, so the
         // local A-RELEASE response (Evt14) follows at once.
         this.#closeHow = "released";
-        log.info("Association {id} from {peer} released", { id: this.#options.id, peer: this.peerName() });
+        log.debug("Association {id} from {peer} released", { id: this.#options.id, peer: this.peerName() });
         await this.#apply("Evt14");
         return;
       case "AR-4":
@@ -277,7 +278,7 @@ class AcceptorSession {
       case "AA-3": {
         // If (service-user initiated abort) issue A-ABORT indication, otherwise A-P-ABORT; close.
         const pdu = this.#pendingPdu;
-        const detail = pdu?.type === "A-ABORT" ? ` (source ${pdu.source}, reason ${pdu.reason})` : "";
+        const detail = pdu?.type === "A-ABORT" ? `: ${abortWords(pdu.source, pdu.reason)}` : "";
         log.warn("Association {id} from {peer} aborted by the peer{detail}", {
           id: this.#options.id,
           peer: this.peerName(),

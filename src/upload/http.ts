@@ -10,6 +10,7 @@
  */
 import { messageOf } from "../errors.ts";
 import type { UploadConfig } from "../config/types.ts";
+import { plainOsErrors } from "../net/os_errors.ts";
 
 /**
  * The proxy fetch will use for `url` when none is configured: HTTPS_PROXY (or https_proxy, for an
@@ -222,7 +223,8 @@ export function describeNetworkError(error: unknown): NetworkError {
   if (error instanceof NetworkError) return error;
   if (error instanceof IdleTimeoutError) return new NetworkError(error.message, "timeout");
   const raw = stripUrlCredentials(chainMessage(error));
-  const detail = raw.replace(/error sending request (from \S+ )?for url \([^)]*\):\s*/i, "").slice(0, 300);
+  const detail = plainOsErrors(raw.replace(/error sending request (from \S+ )?for url \([^)]*\):\s*/i, ""))
+    .slice(0, 300);
   const has = (pattern: RegExp) => pattern.test(raw);
   if (has(/UnknownIssuer|unknown ?ca|self[- ]signed|unable to get local issuer/i)) {
     return new NetworkError(

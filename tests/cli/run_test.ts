@@ -124,3 +124,124 @@ Deno.test("the banner never shows the upload URL's user name, password or query"
   assert(!/clinic|s3cret|token/.test(text), text);
   assert(text.includes("IP address: 192.168.1.5   (eth0)"), text);
 });
+
+Deno.test("a misspelt flag gets a 'did you mean'", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = await gatewayCommand(dir, ["--status-port", "0", "--prot", "4999"]).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assertEquals(out.code, 2, stderr);
+    assert(stderr.includes('"--prot" (did you mean --port?)'), stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("status port in use: receiving continues, the banner says the page did not open and shows no address", async () => {
+  const dir = await Deno.makeTempDir();
+  using blocker = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const statusPort = (blocker.addr as Deno.NetAddr).port;
+  try {
+    const run = await runUntilSigint(dir, ["--status-port", String(statusPort)]);
+    assert(
+      run.banner.includes(
+        `Status page:  NOT OPEN: port ${statusPort} is already used by another program.`,
+      ),
+      run.banner,
+    );
+    assert(!run.banner.includes(`http://127.0.0.1:${statusPort}`), run.banner);
+    assert(run.banner.includes("Receiving and uploading continue."), run.banner);
+    assertEquals(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    assert(!/\n\s+at /.test(run.stderr), run.stderr);
+    assert(
+      run.stderr.includes(`The status page could not open: port ${statusPort} is already used`),
+      run.stderr,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a missing CA file is named at start in the banner and the log, and receiving continues", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const run = await runUntilSigint(dir, [
+      "--upload-url",
+      "https://127.0.0.1:9/dicom-web",
+      "--upload-ca-file",
+      "missing-ca.pem",
+    ]);
+    assert(run.banner.includes("UPLOAD PROBLEM: The CA certificate file"), run.banner);
+    assert(run.banner.includes("missing-ca.pem was not found"), run.banner);
+    assert(run.stderr.includes("missing-ca.pem was not found"), run.stderr);
+    assertEquals(run.code, 0, `${run.stdout}\n${run.stderr}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the banner lists every address with its adapter and range; none at all says so", () => {
+  const config = defaultConfig("/gw");
+  const text = banner({
+    config,
+    port: 4104,
+    addresses: [
+      { address: "130.92.40.7", interfaceName: "Hospital LAN", linkLocal: false, kind: "public" },
+      { address: "100.100.1.2", interfaceName: "VPN", linkLocal: false, kind: "shared" },
+      { address: "169.254.3.4", interfaceName: "Wi-Fi", linkLocal: true, kind: "link-local" },
+    ],
+    statusUrl: "http://127.0.0.1:4105/",
+    configPath: "/gw/dicom-gateway.toml",
+  });
+  assert(text.includes("IP address: 130.92.40.7   (Hospital LAN)   public"), text);
+  assert(text.includes("IP address: 100.100.1.2   (VPN)   shared range 100.64/10"), text);
+  assert(text.includes("(not usable: 169.254.3.4 (Wi-Fi, link-local"), text);
+  const none = banner({ config, port: 4104, addresses: [], statusUrl: null, configPath: "/gw/x.toml" });
+  assert(none.includes("IP address: NONE FOUND"), none);
+});
+
+Deno.test("each connection logs 'released' once, and the A-ABORT / OS error tails are words", async () => {
+  const dir = await Deno.makeTempDir();
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const child = gatewayCommand(dir, ["--port", String(port), "--status-port", "0"]).spawn();
+  const stdoutText = new Response(child.stdout).text();
+  const stderrText = new Response(child.stderr).text();
+  try {
+    const real = "/work/shared/testdata/real-images/CT_128_GE.dcm";
+    const haveReal = await Deno.stat(real).then(() => true, () => false);
+    for (let i = 0; i < 50; i++) {
+      const echo = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN, "echo", `127.0.0.1:${port}`],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      if (echo.success) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (haveReal) {
+      const stored = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN, "store", `127.0.0.1:${port}`, real],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      assert(stored.success);
+    }
+  } finally {
+    child.kill("SIGINT");
+    await child.status;
+  }
+  const out = (await stdoutText) + (await stderrText);
+  await Deno.remove(dir, { recursive: true });
+  const released = out.split("\n").filter((l) => / released/.test(l));
+  const perAssociation = new Map<string, number>();
+  for (const l of released) {
+    const id = /Association (#?\d+)/.exec(l)?.[1] ?? "?";
+    perAssociation.set(id, (perAssociation.get(id) ?? 0) + 1);
+  }
+  for (const [id, n] of perAssociation) {
+    assertEquals(n, 1, `association ${id} logged "released" ${n} times:\n${out}`);
+  }
+  assert(!/source \d+, reason \d+\)/.test(out.replace(/PS3\.8 source \d+, reason \d+/g, "")), out);
+});

@@ -69,3 +69,62 @@ Deno.test("writeUploadSettings creates the file from the init template when miss
   assertEquals(config.upload.url, "http://127.0.0.1:8042/dicom-web");
   assertEquals(config.upload.auth, { kind: "none" });
 });
+
+Deno.test("the settings form refuses a CA file that does not exist or is not a certificate; a good one is saved", async () => {
+  const dir = await tempDir();
+  const path = joinPath(dir, "dicom-gateway.toml");
+  await writeInitialConfig(path);
+  const before = await Deno.readTextFile(path);
+  const missing = await configError(writeUploadSettings(path, {
+    url: "https://pacs.example.org/dicom-web",
+    authKind: "none",
+    caFile: "ca.pem",
+  }, { baseDir: dir }));
+  assertStringIncludes(missing.message, `${joinPath(dir, "ca.pem")} was not found`);
+  assertEquals(await Deno.readTextFile(path), before, "nothing is written");
+
+  await Deno.writeTextFile(joinPath(dir, "ca.pem"), "not a certificate\n");
+  const notCert = await configError(writeUploadSettings(path, {
+    url: "https://pacs.example.org/dicom-web",
+    authKind: "none",
+    caFile: "ca.pem",
+  }, { baseDir: dir }));
+  assertStringIncludes(notCert.message, "is not a certificate");
+
+  // A real certificate (openssl) is accepted and the relative path saved as typed.
+  const made = await new Deno.Command("openssl", {
+    args: [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.pem",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=test",
+    ],
+    cwd: dir,
+    stdout: "null",
+    stderr: "null",
+  }).output().catch(() => null);
+  if (made?.success) {
+    await writeUploadSettings(path, {
+      url: "https://pacs.example.org/dicom-web",
+      authKind: "none",
+      caFile: "ca.pem",
+    }, {
+      baseDir: dir,
+    });
+    const { config } = await loadConfig([], { env: {}, baseDir: dir });
+    assertEquals(config.upload.caFile, joinPath(dir, "ca.pem"));
+  } else {
+    assert(Deno.env.get("CI") !== "true", "openssl is needed in CI");
+  }
+});

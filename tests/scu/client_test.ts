@@ -159,7 +159,11 @@ Deno.test("Sta5 + Evt16 → AA-3 → Sta1: an A-ABORT while associating is repor
     await peer.send(encodePdu({ type: "A-ABORT", source: 2, reason: 6 }));
     await peer.waitClosed();
   }, async (port) => {
-    await assertRejects(() => open(port), ScuError, "aborted by the peer (source 2, reason 6)");
+    await assertRejects(
+      () => open(port),
+      ScuError,
+      "aborted by the peer: A-ABORT by the other side's DICOM network layer: a field of a message had an invalid value (invalid PDU parameter value) (PS3.8 source 2, reason 6)",
+    );
   });
 });
 
@@ -338,7 +342,11 @@ Deno.test("Sta7 + Evt16 → AA-3: an A-ABORT while awaiting A-RELEASE-RP is repo
     await peer.waitClosed();
   }, async (port) => {
     const a = await open(port);
-    await assertRejects(() => a.release(), ScuError, "aborted by the peer (source 2, reason 0)");
+    await assertRejects(
+      () => a.release(),
+      ScuError,
+      "aborted by the peer: A-ABORT by the other side's DICOM network layer: no reason given (PS3.8 source 2, reason 0)",
+    );
     assertEquals(a.state, "Sta1");
   });
 });

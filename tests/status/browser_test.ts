@@ -176,3 +176,50 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "status page in chromium: the headline turns red within 10 s when the gateway stops, and back when it returns",
+  ignore: !haveChromium && !CI,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    assert(haveChromium, `${CHROMIUM} is missing: CI must install Debian's chromium for this test`);
+    const source = new FakeSource();
+    source.snap.queue.failed = 0;
+    let server = startStatusServer({ hostname: "127.0.0.1", port: 0, source, csrfToken: "t" });
+    const port = server.port;
+    const userDataDir = await Deno.makeTempDir({ prefix: "dg-chromium-" });
+    const context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+    });
+    try {
+      const page = await context.newPage();
+      await page.goto(server.url);
+      assertStringIncludes((await page.textContent("#headline h1"))!, "All good");
+
+      await server.close();
+      const stoppedAt = performance.now();
+      await page.waitForSelector('#headline.red h1:has-text("The gateway is not running")', {
+        timeout: 10_000,
+      });
+      const redAfter = performance.now() - stoppedAt;
+      assert(redAfter < 10_000, `red after ${redAfter} ms`);
+      assertEquals(await page.getAttribute("#headline", "data-level"), "red");
+      assertStringIncludes((await page.textContent("#headline p"))!, "Start dicom-gateway again");
+
+      server = startStatusServer({ hostname: "127.0.0.1", port, source, csrfToken: "t" });
+      const backAt = performance.now();
+      await page.waitForSelector('#headline.green h1:has-text("All good")', { timeout: 10_000 });
+      assert(performance.now() - backAt < 10_000);
+      assertEquals(await page.textContent("#notice"), "", "the notice is cleared when it answers again");
+      console.log(`headline red ${Math.round(redAfter)} ms after the stop`);
+    } finally {
+      await context.close();
+      await server.close();
+      await Deno.remove(userDataDir, { recursive: true }).catch(() => {});
+    }
+  },
+});

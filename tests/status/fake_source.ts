@@ -83,8 +83,10 @@ export function sampleSnapshot(now = new Date()): StatusSnapshot {
       failingSince: null,
       nextRetryAt: null,
       inFlight: 2,
+      settingsProblem: null,
     },
     associations: { active: 1, total: 37, rejected: 1 },
+    alerts: [],
     settings: {
       url: "https://pacs.example.org/dicom-web",
       authKind: "basic",

@@ -272,7 +272,7 @@ Deno.test("Sta6 + Evt16 → AA-3: an A-ABORT instead of a response is reported",
     await assertRejects(
       () => a.request(1, cEchoRq(a.nextMessageId())),
       ScuError,
-      "aborted by the peer (source 0",
+      "aborted by the peer: A-ABORT by the other side's DICOM application (PS3.8 source 0)",
     );
   });
 });

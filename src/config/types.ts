@@ -48,7 +48,15 @@ export interface UploadConfig {
   retentionDays: number;
   /** When free disk space falls below this, the oldest delivered files are deleted first. */
   minFreeBytes: number;
+  /**
+   * What proves an instance is in the archive before its file may be deleted: `"query"` (a QIDO-RS
+   * search lists it, PS3.18 §10.6) or `"response"` (the STOW-RS answer listing it is the only proof).
+   */
+  verify: VerifyMode;
 }
+
+/** The `upload.verify` values: how delivery is proven (see {@link UploadConfig.verify}). */
+export type VerifyMode = "query" | "response";
 
 /** The whole configuration. */
 export interface Config {
@@ -126,6 +134,7 @@ export function defaultConfig(baseDir: string): Config {
       maxBackoffMs: 300_000,
       retentionDays: 7,
       minFreeBytes: 2 * 1024 * 1024 * 1024,
+      verify: "query",
     },
   };
 }

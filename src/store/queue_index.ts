@@ -73,7 +73,11 @@ export interface QueueCounts {
   delivered: number;
   failed: number;
   bytesPending: number;
-  /** Delivered instances the archive's QIDO-RS answer listed (a subset of `delivered`). */
+}
+
+/** Verification totals (see {@linkcode QueueIndex.verificationCounts}). */
+export interface VerificationCounts {
+  /** Delivered instances the archive's QIDO-RS answer listed (a subset of "delivered"). */
   verified: number;
   /** Instances the archive was found not to hold after their delivery (being re-checked or re-sent). */
   missingInArchive: number;
@@ -558,28 +562,28 @@ export class QueueIndex {
 
   /** Queue totals. */
   counts(): QueueCounts {
-    const counts: QueueCounts = {
-      pending: 0,
-      sending: 0,
-      delivered: 0,
-      failed: 0,
-      bytesPending: 0,
-      verified: 0,
-      missingInArchive: 0,
-    };
+    const counts: QueueCounts = { pending: 0, sending: 0, delivered: 0, failed: 0, bytesPending: 0 };
     for (
       const row of this.#all(
-        `SELECT status, count(*) AS n, sum(size) AS bytes, count(verified_at) AS verified,
-           count(missing_at) AS missing FROM instances GROUP BY status`,
+        "SELECT status, count(*) AS n, sum(size) AS bytes FROM instances GROUP BY status",
       )
     ) {
       const status = text(row, "status") as InstanceStatus;
       counts[status] = num(row, "n");
       if (status === "pending" || status === "sending") counts.bytesPending += num(row, "bytes");
-      if (status === "delivered") counts.verified = num(row, "verified");
-      if (status !== "failed") counts.missingInArchive += num(row, "missing");
     }
     return counts;
+  }
+
+  /** Verified instances, and instances found missing in the archive (not failed ones). */
+  verificationCounts(): VerificationCounts {
+    const row = this.#get(
+      `SELECT sum(status = 'delivered' AND verified_at IS NOT NULL) AS verified,
+         sum(status <> 'failed' AND missing_at IS NOT NULL) AS missing FROM instances`,
+    );
+    return row === undefined
+      ? { verified: 0, missingInArchive: 0 }
+      : { verified: num(row, "verified"), missingInArchive: num(row, "missing") };
   }
 
   /** The `limit` studies most recently received into, newest first, with per-study counts. */
@@ -1054,28 +1058,31 @@ export class QueueIndex {
   instanceStatus(
     sopInstanceUid: string,
   ):
-    | {
-      status: InstanceStatus;
-      attempts: number;
-      generation: number;
-      failureReason: string | null;
-      verifiedAt: number | null;
-      missingAt: number | null;
-    }
+    | { status: InstanceStatus; attempts: number; generation: number; failureReason: string | null }
     | undefined {
     const row = this.#get(
-      `SELECT status, attempts, generation, failure_reason, verified_at, missing_at FROM instances
-       WHERE sop_instance_uid = ?`,
+      "SELECT status, attempts, generation, failure_reason FROM instances WHERE sop_instance_uid = ?",
       sopInstanceUid,
     );
-    const time = (column: string) => row?.[column] === null || row?.[column] === undefined ? null : num(row, column);
     return row === undefined ? undefined : {
       status: text(row, "status") as InstanceStatus,
       attempts: num(row, "attempts"),
       generation: num(row, "generation"),
       failureReason: nullableText(row, "failure_reason"),
-      verifiedAt: time("verified_at"),
-      missingAt: time("missing_at"),
     };
+  }
+
+  /** The verification state of one instance (tests, diagnostics). */
+  verificationState(
+    sopInstanceUid: string,
+  ): { verifiedAt: number | null; missingAt: number | null; verifyMisses: number } | undefined {
+    const row = this.#get(
+      "SELECT verified_at, missing_at, verify_misses FROM instances WHERE sop_instance_uid = ?",
+      sopInstanceUid,
+    );
+    const time = (column: string) => row?.[column] === null || row?.[column] === undefined ? null : num(row, column);
+    return row === undefined
+      ? undefined
+      : { verifiedAt: time("verified_at"), missingAt: time("missing_at"), verifyMisses: num(row, "verify_misses") };
   }
 }

@@ -372,8 +372,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     name: "verify",
     cliName: "upload-verify",
     kind: "verifyMode",
-    doc:
-      'How delivery is proven before a local copy may be deleted: "query" asks the archive (QIDO-RS) ' +
+    doc: 'How delivery is proven before a local copy may be deleted: "query" asks the archive (QIDO-RS) ' +
       'whether it lists each image; "response" trusts the upload answer alone (archives without QIDO-RS).',
     read: (c) => c.upload.verify,
   }),

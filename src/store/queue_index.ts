@@ -301,7 +301,9 @@ function migrate(db: DatabaseSync): void {
   if (missing.length > 0) {
     db.exec("BEGIN IMMEDIATE");
     try {
-      for (const [name, definition] of missing) db.exec(`ALTER TABLE instances ADD COLUMN ${name} ${definition}`);
+      for (const [name, definition] of missing) {
+        db.exec(`ALTER TABLE instances ADD COLUMN ${name} ${definition}`);
+      }
       db.exec("COMMIT");
     } catch (error) {
       db.exec("ROLLBACK");
@@ -1080,9 +1082,12 @@ export class QueueIndex {
       "SELECT verified_at, missing_at, verify_misses FROM instances WHERE sop_instance_uid = ?",
       sopInstanceUid,
     );
-    const time = (column: string) => row?.[column] === null || row?.[column] === undefined ? null : num(row, column);
-    return row === undefined
-      ? undefined
-      : { verifiedAt: time("verified_at"), missingAt: time("missing_at"), verifyMisses: num(row, "verify_misses") };
+    const time = (column: string) =>
+      row?.[column] === null || row?.[column] === undefined ? null : num(row, column);
+    return row === undefined ? undefined : {
+      verifiedAt: time("verified_at"),
+      missingAt: time("missing_at"),
+      verifyMisses: num(row, "verify_misses"),
+    };
   }
 }

@@ -161,7 +161,9 @@ export function interpretQidoAnswer(
   if (response.status === 408 || response.status === 429 || response.status >= 500) {
     return problem(
       "server",
-      `The server at ${where} answered the verification query with ${line(response)}${said ? ` (${said})` : ""}`,
+      `The server at ${where} answered the verification query with ${line(response)}${
+        said ? ` (${said})` : ""
+      }`,
       parseRetryAfter(response.headers.get("retry-after"), options.now),
     );
   }
@@ -201,7 +203,9 @@ export function interpretQidoAnswer(
   ) {
     return problem(
       "not-dicomweb",
-      `The server at ${where} answered the verification query with ${line(response)} but not with a list of ` +
+      `The server at ${where} answered the verification query with ${
+        line(response)
+      } but not with a list of ` +
         `DICOM JSON objects${said ? ` (it said: ${said})` : ""}`,
     );
   }

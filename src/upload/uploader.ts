@@ -86,7 +86,12 @@ export interface UploaderOptions {
   /** Free-space probe for retention (tests). */
   freeBytes?: () => number | null;
   /** Verifier timing and paging (tests; see {@linkcode Verifier}). */
-  verifier?: { pageSize?: number; settleMs?: number; maxWaitMs?: number; recheckDelaysMs?: readonly number[] };
+  verifier?: {
+    pageSize?: number;
+    settleMs?: number;
+    maxWaitMs?: number;
+    recheckDelaysMs?: readonly number[];
+  };
 }
 
 interface SendItem {

@@ -30,7 +30,7 @@ export function statusInputs(gateway: Gateway, options: StatusInputsOptions): St
     addresses: localPrivateAddresses,
     uploadHealth: () => gateway.uploader.health(),
     uploadConfig: () => gateway.uploadConfig(),
-    queueCounts: () => gateway.index.counts(),
+    queueCounts: () => ({ ...gateway.index.counts(), ...gateway.index.verificationCounts() }),
     recentStudies: (limit) => gateway.index.recentStudies(limit),
     failures: (limit) => gateway.index.failures(limit),
     associations: () => gateway.associations,

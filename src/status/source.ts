@@ -28,6 +28,13 @@ export interface UploaderReading {
   lastErrorAt: number | null;
   nextRetryAt: number | null;
   inFlight: number;
+  /** Verification by query (times in ms since the epoch). */
+  verification?: {
+    mode: "query" | "response";
+    lastVerifiedAt: number | null;
+    problem: string | null;
+    problemAt: number | null;
+  };
 }
 
 /** One recent study as the queue index reports it (times in milliseconds since the epoch). */
@@ -46,6 +53,8 @@ export interface StudyReading {
   firstReceivedAt: number;
   lastReceivedAt: number;
   lastError: string | null;
+  verified?: number;
+  missingInArchive?: number;
 }
 
 /** One refused instance as the queue index reports it (`at` in milliseconds since the epoch). */
@@ -141,6 +150,8 @@ export function createStatusSource(inputs: StatusInputs): StatusSource {
           firstReceivedAt: new Date(s.firstReceivedAt).toISOString(),
           lastReceivedAt: new Date(s.lastReceivedAt).toISOString(),
           lastError: s.lastError,
+          ...(s.verified === undefined ? {} : { verified: s.verified }),
+          ...(s.missingInArchive === undefined ? {} : { missingInArchive: s.missingInArchive }),
         })),
         failures: inputs.failures(50).map((f) => ({ ...f, at: new Date(f.at).toISOString() })),
         disk: { dataDir: inputs.dataDir, ...disk, minFreeBytes: uploadConfig.minFreeBytes },
@@ -154,6 +165,13 @@ export function createStatusSource(inputs: StatusInputs): StatusSource {
           failingSince: iso(failingSince),
           nextRetryAt: iso(upload.nextRetryAt),
           inFlight: upload.inFlight,
+          ...(upload.verification === undefined ? {} : {
+            verification: {
+              ...upload.verification,
+              lastVerifiedAt: iso(upload.verification.lastVerifiedAt),
+              problemAt: iso(upload.verification.problemAt),
+            },
+          }),
         },
         associations: { ...inputs.associations() },
         settings: settingsView(uploadConfig.url, uploadConfig.auth, uploadConfig.caFile),

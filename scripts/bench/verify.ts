@@ -137,6 +137,7 @@ if (import.meta.main) {
   const { values } = parseArgs({ args: Deno.args, options: { count: { type: "string", default: "500" } } });
   const work = await Deno.makeTempDir({ prefix: "dgw-bench-verify-" });
   try {
+    await Deno.mkdir(`${work}/series`);
     const series = await makeCtSeries(`${work}/series`, { count: Number(values.count) });
     let seriesBytes = 0;
     for (const file of series) seriesBytes += (await Deno.stat(file)).size;

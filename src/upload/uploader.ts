@@ -189,6 +189,7 @@ export class Uploader {
       retryBaseMs: this.#retryBaseMs,
       redact: (text) => this.#redact(text),
       onVerified: () => this.#retention.afterDelivery(),
+      onIdle: () => this.#closeRetired(),
       ...options.verifier,
     });
     this.#progress = new StudyProgressLog((study) => this.#index.studyProgress(study), this.#now);

@@ -73,6 +73,8 @@ export interface VerifierOptions {
   redact?: (text: string) => string;
   /** Called after instances were verified (retention may have work). */
   onVerified?: () => void;
+  /** Called when a pass ends (no query in flight: a replaced transport may be closed). */
+  onIdle?: () => void;
 }
 
 /** The verification loop (see the module documentation). */
@@ -88,6 +90,7 @@ export class Verifier {
   readonly #retryBaseMs: number;
   readonly #redact: (text: string) => string;
   readonly #onVerified: () => void;
+  readonly #onIdle: () => void;
 
   #started = false;
   #stopping = false;
@@ -120,6 +123,7 @@ export class Verifier {
     this.#retryBaseMs = options.retryBaseMs ?? 1_000;
     this.#redact = options.redact ?? ((text) => text);
     this.#onVerified = options.onVerified ?? (() => {});
+    this.#onIdle = options.onIdle ?? (() => {});
   }
 
   /** True while a query is in flight (its transport must stay open). */
@@ -184,6 +188,7 @@ export class Verifier {
       })
       .finally(() => {
         this.#running = null;
+        this.#onIdle();
         if (this.#stopping) return;
         this.#rearm();
       });

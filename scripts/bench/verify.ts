@@ -13,7 +13,7 @@ import { makeCtSeries } from "../harness/data.ts";
 import { delay } from "../harness/process.ts";
 import { type GatewayProcess, startGatewayProcess, timedStorescu } from "./gateway_process.ts";
 import type { BenchContext, Row } from "./report.ts";
-import { startUploadTarget, type UploadTarget, uploadSettings } from "./upload_target.ts";
+import { startUploadTarget, uploadSettings, type UploadTarget } from "./upload_target.ts";
 
 /** Delivered and verified counts in the gateway's index (null while it does not exist yet). */
 function readCounts(dataDir: string): { delivered: number; verified: number } | null {
@@ -118,11 +118,16 @@ export async function benchVerify(context: BenchContext): Promise<void> {
         instances: n,
         bytes: seriesBytes,
         seconds: run.sendSeconds + (run.verifiedAfter ?? run.deliveredAfter),
-        note: `C-STOREs ${run.sendSeconds.toFixed(1)} s; delivered ${run.deliveredAfter.toFixed(2)} s after the ` +
+        note:
+          `C-STOREs ${run.sendSeconds.toFixed(1)} s; delivered ${
+            run.deliveredAfter.toFixed(2)
+          } s after the ` +
           `last C-STORE${
-            run.verifiedAfter === null ? "" : `, verified ${run.verifiedAfter.toFixed(2)} s after it (+${
-              (run.verifiedAfter - run.deliveredAfter).toFixed(2)
-            } s)`
+            run.verifiedAfter === null
+              ? ""
+              : `, verified ${run.verifiedAfter.toFixed(2)} s after it (+${
+                (run.verifiedAfter - run.deliveredAfter).toFixed(2)
+              } s)`
           }; ${run.stow} STOW-RS + ${run.search} QIDO-RS requests`,
       };
       rows.push(row);

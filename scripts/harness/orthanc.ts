@@ -221,7 +221,9 @@ export async function startNginx(
     const location = mode.kind === "proxy"
       ? `
         client_max_body_size ${mode.maxBodyBytes ?? 0};
-        ${mode.searchStatus === undefined ? "" : `if ($request_method = GET) { return ${mode.searchStatus}; }`}
+        ${
+        mode.searchStatus === undefined ? "" : `if ($request_method = GET) { return ${mode.searchStatus}; }`
+      }
         proxy_pass http://127.0.0.1:${options.upstreamPort};
         proxy_http_version 1.1;
         proxy_request_buffering off;

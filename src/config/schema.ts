@@ -354,7 +354,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     min: 0,
     max: 3650,
     doc:
-      "Days a delivered study stays on this PC. 0 keeps it for ever. Undelivered images are never deleted.",
+      "Days a delivered study stays on this PC. 0 keeps it for ever. Images the archive has not confirmed are never deleted.",
     read: (c) => c.upload.retentionDays,
   }),
   row({

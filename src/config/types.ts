@@ -44,9 +44,9 @@ export interface UploadConfig {
   idleTimeoutMs: number;
   /** Longest wait between retries. */
   maxBackoffMs: number;
-  /** Delivered files are deleted after this many days (0 keeps them for ever). */
+  /** Proven files (see `verify`) are deleted this many days after delivery (0 keeps them for ever). */
   retentionDays: number;
-  /** When free disk space falls below this, the oldest delivered files are deleted first. */
+  /** When free disk space falls below this, the oldest proven files (see `verify`) are deleted first. */
   minFreeBytes: number;
   /**
    * What proves an instance is in the archive before its file may be deleted: `"query"` (a QIDO-RS

@@ -83,6 +83,8 @@ export interface StatusInputs {
   /** The upload settings in force. */
   uploadConfig(): UploadConfig;
   queueCounts(): StatusSnapshot["queue"];
+  /** Verified instances and instances found missing in the archive (QIDO-RS). */
+  verificationCounts?(): { verified: number; missingInArchive: number };
   /** Most recent first. */
   recentStudies(limit: number): StudyReading[];
   /** Most recent first. */
@@ -135,7 +137,7 @@ export function createStatusSource(inputs: StatusInputs): StatusSource {
         version: VERSION,
         startedAt: new Date(inputs.startedAt).toISOString(),
         modality: { aeTitle: inputs.aeTitle, port: inputs.dicomPort, addresses, hostname },
-        queue: inputs.queueCounts(),
+        queue: { ...inputs.queueCounts(), ...inputs.verificationCounts?.() },
         studies: inputs.recentStudies(50).map((s) => ({
           studyInstanceUid: s.studyInstanceUid,
           patientName: redactPatient(s.patientName, inputs.logPatientDetails),

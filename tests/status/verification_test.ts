@@ -8,6 +8,10 @@ import { toApiStatus } from "../../src/status/api.ts";
 import { renderMetrics } from "../../src/status/metrics.ts";
 import { renderLive } from "../../src/status/page.ts";
 import { sampleSnapshot } from "./fake_source.ts";
+import { statusInputs } from "../../src/cli/status_inputs.ts";
+import { createStatusSource } from "../../src/status/source.ts";
+import { joinPath } from "../../src/platform/fs.ts";
+import { startTestGateway } from "../support/gateway.ts";
 
 function snapshot(mode: "query" | "response") {
   const s = sampleSnapshot();
@@ -56,4 +60,41 @@ Deno.test("metrics: delivered and verified counts, and the instances missing in 
   assertStringIncludes(text, 'dicom_gateway_instances{state="delivered"} 1240');
   assertStringIncludes(text, "dicom_gateway_instances_verified 1200");
   assertStringIncludes(text, "dicom_gateway_instances_missing_in_archive 3");
+});
+
+Deno.test("the running gateway's index reaches /api/status: verified per study and in the queue totals", async () => {
+  const gateway = await startTestGateway({ aeTitle: "WIRED" });
+  try {
+    const record = (uid: string) =>
+      gateway.index.recordReceived({
+        sopInstanceUid: uid,
+        sopClassUid: "1.2.840.10008.5.1.4.1.1.2",
+        studyInstanceUid: "1.2.3.9",
+        seriesInstanceUid: "1.2.3.9.1",
+        transferSyntaxUid: "1.2.840.10008.1.2.1",
+        path: `x/${uid}.dcm`,
+        size: 10,
+        callingAeTitle: "CT1",
+        receivedAt: Date.now(),
+        patientId: "",
+        patientName: "",
+        modality: "CT",
+        studyDate: "",
+        studyDescription: "",
+        accessionNumber: "",
+      });
+    record("1.2.3.9.1.1");
+    record("1.2.3.9.1.2");
+    const claims = gateway.index.claimBatch({ maxInstances: 10, maxBytes: 1e9 }, Date.now());
+    gateway.index.markDelivered(claims, Date.now());
+    gateway.index.markVerified(claims.slice(0, 1), Date.now());
+    const inputs = statusInputs(gateway, { configPath: joinPath(gateway.dataDir, "settings.toml") });
+    const api = toApiStatus(createStatusSource(inputs).snapshot());
+    const study = api.studies.find((t) => t.studyInstanceUid === "1.2.3.9")!;
+    assertEquals([study.received, study.delivered, study.verified, study.complete], [2, 2, 1, false]);
+    assertEquals([api.queue.delivered, api.queue.verified], [2, 1]);
+    assertEquals(api.upload.verification?.mode, "query");
+  } finally {
+    await gateway.dispose();
+  }
 });

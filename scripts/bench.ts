@@ -6,11 +6,13 @@
  * (c) 8 concurrent associations each sending 1/8 of the series: aggregate rate vs one;
  * (d) the upload: the series uploaded by the gateway through nginx (TLS) to Orthanc's DICOMweb
  *     STOW-RS, against `curl` posting one pre-built multipart body of the same instances, and
- *     the lag from the last C-STORE response to the last instance present in Orthanc.
+ *     the lag from the last C-STORE response to the last instance present in Orthanc;
+ * (e) verification: the pipelined upload with verify = "response" and "query": seconds from the
+ *     last C-STORE to delivered and to verified, and the STOW-RS / QIDO-RS requests.
  * It prints a Markdown table (also written to bench-out/results.md) and never asserts timings.
  *
  * This file is the runner: each scenario lives in scripts/bench/ (receive.ts, large_instance.ts,
- * receive_concurrent.ts, upload.ts, pipeline.ts), on the harness the tests use (scripts/harness/).
+ * receive_concurrent.ts, upload.ts, pipeline.ts, verify.ts), on the harness the tests use (scripts/harness/).
  *
  * Every DCMTK tool and Orthanc run with TCP_NODELAY=1 (they leave Nagle on otherwise and each
  * instance then costs ~40 ms). The gateway runs as a child process (`deno run -A main.ts …`);
@@ -21,7 +23,7 @@
  * --skip-upload, --skip-large, --keep (keep the temporary folder), --out DIR,
  * --gateway-entry FILE (default main.ts; scripts/bench_gateway.ts runs startGateway without the CLI),
  * --no-check (pass --no-check to `deno run` for the gateway), --only LIST (comma-separated scenarios
- * to run: receive, large, concurrent, upload, pipeline; default all).
+ * to run: receive, large, concurrent, upload, pipeline, verify; default all).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -31,13 +33,14 @@ import { requireTools } from "./harness/tools.ts";
 import { setGatewayLaunch } from "./bench/gateway_process.ts";
 import { benchLargeInstance } from "./bench/large_instance.ts";
 import { benchPipeline } from "./bench/pipeline.ts";
+import { benchVerify } from "./bench/verify.ts";
 import { benchReceive } from "./bench/receive.ts";
 import { benchReceiveConcurrent } from "./bench/receive_concurrent.ts";
 import { type BenchContext, ratioLines, type Row, table, versions } from "./bench/report.ts";
 import { benchUpload } from "./bench/upload.ts";
 
 /** The scenarios, in the order they run (`--only` picks some). */
-const SCENARIOS = ["receive", "large", "concurrent", "upload", "pipeline"] as const;
+const SCENARIOS = ["receive", "large", "concurrent", "upload", "pipeline", "verify"] as const;
 type Scenario = typeof SCENARIOS[number];
 
 interface Options {
@@ -171,6 +174,10 @@ async function main(): Promise<number> {
         await benchUpload(context, { queuedDataDir: queuedExists ? queued : undefined });
       }
       if (options.only.has("pipeline")) await benchPipeline(context);
+      if (options.only.has("verify")) {
+        console.error('Verification: pipelined with verify = "response", then "query"…');
+        await benchVerify(context);
+      }
     }
   } finally {
     if (options.keep) console.error(`Kept ${work}`);

@@ -13,6 +13,8 @@ export interface UploadTarget {
   caFile: string;
   username: string;
   password: string;
+  /** nginx's access log: one line per request that reached the archive. */
+  accessLog: string;
   countInstances(): Promise<number>;
   stop(): Promise<void>;
 }
@@ -25,6 +27,7 @@ export async function startUploadTarget(): Promise<UploadTarget> {
     caFile: central.ca.caCertPath,
     username: central.username,
     password: central.password,
+    accessLog: `${central.dir}/nginx/access.log`,
     async countInstances() {
       const response = await fetch(`${central.orthanc.restUrl}/statistics`);
       return ((await response.json()) as { CountInstances: number }).CountInstances;

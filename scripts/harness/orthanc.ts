@@ -169,7 +169,12 @@ export async function startOrthanc(dir: string): Promise<Orthanc> {
 
 /** How nginx answers /dicom-web/ requests. */
 export type NginxMode =
-  | { kind: "proxy"; maxBodyBytes?: number }
+  | {
+    kind: "proxy";
+    maxBodyBytes?: number;
+    /** Answer every GET (QIDO-RS searches) with this status instead of proxying it; uploads pass. */
+    searchStatus?: number;
+  }
   | { kind: "status"; status: number; retryAfterSeconds?: number };
 
 /** nginx in front of Orthanc. */
@@ -216,6 +221,9 @@ export async function startNginx(
     const location = mode.kind === "proxy"
       ? `
         client_max_body_size ${mode.maxBodyBytes ?? 0};
+        ${
+        mode.searchStatus === undefined ? "" : `if ($request_method = GET) { return ${mode.searchStatus}; }`
+      }
         proxy_pass http://127.0.0.1:${options.upstreamPort};
         proxy_http_version 1.1;
         proxy_request_buffering off;

@@ -17,7 +17,7 @@ import { diskSpace } from "../status/disk.ts";
 import { formatBytes } from "../status/api.ts";
 import { studiesSuffixProblem } from "../dicomweb_url.ts";
 import { describeNetworkError, environmentProxy } from "../upload/http.ts";
-import { probeConnection } from "../upload/probe.ts";
+import { probeConnection, probeInstanceSearch } from "../upload/probe.ts";
 
 /** The outcome of one check. */
 export interface CheckResult {
@@ -497,6 +497,47 @@ export async function checkCredentials(
   }
 }
 
+/**
+ * Does the archive answer the verifier's search (QIDO-RS at the instance level of a series,
+ * PS3.18 §10.6) with the configured credentials? Asked only with `upload.verify = "query"`; the
+ * answer is read by the verifier's own parser, so a ✔ here means verification will work. A web
+ * page, a 400, a redirect, 401/403 or 404 is a ✘ with why and what to do.
+ */
+export async function checkVerificationSearch(
+  upload: Config["upload"],
+  options: { timeoutMs?: number } = {},
+): Promise<CheckResult> {
+  if (upload.verify === "response") {
+    return {
+      ok: true,
+      title:
+        'Delivery proof: the upload answer only (verify = "response"); the archive is not asked to confirm',
+    };
+  }
+  const probe = await probeInstanceSearch(upload, { timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+  if (probe.ok) {
+    return {
+      ok: true,
+      title: `The archive answers the searches that verify each delivery (QIDO-RS, ${probe.statusLine})`,
+    };
+  }
+  const fix = probe.kind === "credentials"
+    ? "the archive must let this sign-in search (QIDO-RS) as well as store (STOW-RS); ask its administrator."
+    : probe.kind === "not-found"
+    ? 'if the archive offers no DICOMweb search (QIDO-RS), set verify = "response" in [upload]: the upload ' +
+      "answer is then the only proof, and local copies are deleted on it."
+    : "use the archive's DICOMweb root, e.g. https://server/dicom-web; until its searches answer, nothing is " +
+      "verified and no local copy is deleted.";
+  return {
+    ok: false,
+    title: `The archive does not answer the searches that verify each delivery${
+      probe.statusLine ? ` (${probe.statusLine})` : ""
+    }`,
+    detail: probe.message,
+    fix,
+  };
+}
+
 function displayTarget(url: string): string {
   try {
     const u = new URL(url);
@@ -618,6 +659,7 @@ export async function runDoctor(config: Config, options: DoctorOptions = {}): Pr
         const creds = await checkCredentials(up, { timeoutMs });
         report(creds.result);
         serverDate = creds.serverDate;
+        if (creds.result.ok) report(await checkVerificationSearch(up, { timeoutMs }));
       }
     }
   }

@@ -33,6 +33,7 @@ export function statusInputs(gateway: Gateway, options: StatusInputsOptions): St
     uploadHealth: () => gateway.uploader.health(),
     uploadConfig: () => gateway.uploadConfig(),
     queueCounts: () => gateway.index.counts(),
+    verificationCounts: () => gateway.index.verificationCounts(),
     recentStudies: (limit) => gateway.index.recentStudies(limit),
     failures: (limit) => gateway.index.failures(limit),
     associations: () => gateway.associations,

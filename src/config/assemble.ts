@@ -5,7 +5,7 @@
  * @module
  */
 import { joinPath } from "../platform/fs.ts";
-import { type Config, defaultConfig, type UploadAuth } from "./types.ts";
+import { type Config, defaultConfig, type UploadAuth, type VerifyMode } from "./types.ts";
 import { AUTH_FIELDS, CONFIG_KEYS, envName, flagName, keyId, KEYS_BY_ID } from "./schema.ts";
 import type { Merged } from "./origin.ts";
 
@@ -80,6 +80,7 @@ export function assemble(merged: Merged, baseDir: string, configFile: string, pr
       maxBackoffMs: n("upload.max_backoff_ms"),
       retentionDays: n("upload.retention_days"),
       minFreeBytes: n("upload.min_free_bytes"),
+      verify: s("upload.verify") as VerifyMode,
     },
     alerts: {
       webhookUrl: s("alerts.webhook_url"),

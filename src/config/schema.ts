@@ -39,7 +39,8 @@ export type ConfigKind =
   | "text"
   | "headerName"
   | "secret"
-  | "authKind";
+  | "authKind"
+  | "verifyMode";
 
 /** A value as read from TOML, the environment or a flag, after checking. */
 export type ConfigValue = string | number | boolean | string[];
@@ -79,6 +80,9 @@ export function envName(key: Pick<ConfigKey, "cliName">): string {
 export function flagName(key: Pick<ConfigKey, "cliName" | "secret">): string | null {
   return key.secret ? null : `--${key.cliName}`;
 }
+
+/** The `upload.verify` values (how delivery is proven before retention may delete a file). */
+export const VERIFY_MODES = ["query", "response"] as const;
 
 /** Upload authentication kinds; `auto` picks the kind from the credentials filled in. */
 export const AUTH_KINDS = ["auto", "none", "basic", "bearer", "header", "oauth2"] as const;
@@ -417,7 +421,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     min: 0,
     max: 3650,
     doc:
-      "Days a delivered study stays on this PC. 0 keeps it for ever. Undelivered images are never deleted.",
+      "Days a delivered study stays on this PC. 0 keeps it for ever. Images the archive has not confirmed are never deleted.",
     read: (c) => c.upload.retentionDays,
   }),
   row({
@@ -429,6 +433,15 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     max: Number.MAX_SAFE_INTEGER,
     doc: 'Below this free disk space the oldest delivered studies are deleted early, e.g. "2 GiB".',
     read: (c) => c.upload.minFreeBytes,
+  }),
+  row({
+    section: "upload",
+    name: "verify",
+    cliName: "upload-verify",
+    kind: "verifyMode",
+    doc: 'How delivery is proven before a local copy may be deleted: "query" asks the archive (QIDO-RS) ' +
+      'whether it lists each image; "response" trusts the upload answer alone (archives without QIDO-RS).',
+    read: (c) => c.upload.verify,
   }),
   row({
     section: "upload.auth",

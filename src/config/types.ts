@@ -44,10 +44,15 @@ export interface UploadConfig {
   idleTimeoutMs: number;
   /** Longest wait between retries. */
   maxBackoffMs: number;
-  /** Delivered files are deleted after this many days (0 keeps them for ever). */
+  /** Proven files (see `verify`) are deleted this many days after delivery (0 keeps them for ever). */
   retentionDays: number;
-  /** When free disk space falls below this, the oldest delivered files are deleted first. */
+  /** When free disk space falls below this, the oldest proven files (see `verify`) are deleted first. */
   minFreeBytes: number;
+  /**
+   * What proves an instance is in the archive before its file may be deleted: `"query"` (a QIDO-RS
+   * search lists it, PS3.18 §10.6) or `"response"` (the STOW-RS answer listing it is the only proof).
+   */
+  verify: VerifyMode;
 }
 
 /** Push alerts to a person: a webhook (Slack/Teams-style incoming webhook or any JSON receiver). */
@@ -67,6 +72,9 @@ export interface AlertsConfig {
   /** Hour of the day (this PC's time, 0–23) the heartbeat is sent. */
   heartbeatHour: number;
 }
+
+/** The `upload.verify` values: how delivery is proven (see {@link UploadConfig.verify}). */
+export type VerifyMode = "query" | "response";
 
 /** The whole configuration. */
 export interface Config {
@@ -145,6 +153,7 @@ export function defaultConfig(baseDir: string): Config {
       maxBackoffMs: 300_000,
       retentionDays: 7,
       minFreeBytes: 2 * 1024 * 1024 * 1024,
+      verify: "query",
     },
     alerts: {
       webhookUrl: "",

@@ -6,7 +6,7 @@
  */
 import { isIpv4, isIpv6, isLoopbackAddress, parseAddressRange, parsePeerAddress } from "../net/ip.ts";
 import { studiesSuffixProblem } from "../dicomweb_url.ts";
-import { AUTH_KINDS, type ConfigKey, type ConfigValue } from "./schema.ts";
+import { AUTH_KINDS, type ConfigKey, type ConfigValue, VERIFY_MODES } from "./schema.ts";
 
 /** The outcome of checking one value: the value to use, or what is allowed. */
 export type Checked = { ok: true; value: ConfigValue } | {
@@ -248,6 +248,12 @@ export function checkValue(key: ConfigKey, raw: unknown, text: boolean): Checked
       return (AUTH_KINDS as readonly string[]).includes(k)
         ? { ok: true, value: k }
         : { ok: false, allowed: AUTH_KINDS.map((a) => `"${a}"`).join(", ") };
+    }
+    case "verifyMode": {
+      const mode = raw.trim().toLowerCase();
+      return (VERIFY_MODES as readonly string[]).includes(mode)
+        ? { ok: true, value: mode }
+        : { ok: false, allowed: VERIFY_MODES.map((m) => `"${m}"`).join(" or ") };
     }
     default:
       return { ok: false, allowed: "a valid value" };

@@ -35,6 +35,26 @@ export interface StudySummary {
   firstReceivedAt: string;
   lastReceivedAt: string;
   lastError: string | null;
+  /** Delivered and listed by the archive's QIDO-RS answer (a subset of `delivered`). */
+  verified?: number;
+  /** Found missing in the archive after delivery (being re-checked or sent again). */
+  missingInArchive?: number;
+  /**
+   * Every received instance proven in the archive: verified (`upload.verify = "query"`), or
+   * delivered when the STOW-RS answer is the only proof (`"response"`). Set by {@link toApiStatus}.
+   */
+  complete?: boolean;
+}
+
+/** Verification by query (PS3.18 §10.6 QIDO-RS) beside the uploads. */
+export interface VerificationView {
+  /** "query": the archive is asked; "response": the STOW-RS answer is the only proof. */
+  mode: "query" | "response";
+  /** ISO 8601. */
+  lastVerifiedAt: string | null;
+  /** Why verification proves nothing at the moment, in plain words; null when it works. */
+  problem: string | null;
+  problemAt: string | null;
 }
 
 /** An instance the central server refused, with its reason. */
@@ -73,6 +93,8 @@ export interface UploadHealth {
    * certificate, or the wrong certificate for the server), in plain words; null when none.
    */
   settingsProblem: { title: string; fix: string } | null;
+  /** How delivery is proven and whether the archive's searches answer. */
+  verification?: VerificationView;
 }
 
 /** The destination as the settings form shows it: no secrets, only whether one is stored. */
@@ -110,7 +132,17 @@ export interface StatusSnapshot {
   /** ISO 8601. */
   startedAt: string;
   modality: { aeTitle: string; port: number; addresses: ModalityAddress[]; hostname: string };
-  queue: { pending: number; sending: number; delivered: number; failed: number; bytesPending: number };
+  queue: {
+    pending: number;
+    sending: number;
+    delivered: number;
+    failed: number;
+    bytesPending: number;
+    /** Delivered and verified in the archive. */
+    verified?: number;
+    /** Found missing in the archive after delivery. */
+    missingInArchive?: number;
+  };
   /** Most recent first. */
   studies: StudySummary[];
   /** Most recent first. */
@@ -180,6 +212,8 @@ const numOrNull = (v: unknown): number | null => (typeof v === "number" && Numbe
  * dropped, and the upload URL loses any credentials.
  */
 export function toApiStatus(s: StatusSnapshot): StatusSnapshot {
+  const verification = s.upload.verification;
+  const mode = verification?.mode === "response" ? "response" : "query";
   return {
     version: str(s.version),
     startedAt: str(s.startedAt),
@@ -200,6 +234,10 @@ export function toApiStatus(s: StatusSnapshot): StatusSnapshot {
       delivered: num(s.queue.delivered),
       failed: num(s.queue.failed),
       bytesPending: num(s.queue.bytesPending),
+      ...(s.queue.verified === undefined ? {} : {
+        verified: num(s.queue.verified),
+        missingInArchive: num(s.queue.missingInArchive),
+      }),
     },
     studies: s.studies.map((t) => ({
       studyInstanceUid: str(t.studyInstanceUid),
@@ -215,6 +253,11 @@ export function toApiStatus(s: StatusSnapshot): StatusSnapshot {
       firstReceivedAt: str(t.firstReceivedAt),
       lastReceivedAt: str(t.lastReceivedAt),
       lastError: strOrNull(t.lastError),
+      ...(t.verified === undefined ? {} : {
+        verified: num(t.verified),
+        missingInArchive: num(t.missingInArchive),
+        complete: isStudyComplete(t, mode),
+      }),
     })),
     failures: s.failures.map((f) => ({
       sopInstanceUid: str(f.sopInstanceUid),
@@ -241,6 +284,14 @@ export function toApiStatus(s: StatusSnapshot): StatusSnapshot {
       settingsProblem: s.upload.settingsProblem
         ? { title: str(s.upload.settingsProblem.title), fix: str(s.upload.settingsProblem.fix) }
         : null,
+      ...(verification === undefined ? {} : {
+        verification: {
+          mode,
+          lastVerifiedAt: strOrNull(verification.lastVerifiedAt),
+          problem: strOrNull(verification.problem),
+          problemAt: strOrNull(verification.problemAt),
+        },
+      }),
     },
     associations: {
       active: num(s.associations.active),
@@ -266,6 +317,30 @@ export function toApiStatus(s: StatusSnapshot): StatusSnapshot {
       secretStored: s.settings.secretStored === true,
     },
   };
+}
+
+/**
+ * A study is complete only when every received instance is proven in the archive: verified by
+ * query, or — with `verify = "response"` — delivered (the STOW-RS answer is the only proof).
+ */
+export function isStudyComplete(
+  t: Pick<StudySummary, "received" | "delivered" | "verified">,
+  mode: VerificationView["mode"],
+): boolean {
+  const proven = mode === "response" ? num(t.delivered) : num(t.verified);
+  return num(t.received) > 0 && proven === num(t.received);
+}
+
+/**
+ * The verification part of a study's counts: "118 verified in the archive", or, with
+ * `verify = "response"`, "the upload answer is the only proof".
+ */
+export function verificationText(
+  t: Pick<StudySummary, "received" | "delivered" | "verified">,
+  mode: VerificationView["mode"],
+): string {
+  if (mode === "response") return "the upload answer is the only proof";
+  return `${num(t.verified)} verified in the archive`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -60,6 +60,18 @@ export function renderMetrics(s: StatusSnapshot): string {
     [{ state: "delivered" }, s.queue.delivered],
     [{ state: "failed" }, s.queue.failed],
   ]);
+  metric(
+    "dicom_gateway_instances_verified",
+    "gauge",
+    "Delivered instances the archive's QIDO-RS search lists (verified; a subset of delivered).",
+    [[{}, s.queue.verified ?? 0]],
+  );
+  metric(
+    "dicom_gateway_instances_missing_in_archive",
+    "gauge",
+    "Delivered instances the archive's QIDO-RS search did not list (re-checked or sent again).",
+    [[{}, s.queue.missingInArchive ?? 0]],
+  );
   metric("dicom_gateway_bytes_pending", "gauge", "Bytes of instances not yet delivered.", [[
     {},
     s.queue.bytesPending,

@@ -10,11 +10,13 @@
 import {
   formatBytes,
   headline,
+  isStudyComplete,
   shortTime,
   type StatusSnapshot,
   type StudySummary,
   toApiStatus,
   uploadStateText,
+  verificationText,
 } from "./api.ts";
 import { addressKindText, kindOf } from "../net/interfaces.ts";
 
@@ -78,6 +80,20 @@ function progressBar(t: Pick<StudySummary, "received" | "delivered" | "failed">)
   `;
 }
 
+/** " · 118 verified in the archive" (" — complete" when all are), and the "missing in the archive" marker. */
+function verificationCell(t: StudySummary, mode: "query" | "response"): SafeHtml | string {
+  if (t.verified === undefined) return "";
+  const done = isStudyComplete(t, mode) ? " — complete" : "";
+  const missing = t.missingInArchive ?? 0;
+  return html`
+    · <span class="n-verified">${verificationText(t, mode)}${done}</span>${missing > 0
+      ? html`
+        · <span class="n-missing error">${missing} missing in the archive</span>
+      `
+      : ""}
+  `;
+}
+
 function studyRows(s: StatusSnapshot, now: Date): SafeHtml {
   if (s.studies.length === 0) {
     return html`
@@ -103,7 +119,9 @@ function studyRows(s: StatusSnapshot, now: Date): SafeHtml {
               ? html`, <span class="n-failed">${t.failed} failed</span>`
               : ""}${t.pending > 0
               ? html`, <span class="n-pending">${t.pending} waiting</span>`
-              : ""}</div>${t.lastError ? html`<div class="error">${t.lastError}</div>` : ""}</td>
+              : ""}${verificationCell(t, s.upload.verification?.mode ?? "query")}</div>${t.lastError
+              ? html`<div class="error">${t.lastError}</div>`
+              : ""}</td>
           <td>${t.failed > 0
             ? html`<button type="button" data-action="retry" data-study="${t.studyInstanceUid}">Retry</button>`
             : ""}</td>

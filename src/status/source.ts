@@ -35,6 +35,13 @@ export interface UploaderReading {
   lastErrorAt: number | null;
   nextRetryAt: number | null;
   inFlight: number;
+  /** Verification by query (times in ms since the epoch). */
+  verification?: {
+    mode: "query" | "response";
+    lastVerifiedAt: number | null;
+    problem: string | null;
+    problemAt: number | null;
+  };
 }
 
 /** One recent study as the queue index reports it (times in milliseconds since the epoch). */
@@ -53,6 +60,8 @@ export interface StudyReading {
   firstReceivedAt: number;
   lastReceivedAt: number;
   lastError: string | null;
+  verified?: number;
+  missingInArchive?: number;
 }
 
 /** One refused instance as the queue index reports it (`at` in milliseconds since the epoch). */
@@ -81,6 +90,8 @@ export interface StatusInputs {
   /** The upload settings in force. */
   uploadConfig(): UploadConfig;
   queueCounts(): StatusSnapshot["queue"];
+  /** Verified instances and instances found missing in the archive (QIDO-RS). */
+  verificationCounts?(): { verified: number; missingInArchive: number };
   /** Most recent first. */
   recentStudies(limit: number): StudyReading[];
   /** Most recent first. */
@@ -154,7 +165,7 @@ export function createStatusSource(inputs: StatusInputs): StatusSource {
         version: VERSION,
         startedAt: new Date(inputs.startedAt).toISOString(),
         modality: { aeTitle: inputs.aeTitle, port: inputs.dicomPort, addresses, hostname },
-        queue: inputs.queueCounts(),
+        queue: { ...inputs.queueCounts(), ...inputs.verificationCounts?.() },
         studies: inputs.recentStudies(50).map((s) => ({
           studyInstanceUid: s.studyInstanceUid,
           patientName: redactPatient(s.patientName, inputs.logPatientDetails),
@@ -169,6 +180,8 @@ export function createStatusSource(inputs: StatusInputs): StatusSource {
           firstReceivedAt: new Date(s.firstReceivedAt).toISOString(),
           lastReceivedAt: new Date(s.lastReceivedAt).toISOString(),
           lastError: s.lastError,
+          ...(s.verified === undefined ? {} : { verified: s.verified }),
+          ...(s.missingInArchive === undefined ? {} : { missingInArchive: s.missingInArchive }),
         })),
         failures: inputs.failures(50).map((f) => ({ ...f, at: new Date(f.at).toISOString() })),
         disk: { dataDir: inputs.dataDir, ...disk, minFreeBytes: uploadConfig.minFreeBytes },
@@ -183,6 +196,13 @@ export function createStatusSource(inputs: StatusInputs): StatusSource {
           nextRetryAt: iso(upload.nextRetryAt),
           inFlight: upload.inFlight,
           settingsProblem: fileProblem ? { title: fileProblem.message, fix: fileProblem.fix } : null,
+          ...(upload.verification === undefined ? {} : {
+            verification: {
+              ...upload.verification,
+              lastVerifiedAt: iso(upload.verification.lastVerifiedAt),
+              problemAt: iso(upload.verification.problemAt),
+            },
+          }),
         },
         associations: { ...inputs.associations() },
         settings: settingsView(uploadConfig.url, uploadConfig.auth, uploadConfig.caFile),

@@ -15,10 +15,23 @@
  *
  * Instance life cycle (column `status`):
  * ```
- * pending ──claim──▶ sending ──server confirmed──▶ delivered ──retention──▶ (file purged, row kept)
- *    ▲                  │ ──server rejected──▶ failed ──retryFailed──▶ pending
- *    └──retryable / crash (requeueSending)──┘
+ * pending ──claim──▶ sending ──server confirmed──▶ delivered ──QIDO-RS lists it──▶ delivered + verified_at
+ *    ▲                  │ ──server rejected──▶ failed ──retryFailed──▶ pending        │
+ *    └──retryable / crash (requeueSending)──┘                                        retention
+ *    └──────── not listed by the archive after the spaced re-queries ◀── delivered    ▼
+ *                                                                       (file purged, row kept)
  * ```
+ * Verification is a column, not a status: `verified_at` is set on a delivered row when the
+ * archive's QIDO-RS answer lists it (PS3.18 §10.6), so every query that counts "delivered" stays
+ * right (verified instances are delivered ones). `verify_due_at` / `verify_misses` schedule the
+ * re-queries of an instance the archive did not list yet, and `missing_at` remembers that the
+ * archive was found without it (cleared when it is verified or re-received).
+ *
+ * Verification marks and crashes: retention (with `verify = "query"`) deletes only rows whose
+ * `verified_at` is set, and {@linkcode QueueIndex.markVerified} commits with `synchronous=FULL`,
+ * so a mark retention acts on is on disk. A mark lost to a crash leaves the row delivered and
+ * unverified: it is queried again, never deleted on a weaker signal. A row lost altogether is
+ * re-indexed from its file as pending and sent again (the archive answers it as already stored).
  * A re-received instance (same SOP Instance UID) replaces its row, goes back to pending with
  * attempts 0 and a new `generation`; settling a claim whose generation is stale changes nothing,
  * so an in-flight send of the old file can never mark the new file delivered.
@@ -56,9 +69,18 @@ export type InstanceStatus = "pending" | "sending" | "delivered" | "failed";
 export interface QueueCounts {
   pending: number;
   sending: number;
+  /** Delivered instances, verified ones included. */
   delivered: number;
   failed: number;
   bytesPending: number;
+}
+
+/** Verification totals (see {@linkcode QueueIndex.verificationCounts}). */
+export interface VerificationCounts {
+  /** Delivered instances the archive's QIDO-RS answer listed (a subset of "delivered"). */
+  verified: number;
+  /** Instances the archive was found not to hold after their delivery (being re-checked or re-sent). */
+  missingInArchive: number;
 }
 
 /** One study as the status page shows it. */
@@ -75,7 +97,12 @@ export interface StudySummary {
   lastReceivedAt: number;
   /** Instances received (each SOP instance once, whatever its state). */
   received: number;
+  /** Delivered, verified ones included. */
   delivered: number;
+  /** Delivered and listed by the archive's QIDO-RS answer. */
+  verified: number;
+  /** Found missing in the archive after delivery (re-checked or re-sent). */
+  missingInArchive: number;
   failed: number;
   /** Pending or being sent. */
   pending: number;
@@ -130,9 +157,34 @@ export interface SupersededFile {
 export interface StudyProgress {
   received: number;
   delivered: number;
+  verified: number;
   failed: number;
   pending: number;
 }
+
+/** A series with delivered instances waiting for verification (see {@linkcode QueueIndex.seriesToVerify}). */
+export interface SeriesToVerify {
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+}
+
+/** A delivered, not yet verified instance of a series, as the verifier compares it. */
+export interface UnverifiedInstance {
+  sopInstanceUid: string;
+  generation: number;
+  /** Queries since its delivery that did not list it. */
+  verifyMisses: number;
+  /** When it is next due for a query (ms since the epoch). */
+  verifyDueAt: number;
+}
+
+/** An instance the archive did not list: re-query at `recheckAt`, or (null) send it again. */
+export interface NotListed extends ClaimRef {
+  recheckAt: number | null;
+}
+
+/** Which proof retention requires before deleting a file (`upload.verify`). */
+export type DeletionProof = "query" | "response";
 
 /** Limits for one batch (one STOW-RS request). */
 export interface BatchLimits {
@@ -157,7 +209,15 @@ export function planBatch<T extends { size: number }>(candidates: readonly T[], 
   return chosen;
 }
 
-const SCHEMA_VERSION = "1";
+const SCHEMA_VERSION = "2";
+
+/** Columns added by schema version 2 (verified delivery); added to an index of version 1 on open. */
+const VERIFY_COLUMNS: readonly [name: string, definition: string][] = [
+  ["verified_at", "INTEGER"],
+  ["verify_due_at", "INTEGER NOT NULL DEFAULT 0"],
+  ["verify_misses", "INTEGER NOT NULL DEFAULT 0"],
+  ["missing_at", "INTEGER"],
+];
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS instances (
@@ -178,7 +238,11 @@ CREATE TABLE IF NOT EXISTS instances (
   delivered_at INTEGER,
   failed_at INTEGER,
   failure_reason TEXT,
-  purged_at INTEGER
+  purged_at INTEGER,
+  verified_at INTEGER,
+  verify_due_at INTEGER NOT NULL DEFAULT 0,
+  verify_misses INTEGER NOT NULL DEFAULT 0,
+  missing_at INTEGER
 ) STRICT;
 CREATE INDEX IF NOT EXISTS instances_queue ON instances (status, next_attempt_at, received_at);
 CREATE INDEX IF NOT EXISTS instances_study ON instances (study_instance_uid, status);
@@ -225,6 +289,35 @@ function nullableText(row: Row, column: string): string | null {
 }
 
 /**
+ * Brings an index written by an earlier version up to date: adds the verification columns it lacks
+ * (`ALTER TABLE … ADD COLUMN`, one transaction) and the index the verifier reads. Existing rows keep
+ * their state; delivered ones are unverified, so they are queried before retention may delete them.
+ */
+function migrate(db: DatabaseSync): void {
+  const columns = new Set(
+    (db.prepare("PRAGMA table_info(instances)").all() as Row[]).map((row) => text(row, "name")),
+  );
+  const missing = VERIFY_COLUMNS.filter(([name]) => !columns.has(name));
+  if (missing.length > 0) {
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      for (const [name, definition] of missing) {
+        db.exec(`ALTER TABLE instances ADD COLUMN ${name} ${definition}`);
+      }
+      db.exec("COMMIT");
+    } catch (error) {
+      db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+  db.exec(
+    `CREATE INDEX IF NOT EXISTS instances_unverified ON instances (study_instance_uid, series_instance_uid)
+     WHERE status = 'delivered' AND verified_at IS NULL AND purged_at IS NULL`,
+  );
+  db.exec("CREATE INDEX IF NOT EXISTS instances_series ON instances (series_instance_uid, status)");
+}
+
+/**
  * The queue index over one SQLite file. All methods are synchronous (node:sqlite) and each write is
  * one transaction, committed before the method returns (see the module note on durability).
  */
@@ -246,8 +339,9 @@ export class QueueIndex {
       db.exec("PRAGMA busy_timeout = 10000");
       db.exec("PRAGMA foreign_keys = ON");
       db.exec(SCHEMA);
+      migrate(db);
       const index = new QueueIndex(db);
-      if (index.getState("schema.version") === undefined) index.setState("schema.version", SCHEMA_VERSION);
+      index.setState("schema.version", SCHEMA_VERSION);
       return index;
     } catch (error) {
       db.close();
@@ -365,7 +459,8 @@ export class QueueIndex {
            transfer_syntax_uid = excluded.transfer_syntax_uid, path = excluded.path, size = excluded.size,
            calling_ae_title = excluded.calling_ae_title, received_at = excluded.received_at,
            status = 'pending', generation = instances.generation + 1, attempts = 0, next_attempt_at = 0,
-           last_error = NULL, delivered_at = NULL, failed_at = NULL, failure_reason = NULL, purged_at = NULL`,
+           last_error = NULL, delivered_at = NULL, failed_at = NULL, failure_reason = NULL, purged_at = NULL,
+           verified_at = NULL, verify_due_at = 0, verify_misses = 0, missing_at = NULL`,
         instance.sopInstanceUid,
         instance.sopClassUid,
         instance.studyInstanceUid,
@@ -482,6 +577,17 @@ export class QueueIndex {
     return counts;
   }
 
+  /** Verified instances, and instances found missing in the archive (not failed ones). */
+  verificationCounts(): VerificationCounts {
+    const row = this.#get(
+      `SELECT sum(status = 'delivered' AND verified_at IS NOT NULL) AS verified,
+         sum(status <> 'failed' AND missing_at IS NOT NULL) AS missing FROM instances`,
+    );
+    return row === undefined
+      ? { verified: 0, missingInArchive: 0 }
+      : { verified: num(row, "verified"), missingInArchive: num(row, "missing") };
+  }
+
   /** The `limit` studies most recently received into, newest first, with per-study counts. */
   recentStudies(limit: number): StudySummary[] {
     const rows = this.#all(
@@ -489,6 +595,10 @@ export class QueueIndex {
          (SELECT count(*) FROM instances i WHERE i.study_instance_uid = s.study_instance_uid) AS received,
          (SELECT count(*) FROM instances i WHERE i.study_instance_uid = s.study_instance_uid
             AND i.status = 'delivered') AS delivered,
+         (SELECT count(*) FROM instances i WHERE i.study_instance_uid = s.study_instance_uid
+            AND i.status = 'delivered' AND i.verified_at IS NOT NULL) AS verified,
+         (SELECT count(*) FROM instances i WHERE i.study_instance_uid = s.study_instance_uid
+            AND i.status <> 'failed' AND i.missing_at IS NOT NULL) AS missing,
          (SELECT count(*) FROM instances i WHERE i.study_instance_uid = s.study_instance_uid
             AND i.status = 'failed') AS failed,
          (SELECT count(*) FROM instances i WHERE i.study_instance_uid = s.study_instance_uid
@@ -511,6 +621,8 @@ export class QueueIndex {
       lastReceivedAt: num(row, "last_received_at"),
       received: num(row, "received"),
       delivered: num(row, "delivered"),
+      verified: num(row, "verified"),
+      missingInArchive: num(row, "missing"),
       failed: num(row, "failed"),
       pending: num(row, "pending"),
       lastError: nullableText(row, "last_error"),
@@ -522,13 +634,15 @@ export class QueueIndex {
     const row = this.#get(
       `SELECT count(*) AS received,
          sum(status = 'delivered') AS delivered, sum(status = 'failed') AS failed,
+         sum(status = 'delivered' AND verified_at IS NOT NULL) AS verified,
          sum(status IN ('pending', 'sending')) AS pending
        FROM instances WHERE study_instance_uid = ?`,
       studyInstanceUid,
     );
-    return row === undefined ? { received: 0, delivered: 0, failed: 0, pending: 0 } : {
+    return row === undefined ? { received: 0, delivered: 0, verified: 0, failed: 0, pending: 0 } : {
       received: num(row, "received"),
       delivered: num(row, "delivered"),
+      verified: num(row, "verified"),
       failed: num(row, "failed"),
       pending: num(row, "pending"),
     };
@@ -651,8 +765,10 @@ export class QueueIndex {
     this.#transaction(() => {
       for (const claim of claims) {
         changed += this.#run(
-          `UPDATE instances SET status = 'delivered', delivered_at = ?, last_error = NULL
+          `UPDATE instances SET status = 'delivered', delivered_at = ?, last_error = NULL,
+             verified_at = NULL, verify_due_at = ?, verify_misses = 0
            WHERE sop_instance_uid = ? AND generation = ? AND status = 'sending'`,
+          at,
           at,
           claim.sopInstanceUid,
           claim.generation,
@@ -721,14 +837,20 @@ export class QueueIndex {
 
   /**
    * Delivered instances whose file is still on disk, oldest delivery first; `deliveredBefore`
-   * restricts to deliveries before that time.
+   * restricts to deliveries before that time. With `proof: "query"` (the default) only verified
+   * instances are candidates: the archive's QIDO-RS answer listed them.
    */
-  purgeCandidates(options: { deliveredBefore?: number; limit: number }): PurgeCandidate[] {
+  purgeCandidates(
+    options: { deliveredBefore?: number; limit: number; proof?: DeletionProof },
+  ): PurgeCandidate[] {
+    const verifiedOnly = (options.proof ?? "query") === "query" ? 1 : 0;
     return this.#all(
       `SELECT sop_instance_uid, generation, path, size, delivered_at FROM instances
        WHERE status = 'delivered' AND purged_at IS NULL AND delivered_at < ?
+         AND (? = 0 OR verified_at IS NOT NULL)
        ORDER BY delivered_at, rowid LIMIT ?`,
       options.deliveredBefore ?? Number.MAX_SAFE_INTEGER,
+      verifiedOnly,
       Math.max(0, Math.floor(options.limit)),
     ).map((row) => ({
       sopInstanceUid: text(row, "sop_instance_uid"),
@@ -740,17 +862,152 @@ export class QueueIndex {
   }
 
   /**
-   * True if the instance is still delivered, unpurged and of this generation, and no undelivered row
-   * uses the same path (checked right before deleting its file).
+   * True if the instance is still delivered (and, with `proof: "query"`, the default, verified),
+   * unpurged and of this generation, and no row that is not so uses the same path (checked right
+   * before deleting its file).
    */
-  isPurgeable(claim: ClaimRef): boolean {
+  isPurgeable(claim: ClaimRef, proof: DeletionProof = "query"): boolean {
+    const verifiedOnly = proof === "query" ? 1 : 0;
     return this.#get(
       `SELECT 1 AS ok FROM instances WHERE sop_instance_uid = ? AND generation = ? AND status = 'delivered'
-         AND purged_at IS NULL
-         AND NOT EXISTS (SELECT 1 FROM instances o WHERE o.path = instances.path AND o.status <> 'delivered')`,
+         AND purged_at IS NULL AND (? = 0 OR verified_at IS NOT NULL)
+         AND NOT EXISTS (SELECT 1 FROM instances o WHERE o.path = instances.path
+           AND (o.status <> 'delivered' OR (? = 1 AND o.verified_at IS NULL)))`,
       claim.sopInstanceUid,
       claim.generation,
+      verifiedOnly,
+      verifiedOnly,
     ) !== undefined;
+  }
+
+  // ---- the verifier's side ----
+
+  /**
+   * Series with delivered, unverified instances (file still here) that are due for a query at
+   * `now`: at least one is due, and the series is quiet — nothing of it pending or being sent,
+   * and its last delivery at least `settleMs` ago — unless its oldest unverified delivery waited
+   * `maxWaitMs` already (a series that keeps trickling in is still verified). Oldest first.
+   */
+  seriesToVerify(
+    now: number,
+    options: { settleMs: number; maxWaitMs: number; limit: number },
+  ): SeriesToVerify[] {
+    return this.#all(
+      `SELECT u.study_instance_uid, u.series_instance_uid, min(u.delivered_at) AS first_delivered
+       FROM instances u
+       WHERE u.status = 'delivered' AND u.verified_at IS NULL AND u.purged_at IS NULL
+       GROUP BY u.study_instance_uid, u.series_instance_uid
+       HAVING min(u.verify_due_at) <= ? AND (
+         min(u.delivered_at) <= ? OR (
+           max(u.delivered_at) <= ? AND NOT EXISTS (SELECT 1 FROM instances o
+             WHERE o.series_instance_uid = u.series_instance_uid AND o.status IN ('pending', 'sending'))))
+       ORDER BY first_delivered LIMIT ?`,
+      now,
+      now - options.maxWaitMs,
+      now - options.settleMs,
+      Math.max(1, Math.floor(options.limit)),
+    ).map((row) => ({
+      studyInstanceUid: text(row, "study_instance_uid"),
+      seriesInstanceUid: text(row, "series_instance_uid"),
+    }));
+  }
+
+  /** The earliest time an unverified delivered instance is due for a query, or null when none waits. */
+  nextVerifyDueAt(): number | null {
+    const row = this.#get(
+      `SELECT min(verify_due_at) AS due FROM instances
+       WHERE status = 'delivered' AND verified_at IS NULL AND purged_at IS NULL`,
+    );
+    const due = row?.["due"];
+    return due === null || due === undefined ? null : Number(due);
+  }
+
+  /** The delivered, unverified instances of one series whose file is still here. */
+  unverifiedInSeries(series: SeriesToVerify): UnverifiedInstance[] {
+    return this.#all(
+      `SELECT sop_instance_uid, generation, verify_misses, verify_due_at FROM instances
+       WHERE study_instance_uid = ? AND series_instance_uid = ? AND status = 'delivered'
+         AND verified_at IS NULL AND purged_at IS NULL
+       ORDER BY received_at, rowid`,
+      series.studyInstanceUid,
+      series.seriesInstanceUid,
+    ).map((row) => ({
+      sopInstanceUid: text(row, "sop_instance_uid"),
+      generation: num(row, "generation"),
+      verifyMisses: num(row, "verify_misses"),
+      verifyDueAt: num(row, "verify_due_at"),
+    }));
+  }
+
+  /**
+   * Marks delivered instances verified: the archive's QIDO-RS answer listed them. Stale claims (the
+   * instance was re-received or sent again meanwhile) are ignored. Committed with `synchronous=FULL`
+   * (one fsync per call): retention deletes files on this mark, so it is on disk before it can.
+   * Returns how many rows changed.
+   */
+  markVerified(claims: readonly ClaimRef[], at: number): number {
+    if (claims.length === 0) return 0;
+    let changed = 0;
+    this.#db.exec("PRAGMA synchronous = FULL");
+    try {
+      this.#transaction(() => {
+        for (const claim of claims) {
+          changed += this.#run(
+            `UPDATE instances SET verified_at = ?, verify_misses = 0, missing_at = NULL
+             WHERE sop_instance_uid = ? AND generation = ? AND status = 'delivered' AND verified_at IS NULL`,
+            at,
+            claim.sopInstanceUid,
+            claim.generation,
+          );
+        }
+      });
+    } finally {
+      this.#db.exec("PRAGMA synchronous = NORMAL");
+    }
+    if (changed > 0) this.#notify();
+    return changed;
+  }
+
+  /**
+   * Records that the archive did not list these delivered instances at `at`: each is queried again
+   * at its `recheckAt`, or, when that is null, goes back to pending to be sent again (with `reason`
+   * as its last error). `missing_at` keeps the first time it was found missing, until verified.
+   * Returns how many were put back to pending and how many wait for another query.
+   */
+  markNotListed(
+    claims: readonly NotListed[],
+    at: number,
+    reason: string,
+  ): { resend: number; recheck: number } {
+    let resend = 0;
+    let recheck = 0;
+    this.#transaction(() => {
+      for (const claim of claims) {
+        if (claim.recheckAt === null) {
+          resend += this.#run(
+            `UPDATE instances SET status = 'pending', next_attempt_at = 0, delivered_at = NULL,
+               verify_due_at = 0, verify_misses = 0, missing_at = coalesce(missing_at, ?), last_error = ?
+             WHERE sop_instance_uid = ? AND generation = ? AND status = 'delivered' AND verified_at IS NULL`,
+            at,
+            reason,
+            claim.sopInstanceUid,
+            claim.generation,
+          );
+        } else {
+          recheck += this.#run(
+            `UPDATE instances SET verify_due_at = ?, verify_misses = verify_misses + 1,
+               missing_at = coalesce(missing_at, ?)
+             WHERE sop_instance_uid = ? AND generation = ? AND status = 'delivered' AND verified_at IS NULL`,
+            claim.recheckAt,
+            at,
+            claim.sopInstanceUid,
+            claim.generation,
+          );
+        }
+      }
+    });
+    if (resend + recheck > 0) this.#notify();
+    return { resend, recheck };
   }
 
   /** Records that retention deleted a delivered file (the row stays, for the study history). */
@@ -814,6 +1071,23 @@ export class QueueIndex {
       attempts: num(row, "attempts"),
       generation: num(row, "generation"),
       failureReason: nullableText(row, "failure_reason"),
+    };
+  }
+
+  /** The verification state of one instance (tests, diagnostics). */
+  verificationState(
+    sopInstanceUid: string,
+  ): { verifiedAt: number | null; missingAt: number | null; verifyMisses: number } | undefined {
+    const row = this.#get(
+      "SELECT verified_at, missing_at, verify_misses FROM instances WHERE sop_instance_uid = ?",
+      sopInstanceUid,
+    );
+    const time = (column: string) =>
+      row?.[column] === null || row?.[column] === undefined ? null : num(row, column);
+    return row === undefined ? undefined : {
+      verifiedAt: time("verified_at"),
+      missingAt: time("missing_at"),
+      verifyMisses: num(row, "verify_misses"),
     };
   }
 }

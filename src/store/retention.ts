@@ -1,15 +1,19 @@
 /**
- * Retention of delivered files: deleted `retentionDays` after delivery; when free disk space falls
- * below `minFreeBytes`, the oldest delivered go first, whatever their age. A file that is not
- * delivered is never deleted: every deletion is preceded by a check, in the index, that the row is
- * still delivered (same generation) and that no undelivered row uses the same path, and by a check
- * that the file on disk is not newer than the delivery (a re-received copy renamed into place).
+ * Retention of proven files: deleted `retentionDays` after delivery; when free disk space falls
+ * below `minFreeBytes`, the oldest proven go first, whatever their age. The proof is the
+ * `upload.verify` setting: with "query" (the default) a file goes only once the archive's QIDO-RS
+ * answer listed its instance (`verified_at` committed in the index); with "response" the STOW-RS
+ * answer listing it is enough. No weaker signal deletes anything, free-space pressure included: a
+ * file that is not proven is never deleted. Every deletion is preceded by a check, in the index,
+ * that the row is still proven (same generation) and that no unproven row uses the same path, and
+ * by a check that the file on disk is not newer than the delivery (a re-received copy renamed
+ * into place).
  * @module
  */
 import { statfsSync } from "node:fs";
 import { joinPath } from "../platform/fs.ts";
 import { logger } from "../log.ts";
-import type { PurgeCandidate, QueueIndex } from "./queue_index.ts";
+import type { DeletionProof, PurgeCandidate, QueueIndex } from "./queue_index.ts";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -42,7 +46,7 @@ export interface RetentionReport {
   historyPruned: number;
   /** Free bytes after the pass (null: unknown). */
   freeBytes: number | null;
-  /** True when space is still below the minimum and nothing delivered is left to delete. */
+  /** True when space is still below the minimum and nothing proven is left to delete. */
   stillLow: boolean;
 }
 
@@ -56,8 +60,9 @@ function deleteDelivered(
   dataDir: string,
   candidate: PurgeCandidate,
   now: number,
+  proof: DeletionProof,
 ): number | null {
-  if (!index.isPurgeable(candidate)) return null;
+  if (!index.isPurgeable(candidate, proof)) return null;
   const file = absolutePath(dataDir, candidate.path);
   try {
     const info = Deno.statSync(file);
@@ -81,11 +86,14 @@ export function runRetention(
     dataDir: string;
     retentionDays: number;
     minFreeBytes: number;
+    /** What proves an instance is in the archive (`upload.verify`). */
+    proof: DeletionProof;
     now: number;
     freeBytes?: () => number | null;
     onError?: (path: string, error: unknown) => void;
   },
 ): RetentionReport {
+  const proof = options.proof;
   const freeBytes = options.freeBytes ?? (() => freeDiskBytes(options.dataDir));
   const report: RetentionReport = {
     deletedByAge: 0,
@@ -98,7 +106,7 @@ export function runRetention(
   };
   const tryDelete = (candidate: PurgeCandidate): number | null => {
     try {
-      return deleteDelivered(index, options.dataDir, candidate, options.now);
+      return deleteDelivered(index, options.dataDir, candidate, options.now, proof);
     } catch (error) {
       options.onError?.(candidate.path, error);
       return null;
@@ -109,7 +117,7 @@ export function runRetention(
     const before = options.now - options.retentionDays * DAY_MS;
     const skipped = new Set<string>();
     while (true) {
-      const batch = index.purgeCandidates({ deliveredBefore: before, limit: 500 + skipped.size })
+      const batch = index.purgeCandidates({ deliveredBefore: before, limit: 500 + skipped.size, proof })
         .filter((c) => !skipped.has(c.sopInstanceUid));
       if (batch.length === 0) break;
       for (const candidate of batch) {
@@ -127,7 +135,7 @@ export function runRetention(
   if (free !== null && free < options.minFreeBytes) {
     const skipped = new Set<string>();
     while (free !== null && free < options.minFreeBytes) {
-      const batch = index.purgeCandidates({ limit: 50 + skipped.size }).filter((c) =>
+      const batch = index.purgeCandidates({ limit: 50 + skipped.size, proof }).filter((c) =>
         !skipped.has(c.sopInstanceUid)
       );
       if (batch.length === 0) {
@@ -180,7 +188,7 @@ export const LOW_DISK_CHECK_INTERVAL_MS = 60_000;
 export class RetentionRunner {
   readonly #index: QueueIndex;
   readonly #dataDir: string;
-  readonly #settings: () => { retentionDays: number; minFreeBytes: number };
+  readonly #settings: () => { retentionDays: number; minFreeBytes: number; verify: DeletionProof };
   readonly #now: () => number;
   readonly #freeBytes: (() => number | null) | undefined;
   readonly #log = logger("upload");
@@ -190,7 +198,7 @@ export class RetentionRunner {
   constructor(options: {
     index: QueueIndex;
     dataDir: string;
-    settings: () => { retentionDays: number; minFreeBytes: number };
+    settings: () => { retentionDays: number; minFreeBytes: number; verify: DeletionProof };
     now: () => number;
     freeBytes?: () => number | null;
   }) {
@@ -203,33 +211,38 @@ export class RetentionRunner {
 
   /** One pass now. Returns what it did, or null if it failed (logged). */
   run(): RetentionReport | null {
-    const { retentionDays, minFreeBytes } = this.#settings();
+    const { retentionDays, minFreeBytes, verify } = this.#settings();
     const log = this.#log;
     try {
       const report = runRetention(this.#index, {
         dataDir: this.#dataDir,
         retentionDays,
         minFreeBytes,
+        proof: verify,
         now: this.#now(),
         ...(this.#freeBytes === undefined ? {} : { freeBytes: this.#freeBytes }),
         onError: (path, error) =>
           log.warn("Retention could not delete {path}: {error}", { path, error: String(error) }),
       });
       if (report.deletedByAge > 0) {
-        log.info("Retention: deleted {count} delivered files older than {days} days", {
+        log.info("Retention: deleted {count} {proven} files older than {days} days", {
+          proven: verify === "query" ? "verified" : "delivered",
           count: report.deletedByAge,
           days: retentionDays,
         });
       }
       if (report.deletedForSpace > 0) {
-        log.warn("Disk space low: deleted the {count} oldest delivered files ({mb} MB)", {
+        log.warn("Disk space low: deleted the {count} oldest {proven} files ({mb} MB)", {
+          proven: verify === "query" ? "verified" : "delivered",
           count: report.deletedForSpace,
           mb: Math.round(report.bytesFreed / 1e6),
         });
       }
       if (report.stillLow) {
         log.error(
-          "Disk space is below the minimum and no delivered file is left to delete; undelivered instances are kept",
+          verify === "query"
+            ? "Disk space is below the minimum and no verified file is left to delete; instances the archive has not confirmed are kept"
+            : "Disk space is below the minimum and no delivered file is left to delete; undelivered instances are kept",
         );
       }
       return report;
@@ -239,7 +252,10 @@ export class RetentionRunner {
     }
   }
 
-  /** After a delivery: a pass when free space is below the minimum (checked at most once a minute). */
+  /**
+   * After a delivery or a verification: a pass when free space is below the minimum (checked at
+   * most once a minute).
+   */
   afterDelivery(): void {
     const now = this.#now();
     if (now - this.#lastLowDiskCheck < LOW_DISK_CHECK_INTERVAL_MS) return;

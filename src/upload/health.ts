@@ -5,6 +5,7 @@
  */
 import type { QueueIndex } from "../store/queue_index.ts";
 import type { UploadState } from "./gate.ts";
+import type { VerificationHealth } from "./verifier.ts";
 
 /** What the status page shows about uploading. Contains no secret. */
 export interface UploadHealth {
@@ -18,6 +19,8 @@ export interface UploadHealth {
   nextRetryAt: number | null;
   /** STOW-RS requests in flight now. */
   inFlight: number;
+  /** Verification by query (QIDO-RS) beside the uploads. */
+  verification: VerificationHealth;
 }
 
 /** Key under which the uploader keeps its health (JSON) in the index's state table. */
@@ -50,7 +53,8 @@ export class HealthRecord {
   /** Records `health` if it changed since the last call, or if `force`. */
   publish(health: UploadHealth, force: boolean): void {
     if (!force && this.#lastPublished === "") force = true;
-    const { inFlight: _inFlight, ...stable } = health;
+    const { inFlight: _inFlight, verification, ...rest } = health;
+    const stable = { ...rest, verificationProblem: verification.problem };
     const json = JSON.stringify(stable);
     if (!force && json === this.#lastPublished) return;
     this.#lastPublished = json;

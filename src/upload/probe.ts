@@ -19,6 +19,7 @@ import {
   sendRequest,
   startIdleTimer,
 } from "./http.ts";
+import { instancesQueryUrl, interpretQidoAnswer, type QidoProblemKind } from "./qido.ts";
 import { bodyExcerpt, mediaTypeOf } from "./response.ts";
 import { stowUrl } from "./stow.ts";
 
@@ -222,3 +223,101 @@ export async function probeConnection(
     transport.close();
   }
 }
+
+/** The result of {@linkcode probeInstanceSearch}. Contains no secret. */
+export interface InstanceSearchProbe {
+  ok: boolean;
+  /** "listed" when the archive answered like a DICOMweb search; else the problem kind, or "network"/"setup". */
+  kind: "listed" | QidoProblemKind | "network" | "setup";
+  /** One or two sentences for the operator, naming the address. */
+  message: string;
+  statusLine: string | null;
+}
+
+/**
+ * Does the archive answer the search the verifier sends (PS3.18 §10.6.1 QIDO-RS at the instance
+ * level of a series, `includefield=00080018`, `limit`/`offset`) with the configured credentials,
+ * CA and proxy, never redirected? Asks about a series no archive holds (UIDs under the 2.25 root
+ * that match nothing): a DICOMweb server answers 200 with an empty DICOM JSON array or 204. The
+ * answer is read by the verifier's own parser (`qido.ts`), so what passes here is what works there.
+ */
+export async function probeInstanceSearch(
+  config: UploadConfig,
+  options: ProbeOptions = {},
+): Promise<InstanceSearchProbe> {
+  const secrets = configuredSecrets(config);
+  const where = redact(config.url.trim(), secrets);
+  const result = (
+    ok: boolean,
+    kind: InstanceSearchProbe["kind"],
+    message: string,
+    line: string | null = null,
+  ) => ({
+    ok,
+    kind,
+    message: redact(message, secrets),
+    statusLine: line,
+  });
+  const suffix = config.url.trim() === ""
+    ? "No upload destination is configured."
+    : studiesSuffixProblem(config.url);
+  if (suffix !== null) return result(false, "setup", suffix);
+  let transport: HttpTransport;
+  try {
+    transport = await createTransport(config, options.fetch ?? fetch);
+  } catch (error) {
+    return result(false, "setup", messageOf(error));
+  }
+  const timeoutMs = options.timeoutMs ?? Math.min(config.idleTimeoutMs, 30_000);
+  const auth = createAuthProvider(config.auth, {
+    transport,
+    ...(options.now === undefined ? {} : { now: options.now }),
+    idleTimeoutMs: timeoutMs,
+  });
+  const all = () => [...secrets, ...auth.secrets()];
+  try {
+    let headers: Record<string, string>;
+    try {
+      headers = await auth.headers();
+    } catch (error) {
+      return result(false, "credentials", redact(`The sign-in failed: ${messageOf(error)}`, all()));
+    }
+    const url = instancesQueryUrl(config.url, NO_SUCH_SERIES, { limit: 1, offset: 0 });
+    let answer;
+    try {
+      answer = await sendRequest(transport, url, {
+        method: "GET",
+        headers: { ...headers, accept: "application/dicom+json" },
+        timer: startIdleTimer(timeoutMs),
+        maxBodyBytes: 64 * 1024,
+        ...(config.auth.kind === "none" ? {} : { credentials: "the upload address" }),
+      });
+    } catch (error) {
+      if (error instanceof InsecureCredentialsError) return result(false, "setup", error.message);
+      return result(
+        false,
+        "network",
+        redact(`Cannot reach ${where}: ${describeNetworkError(error).message}`, all()),
+      );
+    }
+    const line = `HTTP ${answer.status}${answer.statusText ? ` ${answer.statusText}` : ""}`;
+    const read = interpretQidoAnswer(answer, { where, now: (options.now ?? Date.now)() });
+    if (read.kind === "listed") {
+      return result(
+        true,
+        "listed",
+        `${where} answered a DICOMweb instance search (QIDO-RS) (${line}).`,
+        line,
+      );
+    }
+    return result(false, read.problem, redact(read.reason, all()), line);
+  } finally {
+    transport.close();
+  }
+}
+
+/** A series no archive holds: UUID-derived UIDs (PS3.5 §B.2, root 2.25) made of zeros and ones. */
+const NO_SUCH_SERIES = {
+  studyInstanceUid: "2.25.1000000000000000000001",
+  seriesInstanceUid: "2.25.1000000000000000000002",
+};

@@ -21,6 +21,12 @@
  *   down by sending halves; only instances the server rejects for their content are marked failed;
  * - 401/403 pause the whole queue ("credentials rejected"), retried every minute or when the
  *   configuration changes; nothing is marked failed.
+ *
+ * Delivered is not the end: with `upload.verify = "query"` (the default) the verifier
+ * (`verifier.ts`) runs beside this loop on the same transport and sign-in, asks the archive with
+ * QIDO-RS which instances of each delivered series it holds, marks those verified, and puts back to
+ * pending the ones it never lists. Retention deletes only verified files (only delivered ones with
+ * `verify = "response"`).
  * @module
  */
 import { messageOf } from "../errors.ts";
@@ -48,9 +54,11 @@ import { StudyProgressLog } from "./progress_log.ts";
 import type { StowOutcome } from "./response.ts";
 import { DEFAULT_RETRY_BASE_MS } from "./retry.ts";
 import { sendStowBatch } from "./stow_request.ts";
+import { type VerificationHealth, Verifier } from "./verifier.ts";
 
 export { stowUrl } from "./stow.ts";
 export { HEALTH_STATE_KEY, type UploadHealth } from "./health.ts";
+export type { VerificationHealth } from "./verifier.ts";
 
 /** Options of {@linkcode Uploader}. The last six are for tests and rarely need changing. */
 export interface UploaderOptions {
@@ -77,6 +85,13 @@ export interface UploaderOptions {
   stopGraceMs?: number;
   /** Free-space probe for retention (tests). */
   freeBytes?: () => number | null;
+  /** Verifier timing and paging (tests; see {@linkcode Verifier}). */
+  verifier?: {
+    pageSize?: number;
+    settleMs?: number;
+    maxWaitMs?: number;
+    recheckDelaysMs?: readonly number[];
+  };
 }
 
 interface SendItem {
@@ -111,6 +126,7 @@ export class Uploader {
   readonly #rescanMs: number;
   readonly #stopGraceMs: number;
   readonly #retention: RetentionRunner;
+  readonly #verifier: Verifier;
 
   #transport: HttpTransport | null = null;
   /** Transports replaced by setConfig, closed once no request uses them. */
@@ -159,6 +175,23 @@ export class Uploader {
       now: this.#now,
       ...(options.freeBytes === undefined ? {} : { freeBytes: options.freeBytes }),
     });
+    this.#verifier = new Verifier({
+      index: this.#index,
+      context: () =>
+        this.#transport === null || this.#auth === null || !this.#configured ? null : {
+          transport: this.#transport,
+          auth: this.#auth,
+          config: this.#config,
+          where: this.#safeUrl(),
+        },
+      now: this.#now,
+      random: this.#random,
+      retryBaseMs: this.#retryBaseMs,
+      redact: (text) => this.#redact(text),
+      onVerified: () => this.#retention.afterDelivery(),
+      onIdle: () => this.#closeRetired(),
+      ...options.verifier,
+    });
     this.#progress = new StudyProgressLog((study) => this.#index.studyProgress(study), this.#now);
     this.#healthRecord = new HealthRecord(this.#index);
     this.#lastSuccessAt = this.#healthRecord.savedLastSuccessAt();
@@ -193,6 +226,7 @@ export class Uploader {
     } else {
       log.info("Uploading to {url}", { url: this.#safeUrl() });
     }
+    this.#verifier.start();
     void this.#setup();
     this.#publish(true);
   }
@@ -204,7 +238,10 @@ export class Uploader {
     this.#learnedMaxInstances = null;
     this.#gate = OPEN_GATE;
     await this.#setup();
-    if (this.#started && !this.#stopping) this.#index.makeAllDue();
+    if (this.#started && !this.#stopping) {
+      this.#index.makeAllDue();
+      this.#verifier.poke();
+    }
     this.#publish(true);
     this.#schedulePump();
   }
@@ -249,6 +286,7 @@ export class Uploader {
       if (old !== null) this.#retired.push(old);
       this.#closeRetired();
     }
+    this.#verifier.poke();
     this.#schedulePump();
   }
 
@@ -271,6 +309,7 @@ export class Uploader {
     }
     this.#stopController.abort();
     await Promise.allSettled([...this.#active]);
+    await this.#verifier.stop();
     this.#transport?.close();
     this.#transport = null;
     this.#closeRetired();
@@ -298,7 +337,13 @@ export class Uploader {
       lastErrorAt: this.#lastErrorAt,
       nextRetryAt: waiting && this.#gate.closedUntil > now ? this.#gate.closedUntil : null,
       inFlight: this.#inFlight,
+      verification: this.verification(),
     };
+  }
+
+  /** How verification by query is going (mode, last verification, the current problem). */
+  verification(): VerificationHealth {
+    return { ...this.#verifier.health(), mode: this.#config.verify };
   }
 
   /**
@@ -593,7 +638,7 @@ export class Uploader {
   }
 
   #closeRetired(): void {
-    if (this.#inFlight > 0) return;
+    if (this.#inFlight > 0 || this.#verifier.busy) return;
     for (const transport of this.#retired.splice(0)) transport.close();
   }
 

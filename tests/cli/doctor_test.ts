@@ -17,6 +17,7 @@ import {
   checkStatusPort,
   checkTls,
   checkUploadAddress,
+  checkVerificationSearch,
   formatCheck,
   formatSummary,
   runDoctor,
@@ -61,7 +62,10 @@ function startArchive(
       }
       return new Response(JSON.stringify({ error: "invalid_client" }), { status: 401, headers });
     }
-    if (u.pathname !== "/dicom-web/studies") return new Response("not found", { status: 404, headers });
+    const search = /^\/dicom-web\/studies\/[^/]+\/series\/[^/]+\/instances$/.test(u.pathname);
+    if (u.pathname !== "/dicom-web/studies" && !search) {
+      return new Response("not found", { status: 404, headers });
+    }
     const auth = req.headers.get("authorization");
     if (auth === BASIC_OK || auth === "Bearer tok-123" || req.headers.get("x-api-key") === "k3y") {
       headers.set("content-type", "application/dicom+json");
@@ -314,7 +318,7 @@ interopTest(
       const checks = lines.filter((l) => /^[✔✘]/.test(l));
       assertEquals(code, 0, lines.join("\n"));
       assert(checks.every((l) => l.startsWith("✔")), lines.join("\n"));
-      assertEquals(checks.length, 9, lines.join("\n"));
+      assertEquals(checks.length, 10, lines.join("\n")); // 10: the verification search (QIDO-RS)
       assertEquals(lines.at(-1), "All checks passed.");
       assert(checks.some((l) => l.includes("Clock agrees with the central server's")));
 
@@ -489,6 +493,59 @@ Deno.test("upload address ending in /studies: refused with one sentence; doctor 
     const probe = await checkCredentials({ ...defaultConfig(dir).upload, url: `${archive.url}/studies/` });
     assertEquals(probe.result.ok, false);
     assertStringIncludes(probe.result.detail ?? "", "give the DICOMweb root");
+  } finally {
+    await archive.close();
+  }
+});
+
+Deno.test("verification check: the archive must answer the instance search (QIDO-RS) the verifier sends", async () => {
+  const json = { "content-type": "application/dicom+json" };
+  const cases: { answer: () => Response; ok: boolean; says: string }[] = [
+    { answer: () => new Response("[]", { headers: json }), ok: true, says: "answers the searches" },
+    { answer: () => new Response(null, { status: 204 }), ok: true, says: "HTTP 204" },
+    {
+      answer: () =>
+        new Response("<html><body>Portal</body></html>", { headers: { "content-type": "text/html" } }),
+      ok: false,
+      says: "web page",
+    },
+    { answer: () => new Response("bad request", { status: 400 }), ok: false, says: "HTTP 400" },
+    {
+      answer: () => new Response(null, { status: 302, headers: { location: "https://sso.example/login" } }),
+      ok: false,
+      says: "https://sso.example/login",
+    },
+    { answer: () => new Response("", { status: 401 }), ok: false, says: "credentials" },
+    { answer: () => new Response("no such route", { status: 404 }), ok: false, says: "QIDO-RS" },
+  ];
+  for (const c of cases) {
+    const archive = scriptedArchive(c.answer);
+    try {
+      const check = await checkVerificationSearch({ ...defaultConfig("/tmp").upload, url: archive.url });
+      assertEquals(check.ok, c.ok, JSON.stringify(check));
+      assertStringIncludes(`${check.title} ${check.detail ?? ""}`, c.says);
+      if (!c.ok) assert(check.fix !== undefined, "a failure says what to do");
+      assertEquals(archive.seen.length, 1, "asked once, never redirected");
+      assert(
+        /^GET \/dicom-web\/studies\/[\d.]+\/series\/[\d.]+\/instances\?includefield=00080018&limit=1&offset=0$/
+          .test(archive.seen[0]!),
+        archive.seen[0],
+      );
+    } finally {
+      await archive.close();
+    }
+  }
+  // verify = "response": the archive is not asked.
+  const archive = scriptedArchive(() => new Response("[]", { headers: json }));
+  try {
+    const check = await checkVerificationSearch({
+      ...defaultConfig("/tmp").upload,
+      url: archive.url,
+      verify: "response",
+    });
+    assertEquals(check.ok, true);
+    assertStringIncludes(check.title, 'verify = "response"');
+    assertEquals(archive.seen, []);
   } finally {
     await archive.close();
   }

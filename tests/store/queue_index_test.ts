@@ -59,7 +59,7 @@ Deno.test("index: open sets WAL and synchronous=NORMAL and creates the schema", 
       db.close();
     }
     assertEquals(index.settings(), { journalMode: "wal", synchronous: 1 }); // 1 = NORMAL
-    assertEquals(index.getState("schema.version"), "1");
+    assertEquals(index.getState("schema.version"), "2"); // 2: verification columns
   });
 });
 
@@ -244,6 +244,7 @@ Deno.test("index: purge bookkeeping keeps history and protects undelivered paths
     index.recordReceived(b);
     const claims = index.claimBatch({ maxInstances: 10, maxBytes: 1e9 }, 0);
     index.markDelivered(claims, 100);
+    index.markVerified(claims, 100); // retention's proof (upload.verify = "query")
     const candidates = index.purgeCandidates({ deliveredBefore: 101, limit: 10 });
     assertEquals(candidates.length, 2);
     assertEquals(index.purgeCandidates({ deliveredBefore: 100, limit: 10 }).length, 0);
@@ -292,4 +293,135 @@ Deno.test("index: open fails with a plain message on a non-database file", async
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** The instances table exactly as version 1 of the index created it (before verification). */
+const VERSION_1_SCHEMA = `
+CREATE TABLE instances (
+  sop_instance_uid TEXT PRIMARY KEY, sop_class_uid TEXT NOT NULL, study_instance_uid TEXT NOT NULL,
+  series_instance_uid TEXT NOT NULL, transfer_syntax_uid TEXT NOT NULL, path TEXT NOT NULL,
+  size INTEGER NOT NULL, calling_ae_title TEXT NOT NULL, received_at INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'delivered', 'failed')),
+  generation INTEGER NOT NULL DEFAULT 1, attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL DEFAULT 0, last_error TEXT, delivered_at INTEGER, failed_at INTEGER,
+  failure_reason TEXT, purged_at INTEGER
+) STRICT;
+CREATE TABLE studies (
+  study_instance_uid TEXT PRIMARY KEY, patient_id TEXT NOT NULL, patient_name TEXT NOT NULL,
+  modality TEXT NOT NULL, study_date TEXT NOT NULL, study_description TEXT NOT NULL,
+  accession_number TEXT NOT NULL, calling_ae_title TEXT NOT NULL, first_received_at INTEGER NOT NULL,
+  last_received_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+INSERT INTO state VALUES ('schema.version', '1');
+INSERT INTO studies VALUES ('1.2.3.100', 'PID1', 'Doe^Jane', 'CT', '20240102', 'CT', 'ACC1', 'CT', 1, 2);
+INSERT INTO instances (sop_instance_uid, sop_class_uid, study_instance_uid, series_instance_uid,
+  transfer_syntax_uid, path, size, calling_ae_title, received_at, status, delivered_at)
+VALUES ('1.9.1', '1.2.840.10008.5.1.4.1.1.2', '1.2.3.100', '1.2.3.100.1', '1.2.840.10008.1.2.1', 'a/1.dcm', 10,
+  'CT', 1, 'delivered', 5),
+  ('1.9.2', '1.2.840.10008.5.1.4.1.1.2', '1.2.3.100', '1.2.3.100.1', '1.2.840.10008.1.2.1', 'a/2.dcm', 10,
+  'CT', 2, 'pending', NULL);
+`;
+
+Deno.test("index: a version-1 index opens, keeps its rows, and its delivered rows await verification", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "index_test_" });
+  try {
+    const path = `${dir}/queue.sqlite`;
+    const old = new DatabaseSync(path);
+    old.exec(VERSION_1_SCHEMA);
+    old.close();
+    const index = QueueIndex.open(path);
+    try {
+      assertEquals(index.getState("schema.version"), "2");
+      assertEquals([index.counts().delivered, index.counts().pending], [1, 1]);
+      assertEquals(index.verificationCounts(), { verified: 0, missingInArchive: 0 });
+      // Delivered by the old version: not deletable until the archive lists it.
+      assertEquals(index.purgeCandidates({ limit: 10 }).length, 0);
+      assertEquals(index.purgeCandidates({ limit: 10, proof: "response" }).length, 1);
+      const series = index.seriesToVerify(100, { settleMs: 0, maxWaitMs: 0, limit: 10 });
+      assertEquals(series, [{ studyInstanceUid: "1.2.3.100", seriesInstanceUid: "1.2.3.100.1" }]);
+      assertEquals(index.markVerified([{ sopInstanceUid: "1.9.1", generation: 1 }], 100), 1);
+      assertEquals(index.purgeCandidates({ limit: 10 }).map((c) => c.sopInstanceUid), ["1.9.1"]);
+      // and it keeps working as usual
+      const claims = index.claimBatch({ maxInstances: 10, maxBytes: 1e9 }, 0);
+      assertEquals(claims.map((c) => c.sopInstanceUid), ["1.9.2"]);
+    } finally {
+      index.close();
+    }
+    // Opening again (already migrated) changes nothing.
+    const again = QueueIndex.open(path);
+    assertEquals(again.verificationCounts().verified, 1);
+    again.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("index: verification marks, re-queries, re-send, and a late instance reopens the study", async () => {
+  await withIndex((index) => {
+    const series = { studyInstanceUid: "1.2.3.100", seriesInstanceUid: "1.2.3.100.1" };
+    const [a, b, c] = [instance(), instance(), instance()];
+    for (const i of [a, b, c]) index.recordReceived(i);
+    const claims = index.claimBatch({ maxInstances: 2, maxBytes: 1e9 }, 0);
+    index.markDelivered(claims, 1000);
+    // c is still pending: the series is not quiet, unless the oldest delivery waited maxWait.
+    assertEquals(index.seriesToVerify(2000, { settleMs: 0, maxWaitMs: 60_000, limit: 5 }), []);
+    assertEquals(index.seriesToVerify(2000, { settleMs: 0, maxWaitMs: 500, limit: 5 }), [series]);
+    const rest = index.claimBatch({ maxInstances: 2, maxBytes: 1e9 }, 0);
+    index.markDelivered(rest, 1500);
+    // quiet, but settleMs after the last delivery not yet over
+    assertEquals(index.seriesToVerify(1600, { settleMs: 300, maxWaitMs: 60_000, limit: 5 }), []);
+    assertEquals(index.seriesToVerify(1800, { settleMs: 300, maxWaitMs: 60_000, limit: 5 }), [series]);
+    assertEquals(
+      index.unverifiedInSeries(series).map((u) => u.sopInstanceUid),
+      [a, b, c].map((i) => i.sopInstanceUid),
+    );
+    const gen = (uid: string) => index.instanceStatus(uid)!.generation;
+    // The archive lists a and b; c is not listed: asked again at 4000.
+    assertEquals(
+      index.markVerified(
+        [a, b].map((i) => ({ sopInstanceUid: i.sopInstanceUid, generation: gen(i.sopInstanceUid) })),
+        2000,
+      ),
+      2,
+    );
+    const cRef = { sopInstanceUid: c.sopInstanceUid, generation: gen(c.sopInstanceUid) };
+    assertEquals(index.markNotListed([{ ...cRef, recheckAt: 4000 }], 2000, "not listed"), {
+      resend: 0,
+      recheck: 1,
+    });
+    assertEquals(index.verificationCounts(), { verified: 2, missingInArchive: 1 });
+    assertEquals(index.recentStudies(1)[0]!.missingInArchive, 1);
+    assertEquals(index.seriesToVerify(3000, { settleMs: 0, maxWaitMs: 0, limit: 5 }), []);
+    assertEquals(index.nextVerifyDueAt(), 4000);
+    assertEquals(index.seriesToVerify(4000, { settleMs: 0, maxWaitMs: 0, limit: 5 }), [series]);
+    // Still not listed after the last re-query: sent again.
+    assertEquals(index.markNotListed([{ ...cRef, recheckAt: null }], 4000, "missing"), {
+      resend: 1,
+      recheck: 0,
+    });
+    assertEquals(index.instanceStatus(c.sopInstanceUid)!.status, "pending");
+    assertEquals(index.recentStudies(1)[0]!.missingInArchive, 1, "still shown missing while re-sent");
+    const [again] = index.claimBatch({ maxInstances: 2, maxBytes: 1e9 }, 5000);
+    index.markDelivered([again!], 5000);
+    assertEquals(index.verificationState(c.sopInstanceUid)!.verifyMisses, 0, "a new delivery starts afresh");
+    index.markVerified([again!], 6000);
+    let study = index.recentStudies(1)[0]!;
+    assertEquals([study.received, study.delivered, study.verified, study.missingInArchive], [3, 3, 3, 0]);
+    // A late instance of the verified study: the study is delivering again, then verified again.
+    const late = instance();
+    index.recordReceived(late);
+    study = index.recentStudies(1)[0]!;
+    assertEquals([study.received, study.verified, study.pending], [4, 3, 1]);
+    const [lateClaim] = index.claimBatch({ maxInstances: 2, maxBytes: 1e9 }, 7000);
+    index.markDelivered([lateClaim!], 7000);
+    assertEquals(index.unverifiedInSeries(series).map((u) => u.sopInstanceUid), [late.sopInstanceUid]);
+    index.markVerified([lateClaim!], 8000);
+    assertEquals(index.studyProgress("1.2.3.100").verified, 4);
+    // A re-received instance loses its verification: the new file has not been proven.
+    index.recordReceived({ ...a, receivedAt: 9000 });
+    assertEquals(index.verificationState(a.sopInstanceUid)!.verifiedAt, null);
+    // Stale generations change nothing.
+    assertEquals(index.markVerified([{ sopInstanceUid: a.sopInstanceUid, generation: 1 }], 9500), 0);
+  });
 });

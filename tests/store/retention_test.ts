@@ -46,6 +46,7 @@ Deno.test("retention: delivered files older than retentionDays go; undelivered a
       dataDir,
       retentionDays: 7,
       minFreeBytes: 0,
+      proof: "response",
       now,
       freeBytes: () => 1e12,
     });
@@ -60,6 +61,7 @@ Deno.test("retention: delivered files older than retentionDays go; undelivered a
       dataDir,
       retentionDays: 0,
       minFreeBytes: 0,
+      proof: "response",
       now: now + 100 * DAY,
       freeBytes: () => 1e12,
     });
@@ -81,6 +83,7 @@ Deno.test("retention: low disk deletes the oldest delivered first and never an u
       dataDir,
       retentionDays: 7,
       minFreeBytes: 2,
+      proof: "response",
       now,
       freeBytes: () => free++, // each call: one byte more
     });
@@ -93,6 +96,7 @@ Deno.test("retention: low disk deletes the oldest delivered first and never an u
       dataDir,
       retentionDays: 7,
       minFreeBytes: 1e15,
+      proof: "response",
       now,
       freeBytes: () => 0,
     });
@@ -116,6 +120,7 @@ Deno.test("retention: a re-received copy renamed over a delivered file is not de
       dataDir,
       retentionDays: 7,
       minFreeBytes: 0,
+      proof: "response",
       now: Date.now(),
       freeBytes: () => 1e12,
     });
@@ -153,6 +158,7 @@ Deno.test("retention: superseded copies are deleted after a grace period; purged
       dataDir,
       retentionDays: 7,
       minFreeBytes: 0,
+      proof: "response",
       now: t0 + 1000,
       freeBytes: () => 1e12,
     });
@@ -161,6 +167,7 @@ Deno.test("retention: superseded copies are deleted after a grace period; purged
       dataDir,
       retentionDays: 7,
       minFreeBytes: 0,
+      proof: "response",
       now: t0 + 2 * 3600_000,
       freeBytes: () => 1e12,
     });
@@ -174,6 +181,7 @@ Deno.test("retention: superseded copies are deleted after a grace period; purged
       dataDir,
       retentionDays: 7,
       minFreeBytes: 0,
+      proof: "response",
       now: t0 + 8 * DAY,
       freeBytes: () => 1e12,
     });
@@ -182,10 +190,77 @@ Deno.test("retention: superseded copies are deleted after a grace period; purged
       dataDir,
       retentionDays: 7,
       minFreeBytes: 0,
+      proof: "response",
       now: t0 + 100 * DAY,
       freeBytes: () => 1e12,
     });
     assertEquals(pruned.historyPruned, 1);
     assertEquals(index.recentStudies(1).length, 0);
+  });
+});
+
+Deno.test('retention (verify = "query"): only verified files go, by age and under free-space pressure', async () => {
+  await withData(async (index, dataDir) => {
+    const study = await queueStudy(index, dataDir, { count: 4 });
+    const claims = index.claimBatch({ maxInstances: 10, maxBytes: 1e9 }, Date.now());
+    const now = Date.now() + 30 * DAY;
+    // all four delivered long ago; only the first is verified by the archive's QIDO-RS answer
+    claims.forEach((c, i) => index.markDelivered([c], now - 20 * DAY + i));
+    assertEquals(index.markVerified([claims[0]!], now - 20 * DAY + 10), 1);
+    const path = (uid: string) => `${dataDir}/${study.paths.get(uid)}`;
+    const byAge = runRetention(index, {
+      dataDir,
+      retentionDays: 7,
+      minFreeBytes: 0,
+      proof: "query",
+      now,
+      freeBytes: () => 1e12,
+    });
+    assertEquals(byAge.deletedByAge, 1);
+    assertEquals(await exists(path(claims[0]!.sopInstanceUid)), false, "the verified file is deleted");
+    // The disk is full: still nothing unverified goes, and the pass says so.
+    const full = runRetention(index, {
+      dataDir,
+      retentionDays: 0,
+      minFreeBytes: 1e15,
+      proof: "query",
+      now,
+      freeBytes: () => 0,
+    });
+    assertEquals([full.deletedForSpace, full.stillLow], [0, true]);
+    for (const c of claims.slice(1)) assert(await exists(path(c.sopInstanceUid)), "unverified file kept");
+    // The same files with verify = "response": the STOW-RS answer is the proof, they may go.
+    const response = runRetention(index, {
+      dataDir,
+      retentionDays: 0,
+      minFreeBytes: 1e15,
+      proof: "response",
+      now,
+      freeBytes: () => 0,
+    });
+    assertEquals(response.deletedForSpace, 3);
+  });
+});
+
+Deno.test("retention: an instance sent again after it was missing in the archive is not deleted", async () => {
+  await withData(async (index, dataDir) => {
+    const study = await queueStudy(index, dataDir, { count: 1 });
+    const [claim] = index.claimBatch({ maxInstances: 1, maxBytes: 1e9 }, Date.now());
+    const now = Date.now() + 30 * DAY;
+    index.markDelivered([claim!], now - 20 * DAY);
+    // The archive never listed it: back to pending, then delivered again but not verified yet.
+    index.markNotListed([{ ...claim!, recheckAt: null }], now - 19 * DAY, "missing");
+    const [again] = index.claimBatch({ maxInstances: 1, maxBytes: 1e9 }, now);
+    index.markDelivered([again!], now - 18 * DAY);
+    const report = runRetention(index, {
+      dataDir,
+      retentionDays: 7,
+      minFreeBytes: 1e15,
+      proof: "query",
+      now,
+      freeBytes: () => 0,
+    });
+    assertEquals(report.deletedByAge + report.deletedForSpace, 0);
+    assert(await exists(`${dataDir}/${study.paths.get(claim!.sopInstanceUid)}`));
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Test doubles for the uploader: an in-process STOW-RS server (Deno.serve on a free port, plain
  * HTTP or TLS) that parses each multipart request, remembers the instances by SOP Instance UID and
- * answers like Orthanc — with hooks to inject any answer; a TCP fault proxy (reset mid-body, stall,
+ * answers like Orthanc — with hooks to inject any answer — and answers QIDO-RS instance searches of
+ * a series (PS3.18 §10.6) from what it stored, paged with `limit`/`offset`; a TCP fault proxy (reset mid-body, stall,
  * throttle); helpers to make small real DICOM files and queue them in an index.
  * @module
  */
@@ -48,6 +49,14 @@ export interface FakeStowServer {
   delayMs: number;
   /** Answers requests to any other path or method (default 404): a sign-in page, a token endpoint. */
   other: ((ctx: HookContext) => Response | undefined | Promise<Response | undefined>) | null;
+  /** QIDO-RS: stored instances it does not list (as if the archive lost or has not indexed them). */
+  hidden: Set<string>;
+  /** QIDO-RS: answers a search before the default answer (a web page, 401, a redirect…). */
+  qido: ((ctx: HookContext & { url: URL }) => Response | undefined) | null;
+  /** QIDO-RS: at most this many results per page, with the "additional results" Warning (null: no cap). */
+  maxPageSize: number | null;
+  /** QIDO-RS: path and query of every instance search received. */
+  queries: string[];
   /** Every request as `METHOD /path` with the credential headers it carried (any path). */
   log: { line: string; authorization: string | null; apiKey: string | null; body: string }[];
   close(): Promise<void>;
@@ -91,6 +100,10 @@ export function startFakeStow(
     after: null,
     delayMs: 0,
     other: null,
+    hidden: new Set(),
+    qido: null,
+    maxPageSize: null,
+    queries: [],
     log: [],
     close: async () => {},
   };
@@ -125,6 +138,27 @@ export function startFakeStow(
         const early = await state.before?.(ctx);
         if (early) return early;
         return Response.json([], { headers: { "content-type": "application/dicom+json" } });
+      }
+      const search = /^\/dicom-web\/studies\/[^/]+\/series\/[^/]+\/instances$/.exec(url.pathname);
+      if (request.method === "GET" && search !== null) {
+        state.queries.push(`${url.pathname}${url.search}`);
+        const custom = state.qido?.({ ...ctx, url });
+        if (custom) return custom;
+        // Every stored instance is taken to be of the series asked about (the tests queue one series).
+        const all = [...state.stored.keys()].filter((uid) => !state.hidden.has(uid));
+        const offset = Number(url.searchParams.get("offset") ?? "0");
+        const asked = Number(url.searchParams.get("limit") ?? String(all.length));
+        const limit = state.maxPageSize === null ? asked : Math.min(asked, state.maxPageSize);
+        const page = all.slice(offset, offset + limit);
+        const headers: Record<string, string> = { "content-type": "application/dicom+json" };
+        if (offset + page.length < all.length && limit < asked) {
+          headers["warning"] = '299 fake-stow: "There are additional results that can be requested"';
+        }
+        if (page.length === 0) return new Response(null, { status: 204 });
+        return new Response(
+          JSON.stringify(page.map((uid) => ({ "00080018": { vr: "UI", Value: [uid] } }))),
+          { headers },
+        );
       }
       if (request.method !== "POST" || url.pathname !== "/dicom-web/studies") {
         return new Response("not found", { status: 404 });

@@ -217,7 +217,13 @@ const VERIFY_COLUMNS: readonly [name: string, definition: string][] = [
   ["verify_due_at", "INTEGER NOT NULL DEFAULT 0"],
   ["verify_misses", "INTEGER NOT NULL DEFAULT 0"],
   ["missing_at", "INTEGER"],
+  ["resends", "INTEGER NOT NULL DEFAULT 0"],
 ];
+
+/** Longest wait before an instance the archive still does not list is sent again (6 h). */
+export const MAX_RESEND_DELAY_MS = 6 * 60 * 60 * 1000;
+/** The wait before the second re-send of an instance the archive does not list; doubled each time after. */
+export const FIRST_RESEND_DELAY_MS = 60 * 1000;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS instances (
@@ -242,7 +248,8 @@ CREATE TABLE IF NOT EXISTS instances (
   verified_at INTEGER,
   verify_due_at INTEGER NOT NULL DEFAULT 0,
   verify_misses INTEGER NOT NULL DEFAULT 0,
-  missing_at INTEGER
+  missing_at INTEGER,
+  resends INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 CREATE INDEX IF NOT EXISTS instances_queue ON instances (status, next_attempt_at, received_at);
 CREATE INDEX IF NOT EXISTS instances_study ON instances (study_instance_uid, status);
@@ -460,7 +467,7 @@ export class QueueIndex {
            calling_ae_title = excluded.calling_ae_title, received_at = excluded.received_at,
            status = 'pending', generation = instances.generation + 1, attempts = 0, next_attempt_at = 0,
            last_error = NULL, delivered_at = NULL, failed_at = NULL, failure_reason = NULL, purged_at = NULL,
-           verified_at = NULL, verify_due_at = 0, verify_misses = 0, missing_at = NULL`,
+           verified_at = NULL, verify_due_at = 0, verify_misses = 0, missing_at = NULL, resends = 0`,
         instance.sopInstanceUid,
         instance.sopClassUid,
         instance.studyInstanceUid,
@@ -953,7 +960,7 @@ export class QueueIndex {
       this.#transaction(() => {
         for (const claim of claims) {
           changed += this.#run(
-            `UPDATE instances SET verified_at = ?, verify_misses = 0, missing_at = NULL
+            `UPDATE instances SET verified_at = ?, verify_misses = 0, missing_at = NULL, resends = 0
              WHERE sop_instance_uid = ? AND generation = ? AND status = 'delivered' AND verified_at IS NULL`,
             at,
             claim.sopInstanceUid,
@@ -984,10 +991,19 @@ export class QueueIndex {
     this.#transaction(() => {
       for (const claim of claims) {
         if (claim.recheckAt === null) {
+          // The first re-send goes at once; each later one waits FIRST_RESEND_DELAY_MS doubled per
+          // re-send, at most MAX_RESEND_DELAY_MS: an archive that accepts an instance but never
+          // lists it gets it again a few times a day, not every minute (and it is never deleted).
           resend += this.#run(
-            `UPDATE instances SET status = 'pending', next_attempt_at = 0, delivered_at = NULL,
+            `UPDATE instances SET status = 'pending',
+               next_attempt_at = CASE WHEN resends = 0 THEN 0
+                 ELSE ? + min(? * (1 << min(resends - 1, 20)), ?) END,
+               resends = resends + 1, delivered_at = NULL,
                verify_due_at = 0, verify_misses = 0, missing_at = coalesce(missing_at, ?), last_error = ?
              WHERE sop_instance_uid = ? AND generation = ? AND status = 'delivered' AND verified_at IS NULL`,
+            at,
+            FIRST_RESEND_DELAY_MS,
+            MAX_RESEND_DELAY_MS,
             at,
             reason,
             claim.sopInstanceUid,

@@ -1,6 +1,12 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { DatabaseSync } from "node:sqlite";
-import { planBatch, QueueIndex, type ReceivedInstance } from "../../src/store/queue_index.ts";
+import {
+  FIRST_RESEND_DELAY_MS,
+  MAX_RESEND_DELAY_MS,
+  planBatch,
+  QueueIndex,
+  type ReceivedInstance,
+} from "../../src/store/queue_index.ts";
 
 let counter = 0;
 
@@ -423,5 +429,38 @@ Deno.test("index: verification marks, re-queries, re-send, and a late instance r
     assertEquals(index.verificationState(a.sopInstanceUid)!.verifiedAt, null);
     // Stale generations change nothing.
     assertEquals(index.markVerified([{ sopInstanceUid: a.sopInstanceUid, generation: 1 }], 9500), 0);
+  });
+});
+
+Deno.test("index: an instance the archive keeps not listing is re-sent at once, then after doubling waits up to a cap", async () => {
+  await withIndex((index) => {
+    const uid = "1.2.3.999.1";
+    index.recordReceived(instance({ sopInstanceUid: uid }));
+    let t = 100_000;
+    const waits: number[] = [];
+    for (let round = 0; round < 12; round++) {
+      const [sent] = index.claimBatch({ maxInstances: 1, maxBytes: 1e9 }, t);
+      assertEquals(sent?.sopInstanceUid, uid, `round ${round}: due at ${t}`);
+      index.markDelivered([sent!], t);
+      const ref = { sopInstanceUid: uid, generation: sent!.generation, recheckAt: null };
+      assertEquals(index.markNotListed([ref], t, "missing"), { resend: 1, recheck: 0 });
+      const wait = Math.max(0, index.nextDueAt()! - t);
+      // Not due a moment before its time (claiming would take it, so only look when it waits).
+      if (wait > 0) assertEquals(index.claimBatch({ maxInstances: 1, maxBytes: 1e9 }, t + wait - 1), []);
+      waits.push(wait);
+      t += wait;
+    }
+    assertEquals(waits.slice(0, 4), [
+      0,
+      FIRST_RESEND_DELAY_MS,
+      2 * FIRST_RESEND_DELAY_MS,
+      4 * FIRST_RESEND_DELAY_MS,
+    ]);
+    assertEquals(waits.at(-1), MAX_RESEND_DELAY_MS);
+    // Verified at last: the count starts afresh for a later re-receive.
+    const [sent] = index.claimBatch({ maxInstances: 1, maxBytes: 1e9 }, t);
+    index.markDelivered([sent!], t);
+    assertEquals(index.markVerified([sent!], t), 1);
+    assertEquals(index.verificationState(uid)!.verifiedAt, t);
   });
 });

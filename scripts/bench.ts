@@ -4,6 +4,8 @@
  *     `storescu` over loopback to DCMTK `storescp +B` and to the gateway (fsync on, and off);
  * (b) one large instance (default 1 GiB) sent to the gateway: its peak memory;
  * (c) 8 concurrent associations each sending 1/8 of the series: aggregate rate vs one;
+ * (c2) lock-out: the series from 127.0.0.1 while 127.0.0.2 keeps 80 connections dribbling their
+ *      A-ASSOCIATE-RQ and 32 associations stalled mid-PDU (lockout.ts), against the same without;
  * (d) the upload: the series uploaded by the gateway through nginx (TLS) to Orthanc's DICOMweb
  *     STOW-RS, against `curl` posting one pre-built multipart body of the same instances, and
  *     the lag from the last C-STORE response to the last instance present in Orthanc.
@@ -21,7 +23,7 @@
  * --skip-upload, --skip-large, --keep (keep the temporary folder), --out DIR,
  * --gateway-entry FILE (default main.ts; scripts/bench_gateway.ts runs startGateway without the CLI),
  * --no-check (pass --no-check to `deno run` for the gateway), --only LIST (comma-separated scenarios
- * to run: receive, large, concurrent, upload, pipeline; default all).
+ * to run: receive, large, concurrent, lockout, upload, pipeline; default all).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -30,6 +32,7 @@ import { totalBytes } from "./harness/process.ts";
 import { requireTools } from "./harness/tools.ts";
 import { setGatewayLaunch } from "./bench/gateway_process.ts";
 import { benchLargeInstance } from "./bench/large_instance.ts";
+import { benchLockout } from "./bench/lockout.ts";
 import { benchPipeline } from "./bench/pipeline.ts";
 import { benchReceive } from "./bench/receive.ts";
 import { benchReceiveConcurrent } from "./bench/receive_concurrent.ts";
@@ -37,7 +40,7 @@ import { type BenchContext, ratioLines, type Row, table, versions } from "./benc
 import { benchUpload } from "./bench/upload.ts";
 
 /** The scenarios, in the order they run (`--only` picks some). */
-const SCENARIOS = ["receive", "large", "concurrent", "upload", "pipeline"] as const;
+const SCENARIOS = ["receive", "large", "concurrent", "lockout", "upload", "pipeline"] as const;
 type Scenario = typeof SCENARIOS[number];
 
 interface Options {
@@ -161,6 +164,11 @@ async function main(): Promise<number> {
     if (options.only.has("concurrent")) {
       console.error(`${options.associations} concurrent associations…`);
       await benchReceiveConcurrent(context, { associations: options.associations });
+    }
+
+    if (options.only.has("lockout")) {
+      console.error("Lock-out: a modality on 127.0.0.1 while 127.0.0.2 misbehaves…");
+      await benchLockout(context);
     }
 
     if (uploading) {

@@ -149,7 +149,8 @@ export async function startGateway(config: Config): Promise<Gateway> {
         conn.close();
         continue;
       }
-      // A host already this many connections deep in negotiation gets the next one closed at once,
+      // A host with this many connections that are not associations (negotiating, or rejected
+      // and not yet closed) gets the next one closed at once,
       // not an A-ASSOCIATE-RJ once its A-ASSOCIATE-RQ arrives: waiting for that request (up to
       // the ARTIM timeout) would keep the connection open, and connections that never complete a
       // request are how one host fills the connection cap. A modality never has more than a few

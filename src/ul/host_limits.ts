@@ -1,7 +1,7 @@
 /**
  * Per-host shares of the acceptor's capacity, so that one address cannot take it all: a cap on the
- * connections from one host still negotiating (connected, no A-ASSOCIATE-RQ answered yet) and on
- * its established associations. Also the throttle that keeps refusals to one log line per host
+ * connections from one host that are not associations (still negotiating: connected, no
+ * A-ASSOCIATE-RQ answered yet; or rejected and not yet closed) and on its established associations. Also the throttle that keeps refusals to one log line per host
  * per minute, however many connections a host makes. Pure: counts and a clock, no I/O.
  *
  * A connection takes a {@linkcode HostSlot} when it is accepted (or is refused one: over the
@@ -13,7 +13,10 @@
 export interface HostLimitsOptions {
   /** Established associations from one host at a time. */
   maxAssociationsPerHost: number;
-  /** Connections from one host that have not yet had their A-ASSOCIATE-RQ answered. */
+  /**
+   * Connections from one host that are not associations: no A-ASSOCIATE-RQ answered yet, or
+   * rejected and not yet closed by the peer.
+   */
   maxNegotiatingPerHost: number;
 }
 
@@ -28,8 +31,9 @@ export interface HostSlot {
   /** The remote address the slot counts against. */
   readonly host: string;
   /**
-   * The A-ASSOCIATE-RQ was answered: the connection stops counting as negotiating, and counts as
-   * an association when it was accepted. Later calls do nothing.
+   * The A-ASSOCIATE-RQ was answered: an accepted connection stops counting as negotiating and
+   * counts as an association; a rejected one counts as negotiating until it closes. Later calls
+   * do nothing.
    */
   negotiated(accepted: boolean): void;
   /** The connection closed. Later calls do nothing. */
@@ -59,15 +63,18 @@ export class HostLimits {
     if (counts.negotiating >= this.#options.maxNegotiatingPerHost) return undefined;
     counts.negotiating++;
     this.#hosts.set(host, counts);
-    let state: "negotiating" | "associated" | "other" | "closed" = "negotiating";
+    let state: "negotiating" | "associated" | "closed" = "negotiating";
     const hosts = this.#hosts;
     return {
       host,
       negotiated(accepted: boolean) {
-        if (state !== "negotiating") return;
+        // A rejected connection keeps counting until it closes (PS3.8: after the A-ASSOCIATE-RJ
+        // the acceptor waits, up to ARTIM, for the peer to close), so that a host cannot pile up
+        // rejected connections that it never closes.
+        if (state !== "negotiating" || !accepted) return;
         counts.negotiating--;
-        if (accepted) counts.associated++;
-        state = accepted ? "associated" : "other";
+        counts.associated++;
+        state = "associated";
       },
       close() {
         if (state === "closed") return;

@@ -9,13 +9,14 @@ Deno.test("host limits: a host's negotiating connections are capped; others host
   assert(a && b);
   assertEquals(limits.open("127.0.0.2"), undefined);
   assert(limits.open("127.0.0.1") !== undefined, "another host still gets a slot");
-  // Negotiated (accepted or not), a connection no longer counts as negotiating.
+  // Accepted, a connection counts as an association; rejected, it counts until it closes.
   a.negotiated(true);
   assertEquals([limits.negotiating("127.0.0.2"), limits.associations("127.0.0.2")], [1, 1]);
   const c = limits.open("127.0.0.2")!;
   assert(c !== undefined);
   c.negotiated(false);
-  assertEquals([limits.negotiating("127.0.0.2"), limits.associations("127.0.0.2")], [1, 1]);
+  assertEquals([limits.negotiating("127.0.0.2"), limits.associations("127.0.0.2")], [2, 1]);
+  assertEquals(limits.open("127.0.0.2"), undefined, "a rejected connection not yet closed still counts");
   // Closing twice, or negotiating after close, changes nothing.
   a.close();
   a.close();

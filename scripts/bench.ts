@@ -158,7 +158,7 @@ async function main(): Promise<number> {
 
     if (options.largeMb > 0 && options.only.has("large")) {
       console.error(`Large instance (${options.largeMb} MiB)…`);
-      await benchLargeInstance(context, { largeMb: options.largeMb });
+      await benchLargeInstance(context, { largeMb: options.largeMb, repeat: options.repeat });
     }
 
     if (options.only.has("concurrent")) {

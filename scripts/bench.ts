@@ -23,7 +23,8 @@
  * --skip-upload, --skip-large, --keep (keep the temporary folder), --out DIR,
  * --gateway-entry FILE (default main.ts; scripts/bench_gateway.ts runs startGateway without the CLI),
  * --no-check (pass --no-check to `deno run` for the gateway), --only LIST (comma-separated scenarios
- * to run: receive, large, concurrent, lockout, upload, pipeline; default all).
+ * to run: receive, large, concurrent, lockout, upload, pipeline; default all), --lockout-retry-ms N (how
+ * soon the misbehaving host of "lockout" reopens a closed connection; default 1000).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -58,6 +59,8 @@ interface Options {
   out: string;
   /** Scenarios to run. */
   only: ReadonlySet<Scenario>;
+  /** Lock-out: how soon the misbehaving host reopens a connection the gateway closed. */
+  lockoutRetryMs: number;
 }
 
 function parseOptions(args: string[]): Options {
@@ -75,6 +78,7 @@ function parseOptions(args: string[]): Options {
       repeat: { type: "string", default: "3" },
       "no-check": { type: "boolean", default: false },
       only: { type: "string", default: SCENARIOS.join(",") },
+      "lockout-retry-ms": { type: "string", default: "1000" },
     },
   });
   const count = Number(values.count);
@@ -91,6 +95,9 @@ function parseOptions(args: string[]): Options {
     throw new Error(`--large-mb must be ≥ 0, got ${values["large-mb"]}`);
   }
   if (!Number.isInteger(associations) || associations < 1) throw new Error(`--associations must be ≥ 1`);
+  if (!Number.isInteger(Number(values["lockout-retry-ms"])) || Number(values["lockout-retry-ms"]) < 0) {
+    throw new Error(`--lockout-retry-ms must be an integer ≥ 0, got ${values["lockout-retry-ms"]}`);
+  }
   const only = new Set<Scenario>();
   for (const name of values.only.split(",").map((s) => s.trim()).filter(Boolean)) {
     if (!(SCENARIOS as readonly string[]).includes(name)) {
@@ -109,6 +116,7 @@ function parseOptions(args: string[]): Options {
     keep: values.keep,
     out: values.out,
     only,
+    lockoutRetryMs: Number(values["lockout-retry-ms"]),
   };
 }
 
@@ -168,7 +176,7 @@ async function main(): Promise<number> {
 
     if (options.only.has("lockout")) {
       console.error("Lock-out: a modality on 127.0.0.1 while 127.0.0.2 misbehaves…");
-      await benchLockout(context);
+      await benchLockout(context, { retryMs: options.lockoutRetryMs });
     }
 
     if (uploading) {

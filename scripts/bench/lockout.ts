@@ -3,8 +3,9 @@
  * sends the CT series. From 127.0.0.2 (all of 127/8 is loopback on Linux; node:net chooses the
  * source address, `Deno.connect` cannot): 80 connections that send an A-ASSOCIATE-RQ header and
  * then one byte every 20 s, and 32 associations that each start a C-STORE and then send 2 bytes
- * every 25 s. Every attacking connection the gateway closes is opened again 100 ms later, so the
- * pressure lasts. The modality is DCMTK storescu from 127.0.0.1 (TCP_NODELAY=1); its time is
+ * every 25 s. Every attacking connection the gateway closes is opened again 1 s later (as a
+ * modality retries), so the pressure lasts (`--lockout-retry-ms` in the runner: 100 for a harsher
+ * loop). The modality is DCMTK storescu from 127.0.0.1 (TCP_NODELAY=1); its time is
  * compared with a transfer of a study of the same size before the attack, on the same gateway process.
  * @module
  */
@@ -47,13 +48,15 @@ function associateRqBytes(): Uint8Array {
 class Attack {
   readonly counts: AttackCounts = { opened: 0, closedByGateway: 0, accepted: 0, rejected: 0, aborted: 0 };
   readonly #port: number;
+  readonly #retryMs: number;
   readonly #sockets = new Set<net.Socket>();
   readonly #timers = new Set<ReturnType<typeof setInterval | typeof setTimeout>>();
   #stopped = false;
   readonly #rq = associateRqBytes();
 
-  constructor(port: number) {
+  constructor(port: number, retryMs: number) {
     this.#port = port;
+    this.#retryMs = retryMs;
   }
 
   start(dribblers: number, stallers: number): void {
@@ -86,7 +89,7 @@ class Attack {
       const t = setTimeout(() => {
         this.#timers.delete(t);
         again();
-      }, 100);
+      }, this.#retryMs);
       this.#timers.add(t);
     });
   }
@@ -140,7 +143,7 @@ class Attack {
 }
 
 /** The series from 127.0.0.1 before and during the attack from 127.0.0.2, on one gateway. */
-export async function benchLockout(context: BenchContext): Promise<void> {
+export async function benchLockout(context: BenchContext, options: { retryMs?: number } = {}): Promise<void> {
   const { work, series, seriesBytes, rows, notes } = context;
   const dataDir = `${work}/gateway-lockout`;
   let gateway: GatewayProcess | undefined;
@@ -158,7 +161,7 @@ export async function benchLockout(context: BenchContext): Promise<void> {
     const otherDir = `${work}/lockout-series`;
     await Deno.mkdir(otherDir, { recursive: true });
     const other = await makeCtSeries(otherDir, { count: series.length });
-    attack = new Attack(gateway.port);
+    attack = new Attack(gateway.port, options.retryMs ?? 1000);
     // The stalled associations first (they take the host's association slots), then the dribblers.
     attack.start(0, 32);
     await new Promise((r) => setTimeout(r, 1000));

@@ -52,8 +52,6 @@ export interface ServeAssociationOptions {
   idleTimeoutMs: number;
   /** Throttles the log lines of local-limit rejections (one per host per minute). */
   refusals?: RefusalLog;
-  /** Clock for the deadlines (test hook; default `Date.now`). */
-  now?: () => number;
   /** Builds the DIMSE handler once the association is accepted. */
   createHandler: PDataHandlerFactory;
   log: Logger;
@@ -96,7 +94,6 @@ class AcceptorSession {
   #artimDeadline = 0;
   /** When an established association that completes no further PDU is aborted. */
   #progressDeadline = 0;
-  #now: () => number;
   #pendingPdu: Pdu | null = null;
   #closeHow: "released" | "aborted" = "aborted";
   #callingAeTitle = "";
@@ -108,7 +105,6 @@ class AcceptorSession {
   constructor(conn: Deno.Conn, options: ServeAssociationOptions) {
     this.#conn = conn;
     this.#options = options;
-    this.#now = options.now ?? Date.now;
     this.#framer = new PduFramer({ maxPDataLength: options.policy.maxPduLength });
     const remote = conn.remoteAddr as Deno.NetAddr;
     this.#peerAddress = remote.hostname ?? "unknown";
@@ -186,7 +182,7 @@ class AcceptorSession {
         this.#framer.release(frame);
         // Progress: a whole PDU was completed and handled (our own work on it, an fsync say, is
         // not the peer's delay).
-        this.#progressDeadline = this.#now() + this.#options.idleTimeoutMs;
+        this.#progressDeadline = Date.now() + this.#options.idleTimeoutMs;
       }
     }
   }
@@ -234,7 +230,7 @@ class AcceptorSession {
   /** PS3.8 §9.1.5: start (or restart) the ARTIM timer. */
   #startArtim(): void {
     this.#artimRunning = true;
-    this.#artimDeadline = this.#now() + this.#options.artimTimeoutMs;
+    this.#artimDeadline = Date.now() + this.#options.artimTimeoutMs;
   }
 
   /** Looks the event up in the state table and carries out the action. */
@@ -424,7 +420,7 @@ class AcceptorSession {
       send: (id, isCommand, bytes) => this.#sendPData(id, isCommand, bytes),
     });
     this.#acceptance = result.ac;
-    this.#progressDeadline = this.#now() + this.#options.idleTimeoutMs;
+    this.#progressDeadline = Date.now() + this.#options.idleTimeoutMs;
     this.#options.log.info(
       "Association {id} from {peer} to {called} accepted ({accepted} of {proposed} contexts)",
       {
@@ -516,7 +512,7 @@ class AcceptorSession {
     }
     // The deadline is the caller's (ARTIM's or the progress timeout's), not counted from this read.
     this.#deadline = deadline;
-    const left = deadline - this.#now();
+    const left = deadline - Date.now();
     if (left <= 0) return { kind: "timeout" };
     if (this.#timer === undefined || this.#timerAt > this.#deadline) this.#setTimer(left);
     const timeout = new Promise<"timeout">((resolve) => {
@@ -547,7 +543,7 @@ class AcceptorSession {
 
   #setTimer(ms: number): void {
     clearTimeout(this.#timer);
-    this.#timerAt = this.#now() + ms;
+    this.#timerAt = Date.now() + ms;
     this.#timer = setTimeout(() => this.#onTimer(), ms);
   }
 
@@ -555,7 +551,7 @@ class AcceptorSession {
     this.#timer = undefined;
     // No read waiting (the last PDU is still being handled): the next read sets the timer again.
     if (this.#closed || !this.#wake) return;
-    const left = this.#deadline - this.#now();
+    const left = this.#deadline - Date.now();
     if (left > 0) this.#setTimer(left);
     else this.#wake("timeout");
   }

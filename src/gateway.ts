@@ -149,19 +149,19 @@ export async function startGateway(config: Config): Promise<Gateway> {
         conn.close();
         continue;
       }
-      // A host with this many connections that are not associations (negotiating, or rejected
-      // and not yet closed) gets the next one closed at once,
-      // not an A-ASSOCIATE-RJ once its A-ASSOCIATE-RQ arrives: waiting for that request (up to
-      // the ARTIM timeout) would keep the connection open, and connections that never complete a
-      // request are how one host fills the connection cap. A modality never has more than a few
-      // connections negotiating at once; it retries a closed one like a rejected one.
+      // A host with `maxNegotiatingPerHost` connections that are not associations (negotiating,
+      // or rejected and not yet closed) gets the next one closed at once, not an A-ASSOCIATE-RJ
+      // once its A-ASSOCIATE-RQ arrives: waiting for that request (up to the ARTIM timeout) would
+      // keep the connection open, and connections that never complete a request are how one host
+      // fills the connection cap. A modality has only a few connections negotiating at once, for
+      // milliseconds each; it retries a closed connection as it retries a rejection.
       const slot: HostSlot | undefined = hostLimits.open(host);
       if (!slot) {
         logRefusal(
           host,
           `${
             hostLimits.negotiating(host)
-          } connections from this host still negotiating (limit ${config.maxNegotiatingPerHost} per host); connection closed`,
+          } connections from this host not yet associated (limit ${config.maxNegotiatingPerHost} per host); connection closed`,
         );
         conn.close();
         continue;

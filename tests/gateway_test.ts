@@ -535,7 +535,7 @@ Deno.test("per-host negotiating cap: a host's next silent connection is closed a
     silent[1]!.close();
     const refused = logs.lines().filter((l) => l.includes("Refused a connection"));
     assertEquals(refused.length, 1, refused.join("\n"));
-    assert(refused[0]!.includes("still negotiating"), refused[0]);
+    assert(refused[0]!.includes("not yet associated"), refused[0]);
   } finally {
     await gw.dispose();
     await logs.dispose();

@@ -4,6 +4,8 @@
  *     `storescu` over loopback to DCMTK `storescp +B` and to the gateway (fsync on, and off);
  * (b) one large instance (default 1 GiB) sent to the gateway: its peak memory;
  * (c) 8 concurrent associations each sending 1/8 of the series: aggregate rate vs one;
+ * (c2) lock-out: the series from 127.0.0.1 while 127.0.0.2 keeps 80 connections dribbling their
+ *      A-ASSOCIATE-RQ and 32 associations stalled mid-PDU (lockout.ts), against the same without;
  * (d) the upload: the series uploaded by the gateway through nginx (TLS) to Orthanc's DICOMweb
  *     STOW-RS, against `curl` posting one pre-built multipart body of the same instances, and
  *     the lag from the last C-STORE response to the last instance present in Orthanc;
@@ -23,7 +25,8 @@
  * --skip-upload, --skip-large, --keep (keep the temporary folder), --out DIR,
  * --gateway-entry FILE (default main.ts; scripts/bench_gateway.ts runs startGateway without the CLI),
  * --no-check (pass --no-check to `deno run` for the gateway), --only LIST (comma-separated scenarios
- * to run: receive, large, concurrent, upload, pipeline, verify; default all).
+ * to run: receive, large, concurrent, lockout, upload, pipeline, verify; default all), --lockout-retry-ms N (how
+ * soon the misbehaving host of "lockout" reopens a closed connection; default 1000).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -32,6 +35,7 @@ import { totalBytes } from "./harness/process.ts";
 import { requireTools } from "./harness/tools.ts";
 import { setGatewayLaunch } from "./bench/gateway_process.ts";
 import { benchLargeInstance } from "./bench/large_instance.ts";
+import { benchLockout } from "./bench/lockout.ts";
 import { benchPipeline } from "./bench/pipeline.ts";
 import { benchVerify } from "./bench/verify.ts";
 import { benchReceive } from "./bench/receive.ts";
@@ -40,7 +44,7 @@ import { type BenchContext, ratioLines, type Row, table, versions } from "./benc
 import { benchUpload } from "./bench/upload.ts";
 
 /** The scenarios, in the order they run (`--only` picks some). */
-const SCENARIOS = ["receive", "large", "concurrent", "upload", "pipeline", "verify"] as const;
+const SCENARIOS = ["receive", "large", "concurrent", "lockout", "upload", "pipeline", "verify"] as const;
 type Scenario = typeof SCENARIOS[number];
 
 interface Options {
@@ -58,6 +62,8 @@ interface Options {
   out: string;
   /** Scenarios to run. */
   only: ReadonlySet<Scenario>;
+  /** Lock-out: how soon the misbehaving host reopens a connection the gateway closed. */
+  lockoutRetryMs: number;
 }
 
 function parseOptions(args: string[]): Options {
@@ -75,6 +81,7 @@ function parseOptions(args: string[]): Options {
       repeat: { type: "string", default: "3" },
       "no-check": { type: "boolean", default: false },
       only: { type: "string", default: SCENARIOS.join(",") },
+      "lockout-retry-ms": { type: "string", default: "1000" },
     },
   });
   const count = Number(values.count);
@@ -91,6 +98,9 @@ function parseOptions(args: string[]): Options {
     throw new Error(`--large-mb must be ≥ 0, got ${values["large-mb"]}`);
   }
   if (!Number.isInteger(associations) || associations < 1) throw new Error(`--associations must be ≥ 1`);
+  if (!Number.isInteger(Number(values["lockout-retry-ms"])) || Number(values["lockout-retry-ms"]) < 0) {
+    throw new Error(`--lockout-retry-ms must be an integer ≥ 0, got ${values["lockout-retry-ms"]}`);
+  }
   const only = new Set<Scenario>();
   for (const name of values.only.split(",").map((s) => s.trim()).filter(Boolean)) {
     if (!(SCENARIOS as readonly string[]).includes(name)) {
@@ -109,6 +119,7 @@ function parseOptions(args: string[]): Options {
     keep: values.keep,
     out: values.out,
     only,
+    lockoutRetryMs: Number(values["lockout-retry-ms"]),
   };
 }
 
@@ -158,12 +169,17 @@ async function main(): Promise<number> {
 
     if (options.largeMb > 0 && options.only.has("large")) {
       console.error(`Large instance (${options.largeMb} MiB)…`);
-      await benchLargeInstance(context, { largeMb: options.largeMb });
+      await benchLargeInstance(context, { largeMb: options.largeMb, repeat: options.repeat });
     }
 
     if (options.only.has("concurrent")) {
       console.error(`${options.associations} concurrent associations…`);
       await benchReceiveConcurrent(context, { associations: options.associations });
+    }
+
+    if (options.only.has("lockout")) {
+      console.error("Lock-out: a modality on 127.0.0.1 while 127.0.0.2 misbehaves…");
+      await benchLockout(context, { retryMs: options.lockoutRetryMs });
     }
 
     if (uploading) {

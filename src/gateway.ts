@@ -7,6 +7,7 @@ import type { Config, UploadConfig } from "./config/types.ts";
 import { queueIndexPath } from "./config/types.ts";
 import { logger } from "./log.ts";
 import { serveAssociation } from "./ul/association.ts";
+import { HostLimits, type HostSlot, RefusalLog } from "./ul/host_limits.ts";
 import type { AssociationPolicy, NegotiationResult } from "./ul/negotiation.ts";
 import { createStorageProvider, type ServiceStatistics } from "./dimse/service.ts";
 import { Spool } from "./store/spool.ts";
@@ -93,14 +94,22 @@ export async function startGateway(config: Config): Promise<Gateway> {
     allowedAddresses: config.allowedAddresses,
     requireCalledAeTitle: config.requireCalledAeTitle,
     maxAssociations: config.maxAssociations,
+    maxAssociationsPerHost: config.maxAssociationsPerHost,
     maxPduLength: config.maxPduLength,
     implementationClassUid: IMPLEMENTATION_CLASS_UID,
     implementationVersionName: IMPLEMENTATION_VERSION_NAME,
   };
 
   // Connections that have not (yet) been accepted as associations also count against a hard cap,
-  // so a flood of idle TCP connections cannot exhaust the process; ARTIM closes them anyway.
+  // so a flood of idle TCP connections cannot exhaust the process; ARTIM closes them anyway. Each
+  // host also has its own share (HostLimits), so that one address cannot fill either cap.
   const maxConnections = config.maxAssociations * 2 + 16;
+  const hostLimits = new HostLimits({
+    maxAssociationsPerHost: config.maxAssociationsPerHost,
+    maxNegotiatingPerHost: config.maxNegotiatingPerHost,
+  });
+  /** One log line per host per minute for every kind of refusal by limit. */
+  const refusals = new RefusalLog();
   let connections = 0;
   let nextId = 1;
   const running = new Set<Promise<void>>();
@@ -114,6 +123,15 @@ export async function startGateway(config: Config): Promise<Gateway> {
     }
   };
 
+  const logRefusal = (host: string, reason: string) => {
+    const note = refusals.note(host);
+    if (!note.log) return;
+    const more = note.suppressed > 0
+      ? ` (${note.suppressed} more from this host not logged since its last line)`
+      : " (further refusals of this host are logged at most once a minute)";
+    log.warn("Refused a connection from {peer}: {reason}{more}", { peer: host, reason, more });
+  };
+
   const acceptLoop = (async () => {
     for (;;) {
       let conn: Deno.TcpConn;
@@ -125,11 +143,26 @@ export async function startGateway(config: Config): Promise<Gateway> {
         await new Promise((r) => setTimeout(r, 100));
         continue;
       }
+      const host = (conn.remoteAddr as Deno.NetAddr).hostname ?? "unknown";
       if (connections >= maxConnections) {
-        log.warn("Too many open connections ({n}); refusing {peer}", {
-          n: connections,
-          peer: (conn.remoteAddr as Deno.NetAddr).hostname,
-        });
+        logRefusal(host, `${connections} connections open (limit ${maxConnections}); connection closed`);
+        conn.close();
+        continue;
+      }
+      // A host with `maxNegotiatingPerHost` connections that are not associations (negotiating,
+      // or rejected and not yet closed) gets the next one closed at once, not an A-ASSOCIATE-RJ
+      // once its A-ASSOCIATE-RQ arrives: waiting for that request (up to the ARTIM timeout) would
+      // keep the connection open, and connections that never complete a request are how one host
+      // fills the connection cap. A modality has only a few connections negotiating at once, for
+      // milliseconds each; it retries a closed connection as it retries a rejection.
+      const slot: HostSlot | undefined = hostLimits.open(host);
+      if (!slot) {
+        logRefusal(
+          host,
+          `${
+            hostLimits.negotiating(host)
+          } connections from this host not yet associated (limit ${config.maxNegotiatingPerHost} per host); connection closed`,
+        );
         conn.close();
         continue;
       }
@@ -147,8 +180,11 @@ export async function startGateway(config: Config): Promise<Gateway> {
         artimTimeoutMs: config.artimTimeoutMs,
         idleTimeoutMs: config.idleTimeoutMs,
         activeAssociations: () => associations.active,
+        hostAssociations: () => hostLimits.associations(host),
+        refusals,
         onNegotiated: (result) => {
           accepted = result.kind === "accept";
+          slot.negotiated(accepted);
           onNegotiated(result);
         },
         createHandler: (info, sender) =>
@@ -158,6 +194,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
             logPatientDetails: config.logPatientDetails,
           }),
       }).finally(() => {
+        slot.close();
         connections--;
         if (accepted) associations.active--;
         running.delete(task);

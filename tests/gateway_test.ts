@@ -25,8 +25,12 @@ function statusOf(pdu: Pdu | "closed" | "timeout"): number {
   return decodeCommandSet(pdv.data).status!;
 }
 
-async function associate(port: number, options: Parameters<typeof associateRq>[1] = {}) {
-  const peer = await ScriptedPeer.connect(port);
+async function associate(
+  port: number,
+  options: Parameters<typeof associateRq>[1] = {},
+  from: { localAddress?: string } = {},
+) {
+  const peer = await ScriptedPeer.connect(port, from);
   await peer.send(
     encodePdu(
       associateRq(
@@ -262,7 +266,7 @@ Deno.test("a slow peer dribbling its data set is served", async () => {
   await storeDribbled({}, "1.2.3.7", { pixelBytes: 4000, chunk: 500, delayMs: 20 });
 });
 
-Deno.test("the idle timeout counts from the last read: a peer sending a little every 50 ms for longer is served", async () => {
+Deno.test("the idle timeout counts from the last complete PDU: a peer completing one every 150 ms for longer is served", async () => {
   // About 20 pieces, 50 ms apart: over twice the idle timeout in all, never near it between reads.
   await storeDribbled({ idleTimeoutMs: 500 }, "1.2.3.8", { pixelBytes: 6000, chunk: 350, delayMs: 50 });
 });
@@ -413,6 +417,127 @@ Deno.test("patient names reach the log only when logs.patient_details is on", as
       }
     }
   } finally {
+    await logs.dispose();
+  }
+});
+
+Deno.test("ARTIM is one deadline: a connection dribbling its A-ASSOCIATE-RQ a byte at a time is closed", async () => {
+  const logs = await captureLogs();
+  const gw = await startTestGateway({ artimTimeoutMs: 300 });
+  try {
+    const peer = await ScriptedPeer.connect(gw.port);
+    // A byte every 100 ms: the request would take over 5 s to arrive; a timer restarted by each
+    // byte would never expire.
+    const rq = encodePdu(associateRq([CT_CONTEXT]));
+    assert(rq.length * 100 > 5000);
+    const dribbling = peer.send(rq, { chunk: 1, delayMs: 100 }).catch(() => {});
+    assert(await peer.waitClosed(5000), "the ARTIM timer should close the connection");
+    peer.close();
+    await dribbling;
+    const lines = logs.lines();
+    assert(lines.some((l) => l.includes("no complete A-ASSOCIATE-RQ")), lines.join("\n"));
+    // Others carry on.
+    await release(await associate(gw.port));
+  } finally {
+    await gw.dispose();
+    await logs.dispose();
+  }
+});
+
+Deno.test("progress timeout: an association whose PDU never completes is aborted, though bytes keep coming", async () => {
+  const logs = await captureLogs();
+  const gw = await startTestGateway({ idleTimeoutMs: 300 });
+  try {
+    const peer = await associate(gw.port);
+    // A C-STORE's command PDU sent a byte every 50 ms (as the lock-out peers do, faster).
+    const [command] = cStorePdus({
+      contextId: 1,
+      messageId: 1,
+      sopClassUid: CT_IMAGE_STORAGE,
+      sopInstanceUid: "1.2.3.50",
+      dataset: tinyDataset({ sopInstanceUid: "1.2.3.50", pixelBytes: 4000 }),
+      fragment: 1000,
+    });
+    // Over 4 s for the whole PDU; the abort is due 300 ms after the association was accepted.
+    assert(command!.length * 50 > 4000);
+    const dribbling = peer.send(command!, { chunk: 1, delayMs: 50 }).catch(() => {});
+    const reply = await peer.receive(3000);
+    assert(typeof reply !== "string" && reply.type === "A-ABORT", `got ${JSON.stringify(reply)}`);
+    peer.close();
+    await dribbling;
+    const lines = logs.lines();
+    assert(lines.some((l) => l.includes("no PDU completed for")), lines.join("\n"));
+  } finally {
+    await gw.dispose();
+    await logs.dispose();
+  }
+});
+
+Deno.test("per-host association cap: A-ASSOCIATE-RJ 2/3/2 for the host over it, another host still stores", async () => {
+  const logs = await captureLogs();
+  const gw = await startTestGateway({ maxAssociationsPerHost: 2, maxAssociations: 10 });
+  try {
+    const held = [
+      await associate(gw.port, {}, { localAddress: "127.0.0.2" }),
+      await associate(gw.port, {}, { localAddress: "127.0.0.2" }),
+    ];
+    for (let i = 0; i < 3; i++) {
+      const over = await ScriptedPeer.connect(gw.port, { localAddress: "127.0.0.2" });
+      await over.send(encodePdu(associateRq([CT_CONTEXT])));
+      const rj = await over.receive();
+      assert(typeof rj !== "string" && rj.type === "A-ASSOCIATE-RJ", `got ${JSON.stringify(rj)}`);
+      // PS3.8 Table 9-21: rejected-transient, service-provider (presentation), local-limit-exceeded.
+      assertEquals([rj.result, rj.source, rj.reason], [2, 3, 2]);
+      over.close();
+    }
+    const other = await associate(gw.port);
+    assertEquals(await storeTiny(other, "1.2.3.51"), 0);
+    await release(other);
+    for (const peer of held) await release(peer);
+    assertEquals(gw.associations.rejected, 3);
+    const rejected = logs.lines().filter((l) => l.includes("rejected:"));
+    assertEquals(
+      rejected.length,
+      1,
+      "three refusals of one host within a minute: one log line\n" + rejected.join("\n"),
+    );
+    assert(rejected[0]!.includes("127.0.0.2") && rejected[0]!.includes("per host"), rejected[0]);
+  } finally {
+    await gw.dispose();
+    await logs.dispose();
+  }
+});
+
+Deno.test("per-host negotiating cap: a host's next silent connection is closed at once, another host associates", async () => {
+  const logs = await captureLogs();
+  const gw = await startTestGateway({ maxNegotiatingPerHost: 2, artimTimeoutMs: 30_000 });
+  try {
+    const silent = [
+      await ScriptedPeer.connect(gw.port, { localAddress: "127.0.0.2" }),
+      await ScriptedPeer.connect(gw.port, { localAddress: "127.0.0.2" }),
+    ];
+    // The ARTIM timer (30 s) is far away: what closes these is the cap.
+    for (let i = 0; i < 3; i++) {
+      const over = await ScriptedPeer.connect(gw.port, { localAddress: "127.0.0.2" });
+      assert(await over.waitClosed(5000), "over the cap: closed");
+      over.close();
+    }
+    const other = await associate(gw.port);
+    assertEquals(await storeTiny(other, "1.2.3.52"), 0);
+    await release(other);
+    // Once one of them has negotiated, the host has room again.
+    await silent[0]!.send(encodePdu(associateRq([CT_CONTEXT])));
+    const ac = await silent[0]!.receive();
+    assert(typeof ac !== "string" && ac.type === "A-ASSOCIATE-AC", `got ${JSON.stringify(ac)}`);
+    const again = await associate(gw.port, {}, { localAddress: "127.0.0.2" });
+    await release(again);
+    await release(silent[0]!);
+    silent[1]!.close();
+    const refused = logs.lines().filter((l) => l.includes("Refused a connection"));
+    assertEquals(refused.length, 1, refused.join("\n"));
+    assert(refused[0]!.includes("not yet associated"), refused[0]);
+  } finally {
+    await gw.dispose();
     await logs.dispose();
   }
 });

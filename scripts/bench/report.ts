@@ -101,6 +101,25 @@ export function ratioLines(rows: Row[]): string[] {
   const ratio = (a: number, b: number) => (a / b).toFixed(2);
   if (scp && gwFsync) lines.push(`- Throughput gateway (fsync on) / storescp: **${ratio(gwFsync, scp)}×**`);
   if (scp && gwNoFsync) lines.push(`- Throughput gateway (fsync off) / storescp: ${ratio(gwNoFsync, scp)}×`);
+  const scpSync = rate(find("storescp +B, then one sync"));
+  const gwResent = rate(find("re-sent study"));
+  if (scpSync && gwFsync) {
+    lines.push(`- Throughput gateway (fsync on) / (storescp + one sync): **${ratio(gwFsync, scpSync)}×**`);
+  }
+  if (scpSync && gwResent) {
+    lines.push(
+      `- Throughput gateway (fsync on), re-sent study / (storescp + one sync): ${ratio(gwResent, scpSync)}×`,
+    );
+  }
+  const large = find("GiB instance → gateway");
+  const largeScp = find("GiB instance → storescp");
+  if (large?.seconds && large.bytes && largeScp?.seconds) {
+    lines.push(
+      `- Large instance: gateway ${(large.bytes / 1e6 / large.seconds).toFixed(0)} MB/s, storescp ${
+        (largeScp.bytes! / 1e6 / largeScp.seconds).toFixed(0)
+      } MB/s`,
+    );
+  }
   if (gwFsync && gwConcurrent) {
     lines.push(
       `- Gateway: aggregate rate of concurrent associations / one association: ${

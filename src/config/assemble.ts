@@ -59,6 +59,8 @@ export function assemble(merged: Merged, baseDir: string, configFile: string, pr
     statusPort: n("status.port"),
     statusBindAddress: s("status.bind"),
     maxAssociations: n("max_associations"),
+    maxAssociationsPerHost: n("max_associations_per_host"),
+    maxNegotiatingPerHost: n("max_negotiating_per_host"),
     maxPduLength: n("max_pdu_length"),
     artimTimeoutMs: n("artim_timeout_ms"),
     idleTimeoutMs: n("idle_timeout_ms"),

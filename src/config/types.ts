@@ -98,11 +98,15 @@ export interface Config {
   statusBindAddress: string;
   /** Concurrent associations accepted; beyond this A-ASSOCIATE-RJ transient / local-limit-exceeded. */
   maxAssociations: number;
+  /** Associations from one IP address at a time; beyond this A-ASSOCIATE-RJ transient / local-limit-exceeded. */
+  maxAssociationsPerHost: number;
+  /** Connections from one IP address still negotiating (no A-ASSOCIATE-RQ answered); beyond this closed. */
+  maxNegotiatingPerHost: number;
   /** Our Maximum Length Received (PS3.8 D.1.1), bytes of PDV data per P-DATA-TF PDU. */
   maxPduLength: number;
   /** ARTIM timer (PS3.8 §9.1.5): waiting for A-ASSOCIATE-RQ after connect, and for close after release/abort. */
   artimTimeoutMs: number;
-  /** An association with no PDU for this long is aborted. */
+  /** An established association that completes no PDU for this long is aborted (A-ABORT). */
   idleTimeoutMs: number;
   /** If non-empty, only these calling AE titles may associate. */
   allowedCallingAeTitles: string[];
@@ -132,9 +136,11 @@ export function defaultConfig(baseDir: string): Config {
     statusPort: 4105,
     statusBindAddress: "127.0.0.1",
     maxAssociations: 32,
+    maxAssociationsPerHost: 8,
+    maxNegotiatingPerHost: 4,
     maxPduLength: 262144,
     artimTimeoutMs: 30_000,
-    idleTimeoutMs: 300_000,
+    idleTimeoutMs: 60_000,
     allowedCallingAeTitles: [],
     allowedAddresses: [],
     requireCalledAeTitle: false,

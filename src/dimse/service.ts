@@ -63,12 +63,15 @@ interface StoreInProgress {
   failure: { status: number; comment: string } | null;
 }
 
-/** A request whose data set we read and drop before answering `status`. */
-interface IgnoredRequest {
+/**
+ * A message whose data set we read and drop: a request answered with `reply` once its data set
+ * has arrived, or a message the conformance statement says is ignored (a response, a C-CANCEL-RQ:
+ * `reply` null, nothing is sent).
+ */
+interface IgnoredMessage {
   command: CommandSet;
   presentationContextId: number;
-  status: number;
-  comment?: string;
+  reply: { status: number; comment?: string } | null;
 }
 
 /**
@@ -89,7 +92,7 @@ class StorageProvider implements PDataHandler {
   #log: Logger;
   #assembler = new MessageAssembler();
   #store: StoreInProgress | null = null;
-  #ignored: IgnoredRequest | null = null;
+  #ignored: IgnoredMessage | null = null;
   #instances = 0;
   /** Instances stored per study on this association, for the console's "study received" lines. */
   #studies = new Map<string, { count: number; modality: string; description: string; patient: string }>();
@@ -178,26 +181,48 @@ class StorageProvider implements PDataHandler {
       case CommandField.CStoreRq:
         await this.#beginStore(presentationContextId, command);
         return;
-      case CommandField.CCancelRq:
-        // PS3.7 §9.3.2.3: C-CANCEL has no response; we have nothing pending to cancel.
-        return;
-      default: {
-        this.#log.warn(
-          "Association {id} from {ae}: unsupported DIMSE command 0x{field}, answered 0x0211",
-          {
-            id: this.#info.id,
-            ae: this.#info.callingAeTitle,
-            field: command.commandField.toString(16).padStart(4, "0"),
-          },
-        );
-        if (hasDataSet(command)) {
-          this.#ignored = { command, presentationContextId, status: Status.UnrecognizedOperation };
-          return;
-        }
-        if (isResponse(command.commandField)) return; // a response: nothing to answer
-        await this.#reply(presentationContextId, failureRsp(command, Status.UnrecognizedOperation));
-      }
+      default:
+        await this.#onUnexpectedCommand(presentationContextId, command);
     }
+  }
+
+  /**
+   * Messages we do not provide. A C-CANCEL-RQ (PS3.7 §9.3.2.3: it has no response, and we have
+   * nothing pending to cancel) and any response (we send no requests) are ignored, as the
+   * conformance statement says: nothing is answered, and a data set they announce is read and
+   * dropped (never an A-ABORT). Any other request is answered 0x0211 Unrecognized Operation,
+   * after its data set if it has one.
+   */
+  async #onUnexpectedCommand(presentationContextId: number, command: CommandSet): Promise<void> {
+    const field = command.commandField.toString(16).padStart(4, "0").toUpperCase();
+    const withDataSet = hasDataSet(command);
+    const properties = {
+      id: this.#info.id,
+      ae: this.#info.callingAeTitle,
+      field,
+      name: commandName(command.commandField),
+      dataSet: withDataSet ? " (its data set read and dropped)" : "",
+    };
+    if (command.commandField === CommandField.CCancelRq || isResponse(command.commandField)) {
+      const line =
+        "Association {id} from {ae}: ignored a {name} (command 0x{field}){dataSet}; nothing answered";
+      // A C-CANCEL-RQ alone is routine (a modality cancelling what already finished); the rest is odd.
+      if (command.commandField === CommandField.CCancelRq && !withDataSet) this.#log.debug(line, properties);
+      else this.#log.warn(line, properties);
+      if (withDataSet) this.#ignored = { command, presentationContextId, reply: null };
+      return;
+    }
+    this.#log.warn(
+      withDataSet
+        ? "Association {id} from {ae}: unsupported DIMSE command 0x{field}; answering 0x0211 after its data set"
+        : "Association {id} from {ae}: unsupported DIMSE command 0x{field}, answered 0x0211",
+      properties,
+    );
+    if (withDataSet) {
+      this.#ignored = { command, presentationContextId, reply: { status: Status.UnrecognizedOperation } };
+      return;
+    }
+    await this.#reply(presentationContextId, failureRsp(command, Status.UnrecognizedOperation));
   }
 
   async #beginStore(presentationContextId: number, command: CommandSet): Promise<void> {
@@ -244,9 +269,9 @@ class StorageProvider implements PDataHandler {
   async #onData(bytes: Uint8Array, isLast: boolean): Promise<void> {
     if (this.#ignored) {
       if (isLast) {
-        const { command, presentationContextId, status, comment } = this.#ignored;
+        const { command, presentationContextId, reply } = this.#ignored;
         this.#ignored = null;
-        await this.#reply(presentationContextId, failureRsp(command, status, comment));
+        if (reply) await this.#reply(presentationContextId, failureRsp(command, reply.status, reply.comment));
       }
       return;
     }
@@ -352,8 +377,7 @@ class StorageProvider implements PDataHandler {
       this.#ignored = {
         command: event.command,
         presentationContextId: event.presentationContextId,
-        status,
-        comment,
+        reply: { status, comment },
       };
       return;
     }
@@ -363,6 +387,16 @@ class StorageProvider implements PDataHandler {
   async #reply(presentationContextId: number, command: CommandSet): Promise<void> {
     await this.#sender.send(presentationContextId, true, encodeCommandSet(command));
   }
+}
+
+/** "C-STORE-RSP" for 0x8001 (PS3.7 Annex E names), or "response" / "request" for a field we do not name. */
+function commandName(field: number): string {
+  for (const [key, value] of Object.entries(CommandField)) {
+    if (value !== field) continue;
+    // "CStoreRsp" → "C-STORE-RSP", "NEventReportRq" → "N-EVENT-REPORT-RQ"
+    return key.replace(/^([CN])/, "$1-").replace(/(?<=[a-z])(?=[A-Z])/g, "-").toUpperCase();
+  }
+  return isResponse(field) ? "response" : "request";
 }
 
 async function discardQuietly(reception: InstanceReception): Promise<void> {

@@ -22,7 +22,7 @@ export interface SpoolOptions {
   fsync: boolean;
   /** test hook to inject write failures (disk full) */
   openFile?: (path: string) => Promise<SpoolSink>;
-  /** test hook: the rename used by commit (default `Deno.rename`). */
+  /** test hook: the rename used by commit (default `Deno.renameSync`, in place). */
   rename?: (from: string, to: string) => Promise<void>;
   /**
    * test hook: whose rules apply to rename retries and directory fsync (default
@@ -138,7 +138,7 @@ export class Spool {
       dataDir: this.#options.dataDir,
       fsync: this.#options.fsync,
       os: this.#os,
-      rename: this.#options.rename ?? Deno.rename,
+      rename: this.#options.rename ?? renameInPlace,
       sleep: this.#options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
       knownDirectories: this.#knownDirectories,
     });
@@ -146,22 +146,46 @@ export class Spool {
 }
 
 /**
- * The default sink: a `Deno.FsFile` opened create-new, write-only. Opening is a quick metadata
- * call, done in place rather than as a trip to the file-system thread (measured: 30 µs against 80).
+ * The default sink: a `Deno.FsFile` opened create-new, write-only, written with `writeSync`.
+ * Opening is a quick metadata call (measured: 30 µs in place against 80 as a trip to the
+ * file-system thread). Writes are synchronous too: an asynchronous `write` is a trip to a blocking
+ * thread that also duplicates and closes the descriptor each time (strace of a 1 GiB instance:
+ * 8,378 `close` and 8,919 `fcntl` calls beside 8,192 writes, and a thread wake-up each), which
+ * cost more than the copy into the page cache itself. A write lands in the page cache (fsync is
+ * what waits for the disk, and stays asynchronous), so the event loop is held for the copy only.
  */
 function openFileSink(path: string): Promise<SpoolSink> {
   const file = Deno.openSync(path, { createNew: true, write: true });
   return Promise.resolve({
-    async write(bytes: Uint8Array): Promise<void> {
-      // Deno.FsFile.write may write fewer bytes than given: loop without copying.
-      let offset = 0;
-      while (offset < bytes.length) {
-        offset += await file.write(offset === 0 ? bytes : bytes.subarray(offset));
+    write(bytes: Uint8Array): Promise<void> {
+      try {
+        // Deno.FsFile.writeSync may write fewer bytes than given: loop without copying.
+        let offset = 0;
+        while (offset < bytes.length) {
+          offset += file.writeSync(offset === 0 ? bytes : bytes.subarray(offset));
+        }
+        return Promise.resolve();
+      } catch (error) {
+        return Promise.reject(error);
       }
     },
     sync: () => file.sync(),
     close: () => file.close(),
   });
+}
+
+/**
+ * The default rename: `Deno.renameSync`, a quick metadata call done in place rather than as a trip
+ * to the file-system thread (one of three such trips per instance on the way to Success; the
+ * fsyncs, which wait for the disk, stay asynchronous).
+ */
+function renameInPlace(from: string, to: string): Promise<void> {
+  try {
+    Deno.renameSync(from, to);
+    return Promise.resolve();
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 interface FileContext {

@@ -15,8 +15,18 @@ import { negotiate, type NegotiationResult } from "./negotiation.ts";
 import type { AssociationPolicy } from "./negotiation.ts";
 import { type Action, type Event, eventForPdu, type State, transition } from "./state_machine.ts";
 import { writePData } from "./pdata_writer.ts";
-import { AbortReason, AbortSource, type AssociateRq, type Pdu, PduError } from "./pdu.ts";
+import {
+  AbortReason,
+  AbortSource,
+  type AssociateRq,
+  type Pdu,
+  PduError,
+  RejectReason,
+  RejectResult,
+  RejectSource,
+} from "./pdu.ts";
 import { abortWords } from "./abort_words.ts";
+import type { RefusalLog } from "./host_limits.ts";
 import {
   type AssociationInfo,
   type PDataHandler,
@@ -29,10 +39,20 @@ export interface ServeAssociationOptions {
   policy: AssociationPolicy;
   /** Number of other associations currently established (for the concurrency cap). */
   activeAssociations: () => number;
-  /** ARTIM timer (PS3.8 §9.1.5). */
+  /** Number of other associations established from this peer's address (the per-host cap). */
+  hostAssociations?: () => number;
+  /**
+   * ARTIM timer (PS3.8 §9.1.5): one deadline from the transport connection to a complete
+   * A-ASSOCIATE-RQ (bytes arriving do not restart it), and from a release or abort to the close.
+   */
   artimTimeoutMs: number;
-  /** Abort an established association with no PDU for this long. */
+  /**
+   * Progress timeout: an established association that completes no PDU for this long is aborted
+   * (counted from the end of the handling of its last PDU; bytes of an unfinished PDU do not count).
+   */
   idleTimeoutMs: number;
+  /** Throttles the log lines of local-limit rejections (one per host per minute). */
+  refusals?: RefusalLog;
   /** Builds the DIMSE handler once the association is accepted. */
   createHandler: PDataHandlerFactory;
   log: Logger;
@@ -71,6 +91,10 @@ class AcceptorSession {
   #info: AssociationInfo | null = null;
   #closed = false;
   #artimRunning = false;
+  /** When the ARTIM timer expires (while it runs): one deadline, never moved by arriving bytes. */
+  #artimDeadline = 0;
+  /** When an established association that completes no further PDU is aborted. */
+  #progressDeadline = 0;
   #pendingPdu: Pdu | null = null;
   #closeHow: "released" | "aborted" = "aborted";
   #callingAeTitle = "";
@@ -98,26 +122,38 @@ class AcceptorSession {
     // start ARTIM timer; next state Sta2.
     await this.#apply("Evt5");
     while (!this.#ended()) {
-      const result = await this.#read(this.#currentTimeout());
+      const result = await this.#read(this.#waitUntil());
       if (result.kind === "closed") {
         await this.#apply("Evt17");
         break;
       }
       if (result.kind === "timeout") {
         if (this.#state === "Sta6") {
-          this.#options.log.warn("Association {id} from {peer}: no data for {seconds} s, aborting", {
-            id: this.#options.id,
-            peer: this.peerName(),
-            seconds: Math.round(this.#options.idleTimeoutMs / 1000),
-          });
+          this.#options.log.warn(
+            "Association {id} from {peer}: no PDU completed for {seconds} s (idle_timeout_ms), aborting",
+            {
+              id: this.#options.id,
+              peer: this.peerName(),
+              seconds: Math.round(this.#options.idleTimeoutMs / 1000),
+            },
+          );
           // Local A-ABORT request (Evt15 → AA-1): idle peers must not hold a slot for ever.
           await this.#apply("Evt15");
         } else {
-          this.#options.log.warn("Association {id} from {peer}: ARTIM timer expired in {state}", {
-            id: this.#options.id,
-            peer: this.peerName(),
-            state: this.#state,
-          });
+          const what = this.#state === "Sta2"
+            ? `no complete A-ASSOCIATE-RQ within ${
+              Math.round(this.#options.artimTimeoutMs / 1000)
+            } s of connecting`
+            : `the peer did not close within ${Math.round(this.#options.artimTimeoutMs / 1000)} s`;
+          this.#options.log.warn(
+            "Association {id} from {peer}: ARTIM timer expired in {state} ({what}); closing",
+            {
+              id: this.#options.id,
+              peer: this.peerName(),
+              state: this.#state,
+              what,
+            },
+          );
           await this.#apply("Evt18");
         }
         continue;
@@ -145,6 +181,9 @@ class AcceptorSession {
         // and keeps no view of them (command fragments are copied by the MessageAssembler), and
         // the decoded A-ASSOCIATE-RQ holds copies. The framer may reuse a P-DATA-TF's buffer.
         this.#framer.release(frame);
+        // Progress: a whole PDU was completed and handled (our own work on it, an fsync say, is
+        // not the peer's delay).
+        this.#progressDeadline = Date.now() + this.#options.idleTimeoutMs;
       }
     }
   }
@@ -184,9 +223,15 @@ class AcceptorSession {
     await this.#apply("Evt19");
   }
 
-  #currentTimeout(): number {
-    if (this.#artimRunning) return this.#options.artimTimeoutMs;
-    return this.#options.idleTimeoutMs;
+  /** When the wait for the peer's next bytes ends: the ARTIM deadline while it runs, else progress. */
+  #waitUntil(): number {
+    return this.#artimRunning ? this.#artimDeadline : this.#progressDeadline;
+  }
+
+  /** PS3.8 §9.1.5: start (or restart) the ARTIM timer. */
+  #startArtim(): void {
+    this.#artimRunning = true;
+    this.#artimDeadline = Date.now() + this.#options.artimTimeoutMs;
   }
 
   /** Looks the event up in the state table and carries out the action. */
@@ -208,7 +253,7 @@ class AcceptorSession {
     switch (action) {
       case "AE-5":
         // Issue connection response primitive; start ARTIM timer.
-        this.#artimRunning = true;
+        this.#startArtim();
         return;
       case "AE-6": {
         // Stop ARTIM; issue A-ASSOCIATE indication (here: our policy decides at once).
@@ -218,17 +263,13 @@ class AcceptorSession {
         const result = negotiate(rq, this.#options.policy, {
           peerAddress: this.#peerAddress,
           activeAssociations: this.#options.activeAssociations(),
+          hostAssociations: this.#options.hostAssociations?.() ?? 0,
         });
         this.#options.onNegotiated?.(result, rq);
         if (result.kind === "accept") {
           await this.#acceptAssociation(rq, result);
         } else {
-          log.warn("Association {id} from {peer} to {called} rejected: {reason}", {
-            id: this.#options.id,
-            peer: this.peerName(),
-            called: rq.calledAeTitle,
-            reason: result.reason,
-          });
+          this.#logRejection(rq, result.rj, result.reason);
           this.#rejection = result.rj;
           await this.#apply("Evt8");
         }
@@ -242,7 +283,7 @@ class AcceptorSession {
       case "AE-8":
         // Send A-ASSOCIATE-RJ PDU and start ARTIM timer.
         await this.#write(encodePdu(this.#rejection!));
-        this.#artimRunning = true;
+        this.#startArtim();
         return;
       case "DT-2":
         // Send P-DATA indication primitive.
@@ -258,7 +299,7 @@ class AcceptorSession {
       case "AR-4":
         // Issue A-RELEASE-RP PDU and start ARTIM timer.
         await this.#write(encodePdu({ type: "A-RELEASE-RP" }));
-        this.#artimRunning = true;
+        this.#startArtim();
         return;
       case "AR-5":
         // Stop ARTIM timer.
@@ -268,7 +309,7 @@ class AcceptorSession {
       case "AA-1":
         // Send A-ABORT PDU (service-user source) and start (or restart) ARTIM timer.
         await this.#sendAbort(AbortSource.ServiceUser, 0);
-        this.#artimRunning = true;
+        this.#startArtim();
         return;
       case "AA-2":
         // Stop ARTIM timer if running. Close transport connection.
@@ -322,7 +363,7 @@ class AcceptorSession {
         }
         await this.#sendAbort(AbortSource.ServiceProvider, reason);
         this.#abortReason = 0;
-        this.#artimRunning = true;
+        this.#startArtim();
         return;
       }
       default:
@@ -341,6 +382,30 @@ class AcceptorSession {
   #acceptance: Pdu | null = null;
   #rejection: Pdu | null = null;
 
+  /**
+   * Rejections for a local limit (transient, PS3.8 Table 9-21 source 3 reason 2) are logged once
+   * per host per minute: a host retrying in a loop must not flood the log. Others once each.
+   */
+  #logRejection(rq: AssociateRq, rj: Extract<Pdu, { type: "A-ASSOCIATE-RJ" }>, reason: string): void {
+    const limit = rj.result === RejectResult.Transient &&
+      rj.source === RejectSource.ServiceProviderPresentation && rj.reason === RejectReason.LocalLimitExceeded;
+    const properties = {
+      id: this.#options.id,
+      peer: this.peerName(),
+      called: rq.calledAeTitle,
+      reason,
+      more: "",
+    };
+    if (limit && this.#options.refusals) {
+      const note = this.#options.refusals.note(this.#peerAddress);
+      if (!note.log) return;
+      properties.more = note.suppressed > 0
+        ? ` (${note.suppressed} more from this host not logged since its last line)`
+        : " (further refusals of this host are logged at most once a minute)";
+    }
+    this.#options.log.warn("Association {id} from {peer} to {called} rejected: {reason}{more}", properties);
+  }
+
   async #acceptAssociation(rq: AssociateRq, result: Extract<NegotiationResult, { kind: "accept" }>) {
     const info: AssociationInfo = {
       id: this.#options.id,
@@ -356,6 +421,7 @@ class AcceptorSession {
       send: (id, isCommand, bytes) => this.#sendPData(id, isCommand, bytes),
     });
     this.#acceptance = result.ac;
+    this.#progressDeadline = Date.now() + this.#options.idleTimeoutMs;
     this.#options.log.info(
       "Association {id} from {peer} to {called} accepted ({accepted} of {proposed} contexts)",
       {
@@ -437,17 +503,19 @@ class AcceptorSession {
     }
   }
 
-  /** Reads with a timeout; an unfinished read is kept for the next call so no bytes are lost. */
-  async #read(timeoutMs: number): Promise<ReadResult> {
+  /** Reads until `deadline` at most; an unfinished read is kept for the next call so no bytes are lost. */
+  async #read(deadline: number): Promise<ReadResult> {
     if (this.#closed) return { kind: "closed" };
     if (!this.#pendingRead) {
       // Straight into the framer's buffer: the rest of the PDU under way (so no byte of the next
       // PDU is taken) or, between PDUs, its scratch buffer.
       this.#pendingRead = this.#conn.read(this.#framer.readBuffer()).catch(() => null);
     }
-    // The timeout counts from the start of this read, as the ARTIM and idle rules want.
-    this.#deadline = Date.now() + timeoutMs;
-    if (this.#timer === undefined || this.#timerAt > this.#deadline) this.#setTimer(timeoutMs);
+    // The deadline is the caller's (ARTIM's or the progress timeout's), not counted from this read.
+    this.#deadline = deadline;
+    const left = deadline - Date.now();
+    if (left <= 0) return { kind: "timeout" };
+    if (this.#timer === undefined || this.#timerAt > this.#deadline) this.#setTimer(left);
     const timeout = new Promise<"timeout">((resolve) => {
       this.#wake = resolve;
     });

@@ -52,6 +52,11 @@ export interface AssociationPolicy {
   requireCalledAeTitle: boolean;
   /** Associations open at once; a request beyond this is rejected transiently. */
   maxAssociations: number;
+  /**
+   * Associations open at once from one host (remote IP address); a request beyond this is
+   * rejected transiently, so one address cannot take the whole `maxAssociations`. Absent: no cap.
+   */
+  maxAssociationsPerHost?: number;
   /** Our Maximum Length Received (PS3.8 D.1.1), sent in the AC. */
   maxPduLength: number;
   /** Our Implementation Class UID (PS3.7 D.3.3.2), sent in the AC. */
@@ -66,6 +71,8 @@ export interface AssociationRequestContext {
   peerAddress: string;
   /** Other associations currently open, not counting this one. */
   activeAssociations: number;
+  /** Other associations currently open from the same host (`peerAddress`). Default 0. */
+  hostAssociations?: number;
 }
 
 /** One accepted presentation context. */
@@ -152,6 +159,17 @@ function associationRejection(
       RejectSource.ServiceProviderPresentation,
       RejectReason.LocalLimitExceeded,
       `${context.activeAssociations} associations already open (limit ${policy.maxAssociations})`,
+    );
+  }
+  const fromHost = context.hostAssociations ?? 0;
+  if (policy.maxAssociationsPerHost !== undefined && fromHost >= policy.maxAssociationsPerHost) {
+    // PS3.8 Table 9-21: result 2 rejected-transient, source 3 "DICOM UL service-provider
+    // (Presentation related function)", reason 2 "local-limit-exceeded".
+    return reject(
+      RejectResult.Transient,
+      RejectSource.ServiceProviderPresentation,
+      RejectReason.LocalLimitExceeded,
+      `${fromHost} associations already open from ${context.peerAddress} (limit ${policy.maxAssociationsPerHost} per host)`,
     );
   }
   return undefined;

@@ -22,6 +22,7 @@ import {
 import { Status } from "../../src/dimse/status.ts";
 import { type AssociationInfo, type PDataHandler, ProtocolError } from "../../src/ul/service_user.ts";
 import type { Pdv } from "../../src/ul/pdu.ts";
+import { captureLogs } from "../support/logs.ts";
 
 const CT = "1.2.840.10008.5.1.4.1.1.2";
 const EXPLICIT_LE = "1.2.840.10008.1.2.1";
@@ -207,4 +208,72 @@ Deno.test("service: an instance incomplete when the association ends is discarde
   await handler.onClose("aborted");
   assertEquals(store.received[0]!.ended, "discarded");
   assertEquals(replies.length, 0);
+});
+
+for (
+  const [name, command] of [
+    ["C-STORE-RSP", { commandField: CommandField.CStoreRsp, messageIdBeingRespondedTo: 4, status: 0 }],
+    ["C-CANCEL-RQ", { commandField: CommandField.CCancelRq, messageIdBeingRespondedTo: 4 }],
+  ] as const
+) {
+  Deno.test(`service: a ${name} announcing a data set is ignored: data set dropped, nothing answered, logged as ignored`, async () => {
+    const logs = await captureLogs();
+    try {
+      const store = new FakeStore();
+      const { handler, replies } = setup(store);
+      // Command Data Set Type 0x0000: a data set follows (PS3.7 §9.3.1 Table 9.3-1 "any other value").
+      await handler.onPdv(commandPdv(1, { ...command, commandDataSetType: 0x0000 }));
+      await handler.onPdv(dataPdv(1, [1, 2, 3], false));
+      await handler.onPdv(dataPdv(1, [4], true));
+      assertEquals(replies.length, 0);
+      assertEquals(store.received.length, 0);
+      const lines = logs.lines();
+      assert(
+        lines.some((l) => l.includes(`ignored a ${name}`) && l.includes("data set read and dropped")),
+        lines.join("\n"),
+      );
+      assert(!lines.some((l) => l.includes("0x0211")), lines.join("\n"));
+      // The association carries on: the next C-STORE is stored and answered.
+      await sendStore(handler, 8);
+      assertEquals(replies.length, 1);
+      assertEquals(replies[0]!.command.messageIdBeingRespondedTo, 8);
+      assertEquals(replies[0]!.command.status, Status.Success);
+    } finally {
+      await logs.dispose();
+    }
+  });
+}
+
+Deno.test("service: a response without a data set is ignored, not logged as answered", async () => {
+  const logs = await captureLogs();
+  try {
+    const { handler, replies } = setup(new FakeStore());
+    await handler.onPdv(
+      commandPdv(3, {
+        commandField: CommandField.CEchoRsp,
+        messageIdBeingRespondedTo: 1,
+        status: 0,
+        commandDataSetType: 0x0101,
+      }),
+    );
+    assertEquals(replies.length, 0);
+    const lines = logs.lines();
+    assert(
+      lines.some((l) => l.includes("ignored a C-ECHO-RSP") && l.includes("nothing answered")),
+      lines.join("\n"),
+    );
+    assert(!lines.some((l) => l.includes("answered 0x0211")), lines.join("\n"));
+  } finally {
+    await logs.dispose();
+  }
+});
+
+Deno.test("service: an unsupported request with a data set is answered 0x0211 after its data set", async () => {
+  const { handler, replies } = setup(new FakeStore());
+  await handler.onPdv(commandPdv(1, { commandField: 0x0020, messageId: 9, commandDataSetType: 0x0000 }));
+  assertEquals(replies.length, 0);
+  await handler.onPdv(dataPdv(1, [1, 2], true));
+  assertEquals(replies.length, 1);
+  assertEquals(replies[0]!.command.commandField, 0x8020);
+  assertEquals(replies[0]!.command.status, Status.UnrecognizedOperation);
 });

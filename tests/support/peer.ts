@@ -14,19 +14,32 @@ import {
   type PresentationContextRq,
 } from "../../src/ul/pdu.ts";
 import { cStoreRq, encodeCommandSet } from "../../src/dimse/command.ts";
+import * as net from "node:net";
+
+/** What the peer needs of a connection. */
+interface PeerConn {
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+  close(): void;
+}
 
 /** A raw connection to the gateway. */
 export class ScriptedPeer {
-  #conn: Deno.TcpConn;
+  #conn: PeerConn;
   #reader: PduReader;
   #closed = false;
 
-  private constructor(conn: Deno.TcpConn) {
+  private constructor(conn: PeerConn) {
     this.#conn = conn;
     this.#reader = new PduReader(conn, new PduFramer({ maxPDataLength: 1 << 24 }));
   }
 
-  static async connect(port: number): Promise<ScriptedPeer> {
+  /**
+   * Connects to 127.0.0.1:`port`, from `localAddress` when given (any of 127/8 on Linux: a second
+   * "host" for per-host limits; `Deno.connect` cannot choose the source address, node:net can).
+   */
+  static async connect(port: number, options: { localAddress?: string } = {}): Promise<ScriptedPeer> {
+    if (options.localAddress) return new ScriptedPeer(await nodeConnect(port, options.localAddress));
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     conn.setNoDelay(true);
     return new ScriptedPeer(conn);
@@ -74,6 +87,59 @@ export class ScriptedPeer {
       this.#conn.close();
     } catch { /* closed */ }
   }
+}
+
+/** A node:net socket from `localAddress` as a {@linkcode PeerConn}. */
+function nodeConnect(port: number, localAddress: string): Promise<PeerConn> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: "127.0.0.1", port, localAddress, noDelay: true });
+    const chunks: Uint8Array[] = [];
+    let ended = false;
+    let waiting: (() => void) | null = null;
+    const wake = () => {
+      const w = waiting;
+      waiting = null;
+      w?.();
+    };
+    socket.on("data", (data: Uint8Array) => {
+      chunks.push(new Uint8Array(data));
+      wake();
+    });
+    socket.on("end", () => {
+      ended = true;
+      wake();
+    });
+    socket.on("close", () => {
+      ended = true;
+      wake();
+    });
+    socket.on("error", (error) => {
+      ended = true;
+      wake();
+      reject(error);
+    });
+    socket.on("connect", () =>
+      resolve({
+        async read(p: Uint8Array): Promise<number | null> {
+          while (chunks.length === 0 && !ended) await new Promise<void>((r) => waiting = r);
+          const first = chunks[0];
+          if (!first) return null;
+          const n = Math.min(p.length, first.length);
+          p.set(first.subarray(0, n));
+          if (n === first.length) chunks.shift();
+          else chunks[0] = first.subarray(n);
+          return n;
+        },
+        write(p: Uint8Array): Promise<number> {
+          return new Promise((done, fail) =>
+            socket.write(p, (error) => error ? fail(error) : done(p.length))
+          );
+        },
+        close() {
+          socket.destroy();
+        },
+      }));
+  });
 }
 
 /** An A-ASSOCIATE-RQ as a typical modality would send it. */

@@ -86,6 +86,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
     index,
     implementationClassUid: IMPLEMENTATION_CLASS_UID,
     implementationVersionName: IMPLEMENTATION_VERSION_NAME,
+    limits: { maxInflatedBytes: config.maxInflatedSize },
   });
   const policy: AssociationPolicy = {
     aeTitle: config.aeTitle,

@@ -86,6 +86,8 @@ export interface Config {
   requireCalledAeTitle: boolean;
   /** fsync each instance and the directory before answering Success. Only benchmarks turn this off. */
   fsync: boolean;
+  /** A deflated data set (PS3.5 A.5) inflating past this many bytes is refused. */
+  maxInflatedSize: number;
   upload: UploadConfig;
 }
 
@@ -112,6 +114,7 @@ export function defaultConfig(baseDir: string): Config {
     allowedAddresses: [],
     requireCalledAeTitle: false,
     fsync: true,
+    maxInflatedSize: 4 * 1024 * 1024 * 1024,
     upload: {
       url: "",
       auth: { kind: "none" },

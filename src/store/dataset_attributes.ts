@@ -320,6 +320,7 @@ const CHARACTER_SETS: ReadonlyMap<string, string> = new Map([
 ]);
 
 /** ISO 2022 escape sequences (ESC, intermediate bytes 0x20–0x2F, final byte). */
+// deno-lint-ignore no-control-regex -- ESC (0x1B) starts every ISO 2022 escape sequence.
 const ESCAPE_SEQUENCE = /\x1b[\x20-\x2f]+[\x30-\x7e]/g;
 
 /** A decoder for the data set's character set; the default repertoire (or an unknown term) is latin1. */

@@ -33,6 +33,8 @@ export interface Gateway {
   readonly uploader: Uploader;
   readonly associations: AssociationStatistics;
   readonly storage: ServiceStatistics;
+  /** Where received instances go (its `maxBufferedBytes` is the memory tests' measure). */
+  readonly instanceStore: DurableInstanceStore;
   readonly startedAt: number;
   /** The upload settings in force (they change when the status page saves new ones). */
   uploadConfig(): UploadConfig;
@@ -175,6 +177,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
     uploader,
     associations,
     storage,
+    instanceStore,
     startedAt: Date.now(),
     uploadConfig: () => uploadConfig,
     async setUploadConfig(upload: UploadConfig) {

@@ -108,9 +108,20 @@ export class DurableInstanceStore implements InstanceStore {
   /** Non-conformant UIDs already logged (each is logged once; bounded). */
   readonly #loggedUids = new Set<string>();
 
+  #maxBufferedBytes = 0;
+
   constructor(options: DurableStoreOptions) {
     this.#options = options;
     this.#log = options.log ?? logger("store");
+  }
+
+  /**
+   * The most bytes the streaming check of any one data set has held (partial header, kept
+   * values, open sequences, an inflated piece), over every instance so far. Bounded by design:
+   * the memory tests assert it whatever they send.
+   */
+  get maxBufferedBytes(): number {
+    return this.#maxBufferedBytes;
   }
 
   async begin(instance: IncomingInstance): Promise<InstanceReception> {
@@ -119,6 +130,9 @@ export class DurableInstanceStore implements InstanceStore {
       options: this.#options,
       log: this.#log,
       release: (b) => this.#buffers.push(b),
+      measured: (bytes) => {
+        if (bytes > this.#maxBufferedBytes) this.#maxBufferedBytes = bytes;
+      },
       firstTime: (uid) => {
         if (this.#loggedUids.has(uid)) return false;
         if (this.#loggedUids.size >= 10_000) this.#loggedUids.clear();
@@ -136,6 +150,8 @@ interface ReceptionContext {
   log: Logger;
   /** Hands the buffer back for the next instance. */
   release: (buffer: DatasetBuffer) => void;
+  /** Reports the bytes the reception's streaming check held at most. */
+  measured: (bytes: number) => void;
   /** True the first time a non-conformant UID is seen (it is logged once). */
   firstTime: (uid: string) => boolean;
 }
@@ -253,6 +269,7 @@ class Reception implements InstanceReception {
 
   #releaseBuffer(): void {
     if (!this.#buffer) return;
+    this.#ctx.measured(this.#reader.maxBufferedBytes);
     this.#ctx.release(this.#buffer);
     this.#buffer = null;
   }

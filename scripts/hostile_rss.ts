@@ -55,22 +55,40 @@ async function associate(port: number): Promise<ScriptedPeer> {
     { id: 5, abstractSyntax: CT, transferSyntaxes: [DEFLATED] },
   ], { maxPduLength: 1 << 20, called: "DICOM_GATEWAY" })));
   const ac = await peer.receive(60_000);
-  if (typeof ac === "string" || ac.type !== "A-ASSOCIATE-AC") throw new Error(`not associated: ${String(ac)}`);
+  if (typeof ac === "string" || ac.type !== "A-ASSOCIATE-AC") {
+    throw new Error(`not associated: ${String(ac)}`);
+  }
   return peer;
 }
 
 let messageId = 1;
-async function store(peer: ScriptedPeer, ts: string, chunks: Iterable<Uint8Array>, sop: string): Promise<number> {
+async function store(
+  peer: ScriptedPeer,
+  ts: string,
+  chunks: Iterable<Uint8Array>,
+  sop: string,
+): Promise<number> {
   const contextId = CONTEXT[ts]!;
-  const command = encodeCommandSet(cStoreRq({ messageId: messageId++, sopClassUid: CT, sopInstanceUid: sop }));
-  await peer.send(encodePDataTf([{ presentationContextId: contextId, isCommand: true, isLast: true, data: command }]));
+  const command = encodeCommandSet(
+    cStoreRq({ messageId: messageId++, sopClassUid: CT, sopInstanceUid: sop }),
+  );
+  await peer.send(
+    encodePDataTf([{ presentationContextId: contextId, isCommand: true, isLast: true, data: command }]),
+  );
   let pending: Uint8Array | null = null;
   const flush = async (isLast: boolean) => {
     if (pending === null) return;
     for (let o = 0; o < pending.length; o += PDV) {
       const end = Math.min(pending.length, o + PDV);
       const data = pending.subarray(o, end);
-      await peer.send(encodePDataTf([{ presentationContextId: contextId, isCommand: false, isLast: isLast && end === pending.length, data }]));
+      await peer.send(
+        encodePDataTf([{
+          presentationContextId: contextId,
+          isCommand: false,
+          isLast: isLast && end === pending.length,
+          data,
+        }]),
+      );
     }
   };
   for (const chunk of chunks) {
@@ -90,9 +108,17 @@ async function streamedBomb(inflated: number): Promise<Uint8Array> {
   deflater.on("data", (c: Uint8Array) => parts.push(c));
   const done = new Promise((resolve) => deflater.on("end", resolve));
   const write = (b: Uint8Array) => new Promise<void>((r) => deflater.write(b, () => r()));
-  await write(concat(identity(EXPLICIT_LE), el(0x00090010, "LO", "ACME", EXPLICIT_LE), header(0x00091010, "OB", inflated, EXPLICIT_LE)));
+  await write(
+    concat(
+      identity(EXPLICIT_LE),
+      el(0x00090010, "LO", "ACME", EXPLICIT_LE),
+      header(0x00091010, "OB", inflated, EXPLICIT_LE),
+    ),
+  );
   const zeros = new Uint8Array(4 * 1024 * 1024);
-  for (let left = inflated; left > 0; left -= zeros.length) await write(left >= zeros.length ? zeros : zeros.subarray(0, left));
+  for (let left = inflated; left > 0; left -= zeros.length) {
+    await write(left >= zeros.length ? zeros : zeros.subarray(0, left));
+  }
   await write(studyElements(EXPLICIT_LE));
   deflater.end();
   await done;
@@ -104,28 +130,59 @@ type Case = { name: string; ts: string; data: () => Iterable<Uint8Array>; repeat
 async function cases(): Promise<Case[]> {
   const bomb = await streamedBomb(BOMB);
   return [
-    { name: `${BIG >> 20} MiB element before the Study UID`, ts: EXPLICIT, data: () => bigElementBeforeStudy(BIG), repeat: 1 },
-    { name: `deflate bomb (${(bomb.length / 2 ** 20).toFixed(1)} MB → ${BOMB >> 20} MiB)`, ts: DEFLATED, data: () => [bomb], repeat: 1 },
+    {
+      name: `${BIG >> 20} MiB element before the Study UID`,
+      ts: EXPLICIT,
+      data: () => bigElementBeforeStudy(BIG),
+      repeat: 1,
+    },
+    {
+      name: `deflate bomb (${(bomb.length / 2 ** 20).toFixed(1)} MB → ${BOMB >> 20} MiB)`,
+      ts: DEFLATED,
+      data: () => [bomb],
+      repeat: 1,
+    },
     { name: "10,000-level sequence", ts: EXPLICIT, data: () => [nestedSequences(10_000)], repeat: 20 },
     {
       name: "truncated pixel data",
       ts: IMPLICIT,
-      data: () => [concat(identity(IMPLICIT_LE), studyElements(IMPLICIT_LE), header(0x7FE00010, "", 64 << 20, IMPLICIT_LE)), new Uint8Array(32 << 20)],
+      data: () => [
+        concat(
+          identity(IMPLICIT_LE),
+          studyElements(IMPLICIT_LE),
+          header(0x7FE00010, "", 64 << 20, IMPLICIT_LE),
+        ),
+        new Uint8Array(32 << 20),
+      ],
       repeat: 5,
     },
     {
       name: "0xFFFFFFF0 length",
       ts: EXPLICIT,
-      data: () => [concat(identity(EXPLICIT_LE), header(0x00091010, "OB", 0xFFFFFFF0, EXPLICIT_LE)), new Uint8Array(32 << 20)],
+      data: () => [
+        concat(identity(EXPLICIT_LE), header(0x00091010, "OB", 0xFFFFFFF0, EXPLICIT_LE)),
+        new Uint8Array(32 << 20),
+      ],
       repeat: 5,
     },
     {
       name: "sequence never closed",
       ts: EXPLICIT,
-      data: () => [concat(identity(EXPLICIT_LE), studyElements(EXPLICIT_LE), header(0x00400275, "SQ", UNDEFINED, EXPLICIT_LE))],
+      data: () => [
+        concat(
+          identity(EXPLICIT_LE),
+          studyElements(EXPLICIT_LE),
+          header(0x00400275, "SQ", UNDEFINED, EXPLICIT_LE),
+        ),
+      ],
       repeat: 20,
     },
-    { name: "valid deflate + garbage", ts: DEFLATED, data: () => [deflate(validDataset(EXPLICIT_LE)), new Uint8Array(64).fill(7)], repeat: 20 },
+    {
+      name: "valid deflate + garbage",
+      ts: DEFLATED,
+      data: () => [deflate(validDataset(EXPLICIT_LE)), new Uint8Array(64).fill(7)],
+      repeat: 20,
+    },
   ];
 }
 
@@ -135,7 +192,9 @@ async function normalTraffic(port: number): Promise<number> {
   try {
     for (let i = 0; i < NORMAL; i++) {
       const sop = `1.2.826.0.1.3680043.9.7433.1.${Date.now()}.${i}`;
-      const status = await store(peer, EXPLICIT, [validDataset(EXPLICIT_LE, { sop, study: "1.2.826.0.1.3680043.9.7433.2.99", pixels: 512 * 1024 })], sop);
+      const status = await store(peer, EXPLICIT, [
+        validDataset(EXPLICIT_LE, { sop, study: "1.2.826.0.1.3680043.9.7433.2.99", pixels: 512 * 1024 }),
+      ], sop);
       if (status === 0) ok++;
     }
   } finally {
@@ -154,7 +213,14 @@ async function measure(label: string, attacks: Case[]): Promise<string> {
       const peer = await associate(gateway.port);
       try {
         for (let r = 0; r < c.repeat; r++) {
-          statuses.push(`${c.name}: 0x${(await store(peer, c.ts, c.data(), `1.2.826.0.1.3680043.9.7433.1.${r}`)).toString(16).padStart(4, "0")}`);
+          statuses.push(
+            `${c.name}: 0x${
+              (await store(peer, c.ts, c.data(), `1.2.826.0.1.3680043.9.7433.1.${r}`)).toString(16).padStart(
+                4,
+                "0",
+              )
+            }`,
+          );
         }
       } finally {
         peer.close();
@@ -163,7 +229,9 @@ async function measure(label: string, attacks: Case[]): Promise<string> {
     const [ok] = await Promise.all([normalTraffic(gateway.port), ...hostile]);
     const peak = await gateway.peakRssKb();
     const distinct = [...new Set(statuses)].join("; ");
-    return `| ${label} | ${attacks.length} | ${ok}/${NORMAL} | ${((idle ?? 0) / 1024).toFixed(0)} | ${((peak ?? 0) / 1024).toFixed(0)} | ${distinct} |`;
+    return `| ${label} | ${attacks.length} | ${ok}/${NORMAL} | ${((idle ?? 0) / 1024).toFixed(0)} | ${
+      ((peak ?? 0) / 1024).toFixed(0)
+    } | ${distinct} |`;
   } finally {
     await gateway.stop();
     await Deno.remove(dataDir, { recursive: true }).catch(() => {});
@@ -171,7 +239,9 @@ async function measure(label: string, attacks: Case[]): Promise<string> {
 }
 
 const all = await cases();
-console.log("| hostile load | hostile associations | normal instances stored | RSS at start (MB) | peak RSS (MB) | statuses |");
+console.log(
+  "| hostile load | hostile associations | normal instances stored | RSS at start (MB) | peak RSS (MB) | statuses |",
+);
 console.log("|---|---|---|---|---|---|");
 console.log(await measure("none (normal traffic only)", []));
 for (const c of all) console.log(await measure(`8 × ${c.name}`, Array.from({ length: 8 }, () => c)));

@@ -22,6 +22,7 @@ import {
   identity,
   IMPLICIT_LE,
   nestedSequences,
+  SOP,
   studyElements,
   UNDEFINED,
   validDataset,
@@ -101,23 +102,25 @@ async function store(
   return decodeCommandSet(rsp.pdvs[0]!.data).status ?? -1;
 }
 
-/** A bomb inflating to `inflated` bytes, deflated as a stream (never held whole). */
+/**
+ * A bomb inflating to `inflated` bytes: private OB elements of up to 1 GiB of zeros each (a
+ * 32-bit length holds at most 4 GiB), deflated as a stream (never held whole).
+ */
 async function streamedBomb(inflated: number): Promise<Uint8Array> {
   const deflater = createDeflateRaw({ level: 1 });
   const parts: Uint8Array[] = [];
   deflater.on("data", (c: Uint8Array) => parts.push(c));
   const done = new Promise((resolve) => deflater.on("end", resolve));
   const write = (b: Uint8Array) => new Promise<void>((r) => deflater.write(b, () => r()));
-  await write(
-    concat(
-      identity(EXPLICIT_LE),
-      el(0x00090010, "LO", "ACME", EXPLICIT_LE),
-      header(0x00091010, "OB", inflated, EXPLICIT_LE),
-    ),
-  );
+  await write(concat(identity(EXPLICIT_LE), el(0x00090010, "LO", "ACME", EXPLICIT_LE)));
   const zeros = new Uint8Array(4 * 1024 * 1024);
-  for (let left = inflated; left > 0; left -= zeros.length) {
-    await write(left >= zeros.length ? zeros : zeros.subarray(0, left));
+  for (let element = 0, left = inflated; left > 0; element++) {
+    const length = Math.min(left, 1024 * 1024 * 1024);
+    await write(header(0x00091010 + element, "OB", length, EXPLICIT_LE));
+    for (let rest = length; rest > 0; rest -= zeros.length) {
+      await write(rest >= zeros.length ? zeros : zeros.subarray(0, rest));
+    }
+    left -= length;
   }
   await write(studyElements(EXPLICIT_LE));
   deflater.end();
@@ -131,13 +134,13 @@ async function cases(): Promise<Case[]> {
   const bomb = await streamedBomb(BOMB);
   return [
     {
-      name: `${BIG >> 20} MiB element before the Study UID`,
+      name: `${BIG / 2 ** 20} MiB element before the Study UID`,
       ts: EXPLICIT,
       data: () => bigElementBeforeStudy(BIG),
       repeat: 1,
     },
     {
-      name: `deflate bomb (${(bomb.length / 2 ** 20).toFixed(1)} MB → ${BOMB >> 20} MiB)`,
+      name: `deflate bomb (${(bomb.length / 2 ** 20).toFixed(1)} MB → ${BOMB / 2 ** 20} MiB)`,
       ts: DEFLATED,
       data: () => [bomb],
       repeat: 1,
@@ -205,7 +208,7 @@ async function normalTraffic(port: number): Promise<number> {
 
 async function measure(label: string, attacks: Case[]): Promise<string> {
   const dataDir = await Deno.makeTempDir({ prefix: "hostile-rss-" });
-  const gateway = await startGatewayProcess(dataDir, ["--fsync", "false"]);
+  const gateway = await startGatewayProcess(dataDir, ["--no-fsync"]);
   try {
     const idle = await gateway.peakRssKb();
     const statuses: string[] = [];
@@ -215,7 +218,7 @@ async function measure(label: string, attacks: Case[]): Promise<string> {
         for (let r = 0; r < c.repeat; r++) {
           statuses.push(
             `${c.name}: 0x${
-              (await store(peer, c.ts, c.data(), `1.2.826.0.1.3680043.9.7433.1.${r}`)).toString(16).padStart(
+              (await store(peer, c.ts, c.data(), SOP)).toString(16).padStart(
                 4,
                 "0",
               )

@@ -33,6 +33,15 @@ export const DEFAULT_MAX_INFLATED_BYTES = 4 * 1024 * 1024 * 1024;
 
 /** Inflated bytes handed to the scanner at a time. */
 const PIECE = 64 * 1024;
+/**
+ * Inflated bytes one write to the inflater may produce, about: node:zlib inflates all of a
+ * written chunk before its callback, so the compressed bytes are written in slices sized by the
+ * ratio seen so far (a zero-filled bomb inflates about 1000:1: 256 bytes then make about 256 kB).
+ */
+const OUTPUT_PER_WRITE = 256 * 1024;
+const MIN_SLICE = 256;
+const MAX_SLICE = 64 * 1024;
+const FIRST_SLICE = 256;
 
 /** An inflated size beyond the cap: the instance is refused (not malformed, just too big). */
 export class InflatedSizeError extends DatasetError {
@@ -64,6 +73,10 @@ export class DeflatedDatasetScanner {
   #failure: DatasetError | null = null;
   #closed: Promise<void>;
   #maxPiece = 0;
+  /** Inflated bytes since the last write went in, and the most one write produced. */
+  #sinceWrite = 0;
+  #maxPerWrite = 0;
+  #slice = FIRST_SLICE;
 
   constructor(options: DeflatedScannerOptions = {}) {
     this.#scanner = new DatasetScanner({
@@ -104,27 +117,43 @@ export class DeflatedDatasetScanner {
     return this.#inflated;
   }
 
-  /** The scanner's most buffered bytes plus the largest inflated piece held at once. */
+  /**
+   * The scanner's most buffered bytes plus the most inflated bytes one write produced (all of
+   * which the inflater may hold before the scanner has them): the bound on what this holds.
+   */
   get maxBufferedBytes(): number {
-    return this.#scanner.maxBufferedBytes + this.#maxPiece;
+    return this.#scanner.maxBufferedBytes + Math.max(this.#maxPiece, this.#maxPerWrite);
   }
 
   /** Inflates and scans the next compressed bytes (not kept once the promise settles). */
   async push(bytes: Uint8Array): Promise<void> {
     this.#throwIfFailed();
     if (bytes.length === 0) return;
-    this.#compressed += bytes.length;
     this.#lastByte = bytes[bytes.length - 1]!;
-    if (this.#streamEnded) {
-      this.#checkTrailing();
-      return;
+    let offset = 0;
+    while (offset < bytes.length) {
+      if (this.#streamEnded) {
+        this.#compressed += bytes.length - offset;
+        this.#checkTrailing();
+        return;
+      }
+      const slice = bytes.subarray(offset, offset + this.#slice);
+      offset += slice.length;
+      this.#compressed += slice.length;
+      this.#sinceWrite = 0;
+      await new Promise<void>((resolve) => {
+        this.#inflater.write(slice, () => resolve());
+        // The callback is not called once the inflater is destroyed: the close settles it too.
+        void this.#closed.then(resolve);
+      });
+      if (this.#sinceWrite > this.#maxPerWrite) this.#maxPerWrite = this.#sinceWrite;
+      this.#throwIfFailed();
+      const ratio = this.#inflated / Math.max(1, this.#compressed);
+      this.#slice = Math.max(
+        MIN_SLICE,
+        Math.min(MAX_SLICE, Math.floor(OUTPUT_PER_WRITE / Math.max(1, ratio))),
+      );
     }
-    await new Promise<void>((resolve) => {
-      this.#inflater.write(bytes, () => resolve());
-      // The callback is not called once the inflater is destroyed: the close settles it too.
-      void this.#closed.then(resolve);
-    });
-    this.#throwIfFailed();
     if (this.#streamEnded) this.#checkTrailing();
   }
 
@@ -161,6 +190,7 @@ export class DeflatedDatasetScanner {
     if (this.#failure) return;
     if (piece.length > this.#maxPiece) this.#maxPiece = piece.length;
     this.#inflated += piece.length;
+    this.#sinceWrite += piece.length;
     if (this.#inflated > this.#maxInflated) {
       this.#fail(new InflatedSizeError(this.#maxInflated));
       this.#inflater.destroy();

@@ -198,7 +198,7 @@ Deno.test("hostile peers: each case gets its status, stores nothing, and both as
       }
       assertEquals(gateway.index.counts().pending, n);
       assert(
-        gateway.instanceStore.maxBufferedBytes < 1024 * 1024,
+        gateway.instanceStore.maxBufferedBytes < 8 * 1024,
         `${gateway.instanceStore.maxBufferedBytes}`,
       );
     } finally {

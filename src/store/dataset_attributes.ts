@@ -53,8 +53,8 @@ export const KEPT_TAGS: ReadonlySet<number> = new Set(Object.values(Tag));
 
 /**
  * Streams one data set through the scanner as it arrives: checks its structure and keeps the
- * attributes. `push` is synchronous for a plain data set and returns a promise for a deflated
- * one (inflated as a stream). Throws {@link DatasetError} at the first fault.
+ * attributes; a deflated one is inflated as a stream on the way. Synchronous. Throws
+ * {@link DatasetError} at the first fault.
  */
 export class DatasetReader {
   readonly #plain: DatasetScanner | null;
@@ -79,16 +79,16 @@ export class DatasetReader {
     }
   }
 
-  /** The next bytes of the data set; a promise only for a deflated one. */
-  push(bytes: Uint8Array): void | Promise<void> {
-    if (this.#plain) return this.#plain.push(bytes);
-    return this.#deflated!.push(bytes);
+  /** The next bytes of the data set (not kept: the caller may reuse them). */
+  push(bytes: Uint8Array): void {
+    if (this.#plain) this.#plain.push(bytes);
+    else this.#deflated!.push(bytes);
   }
 
   /** The data set has ended: everything opened must be closed. */
-  async end(): Promise<void> {
+  end(): void {
     if (this.#plain) this.#plain.end();
-    else await this.#deflated!.end();
+    else this.#deflated!.end();
   }
 
   /** Stops reading (a deflated stream's inflater is released). */
@@ -174,10 +174,10 @@ export async function readDatasetAttributes(
   try {
     let chunk = head.subarray(datasetOffset);
     for (;;) {
-      await reader.push(chunk);
+      reader.push(chunk);
       if (reader.pastKept) break;
       if (total === size) {
-        await reader.end();
+        reader.end();
         break;
       }
       readSize = total;

@@ -208,8 +208,7 @@ class Reception implements InstanceReception {
     if (!this.#file || this.#failure) return;
     try {
       // The scanner sees each chunk before it is written: a broken data set stops at once.
-      const scanned = this.#reader.push(bytes);
-      if (scanned) await scanned;
+      this.#reader.push(bytes);
     } catch (error) {
       await this.#refuse(error);
       return;
@@ -332,7 +331,7 @@ class Reception implements InstanceReception {
     let attributes: DatasetAttributes;
     try {
       // The scanner has seen every byte: the whole structure must be closed, the UIDs present.
-      await this.#reader.end();
+      this.#reader.end();
       attributes = this.#reader.attributes(this.#meta);
     } catch (error) {
       await this.#refuse(error);

@@ -268,6 +268,7 @@ class Reception implements InstanceReception {
 
   #releaseBuffer(): void {
     if (!this.#buffer) return;
+    this.#reader.close();
     this.#ctx.measured(this.#reader.maxBufferedBytes);
     this.#ctx.release(this.#buffer);
     this.#buffer = null;

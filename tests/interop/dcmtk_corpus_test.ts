@@ -15,7 +15,24 @@ import { listFiles, startTestGateway } from "../support/gateway.ts";
 import { interopTest } from "../support/tools.ts";
 
 const TOOLS = ["dcmconv", "dcmcjpeg", "dcmcjpls", "dcmcrle", "dcmodify", "dump2dcm", "dcmsend", "storescp"];
-const REAL_IMAGES = new URL("../../../../shared/testdata/real-images/", import.meta.url).pathname;
+/** ../shared/testdata/real-images next to the checkout (or a worktree's checkout), or $DICOM_GATEWAY_REAL_IMAGES. */
+function realImagesDir(): string {
+  const repo = new URL("../../", import.meta.url).pathname;
+  const candidates = [
+    Deno.env.get("DICOM_GATEWAY_REAL_IMAGES"),
+    `${repo}../shared/testdata/real-images`,
+    `${repo}../../shared/testdata/real-images`,
+  ];
+  for (const dir of candidates) {
+    if (dir === undefined) continue;
+    try {
+      if (Deno.statSync(dir).isDirectory) return dir.endsWith("/") ? dir : `${dir}/`;
+    } catch {
+      // not there: the next candidate
+    }
+  }
+  throw new Error(`no real images found (tried ${candidates.filter(Boolean).join(", ")})`);
+}
 const WORKLISTS = "/usr/share/doc/dcmtk/examples/wlistdb/OFFIS";
 
 async function run(command: string, args: string[]): Promise<void> {
@@ -26,8 +43,9 @@ async function run(command: string, args: string[]): Promise<void> {
 /** The source files: real images and the worklist data sets turned into Secondary Capture objects. */
 async function sources(dir: string): Promise<string[]> {
   const out: string[] = [];
-  for await (const entry of Deno.readDir(REAL_IMAGES)) {
-    if (entry.isFile && entry.name.endsWith(".dcm")) out.push(`${REAL_IMAGES}${entry.name}`);
+  const realImages = realImagesDir();
+  for await (const entry of Deno.readDir(realImages)) {
+    if (entry.isFile && entry.name.endsWith(".dcm")) out.push(`${realImages}${entry.name}`);
   }
   try {
     for await (const entry of Deno.readDir(WORKLISTS)) {

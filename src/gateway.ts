@@ -34,6 +34,8 @@ export interface Gateway {
   readonly uploader: Uploader;
   readonly associations: AssociationStatistics;
   readonly storage: ServiceStatistics;
+  /** Where received instances go (its `maxBufferedBytes` is the memory tests' measure). */
+  readonly instanceStore: DurableInstanceStore;
   readonly startedAt: number;
   /** The upload settings in force (they change when the status page saves new ones). */
   uploadConfig(): UploadConfig;
@@ -87,6 +89,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
     index,
     implementationClassUid: IMPLEMENTATION_CLASS_UID,
     implementationVersionName: IMPLEMENTATION_VERSION_NAME,
+    limits: { maxInflatedBytes: config.maxInflatedSize },
   });
   const policy: AssociationPolicy = {
     aeTitle: config.aeTitle,
@@ -211,6 +214,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
     uploader,
     associations,
     storage,
+    instanceStore,
     startedAt: Date.now(),
     uploadConfig: () => uploadConfig,
     async setUploadConfig(upload: UploadConfig) {

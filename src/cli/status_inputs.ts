@@ -36,6 +36,7 @@ export function statusInputs(gateway: Gateway, options: StatusInputsOptions): St
     verificationCounts: () => gateway.index.verificationCounts(),
     recentStudies: (limit) => gateway.index.recentStudies(limit),
     failures: (limit) => gateway.index.failures(limit),
+    studyChanges: (limit) => gateway.index.studyChanges(limit),
     associations: () => gateway.associations,
     retryFailed: (studyInstanceUid) => gateway.index.retryFailed(studyInstanceUid),
     testConnection: () => gateway.uploader.testConnection(),

@@ -68,6 +68,7 @@ export function assemble(merged: Merged, baseDir: string, configFile: string, pr
     allowedAddresses: l("allowed_addresses"),
     requireCalledAeTitle: b("require_called_ae_title"),
     fsync: b("fsync"),
+    maxInflatedSize: n("max_inflated_size"),
     upload: {
       url: s("upload.url"),
       auth,

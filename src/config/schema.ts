@@ -230,6 +230,16 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     read: (c) => c.fsync,
   }),
   row({
+    section: "",
+    name: "max_inflated_size",
+    cliName: "max-inflated-size",
+    kind: "bytes",
+    min: 1024 * 1024,
+    max: Number.MAX_SAFE_INTEGER,
+    doc: 'Largest size a deflate-compressed image may unpack to, e.g. "4 GiB"; bigger ones are refused.',
+    read: (c) => c.maxInflatedSize,
+  }),
+  row({
     section: "status",
     name: "port",
     cliName: "status-port",

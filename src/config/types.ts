@@ -116,6 +116,8 @@ export interface Config {
   requireCalledAeTitle: boolean;
   /** fsync each instance and the directory before answering Success. Only benchmarks turn this off. */
   fsync: boolean;
+  /** A deflated data set (PS3.5 A.5) inflating past this many bytes is refused. */
+  maxInflatedSize: number;
   upload: UploadConfig;
   alerts: AlertsConfig;
 }
@@ -145,6 +147,7 @@ export function defaultConfig(baseDir: string): Config {
     allowedAddresses: [],
     requireCalledAeTitle: false,
     fsync: true,
+    maxInflatedSize: 4 * 1024 * 1024 * 1024,
     upload: {
       url: "",
       auth: { kind: "none" },

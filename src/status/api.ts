@@ -66,6 +66,16 @@ export interface FailureSummary {
   at: string;
 }
 
+/** A SOP Instance UID re-sent within another study than its earlier copy (the newest copy won). */
+export interface StudyChangeSummary {
+  sopInstanceUid: string;
+  previousStudyInstanceUid: string;
+  studyInstanceUid: string;
+  callingAeTitle: string;
+  /** ISO 8601. */
+  at: string;
+}
+
 /**
  * Uploader state in one word:
  * `not-configured` (no destination), `idle` (nothing to send), `uploading`,
@@ -147,6 +157,8 @@ export interface StatusSnapshot {
   studies: StudySummary[];
   /** Most recent first. */
   failures: FailureSummary[];
+  /** SOP Instance UIDs re-sent within another study, most recent first (absent: not tracked). */
+  studyChanges?: StudyChangeSummary[];
   /** Free/total are null when the operating system cannot tell. */
   disk: { dataDir: string; freeBytes: number | null; totalBytes: number | null; minFreeBytes: number };
   upload: UploadHealth;
@@ -265,6 +277,15 @@ export function toApiStatus(s: StatusSnapshot): StatusSnapshot {
       reason: str(f.reason),
       at: str(f.at),
     })),
+    ...(s.studyChanges === undefined ? {} : {
+      studyChanges: s.studyChanges.map((c) => ({
+        sopInstanceUid: str(c.sopInstanceUid),
+        previousStudyInstanceUid: str(c.previousStudyInstanceUid),
+        studyInstanceUid: str(c.studyInstanceUid),
+        callingAeTitle: str(c.callingAeTitle),
+        at: str(c.at),
+      })),
+    }),
     disk: {
       dataDir: str(s.disk.dataDir),
       freeBytes: numOrNull(s.disk.freeBytes),

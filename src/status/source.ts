@@ -10,6 +10,7 @@ import type {
   ModalityAddress,
   StatusSnapshot,
   StatusSource,
+  StudyChangeSummary,
   UploadSettingsInput,
   UploadState,
 } from "./api.ts";
@@ -96,6 +97,8 @@ export interface StatusInputs {
   recentStudies(limit: number): StudyReading[];
   /** Most recent first. */
   failures(limit: number): FailureReading[];
+  /** SOP Instance UIDs re-sent within another study, most recent first (`at` in ms since the epoch). */
+  studyChanges?(limit: number): (Omit<StudyChangeSummary, "at"> & { at: number })[];
   associations(): StatusSnapshot["associations"];
   /** Puts failed instances (of one study, or all) back in the queue; returns how many. */
   retryFailed(studyInstanceUid?: string): number;
@@ -184,6 +187,9 @@ export function createStatusSource(inputs: StatusInputs): StatusSource {
           ...(s.missingInArchive === undefined ? {} : { missingInArchive: s.missingInArchive }),
         })),
         failures: inputs.failures(50).map((f) => ({ ...f, at: new Date(f.at).toISOString() })),
+        ...(inputs.studyChanges === undefined ? {} : {
+          studyChanges: inputs.studyChanges(50).map((c) => ({ ...c, at: new Date(c.at).toISOString() })),
+        }),
         disk: { dataDir: inputs.dataDir, ...disk, minFreeBytes: uploadConfig.minFreeBytes },
         upload: {
           configured: upload.configured,

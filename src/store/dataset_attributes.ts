@@ -1,31 +1,120 @@
 /**
- * The indexed attributes of a received instance, from its Part 10 file or from the head of its
- * data set kept in memory: reading a file's head, inflating a deflated data set's head (PS3.5
- * A.5), and the adapter that hands the wanted elements to dcmjs. The byte-level work (meta
- * header, head scan) is pure and lives in `part10.ts`.
+ * The indexed attributes of an instance, read by the streaming scanner (`dicom/dataset_scanner.ts`)
+ * as the data set arrives ({@link DatasetReader}) or from a Part 10 file's head
+ * ({@link readDatasetAttributes}, start-up reconciliation), and the decoding of the kept values.
+ *
+ * Identity (SOP Instance, Study, Series UIDs) is the received bytes with only the padding PS3.5
+ * allows removed (trailing NUL or space, §9.1 and §6.2): never cleaned, whatever the characters.
+ * A kept element written as UN (PS3.5 §6.2.2: archives that do not know a tag write it so) is
+ * decoded by the dictionary VR of its tag, which for every kept tag is a character string whose
+ * bytes are the same in any byte order.
  * @module
  */
-import { Readable } from "node:stream";
-import { createInflateRaw } from "node:zlib";
-import dcmjs from "dcmjs";
-import { logger } from "../log.ts";
-import { messageOf } from "../errors.ts";
-import { datasetEncoding, ExplicitVrLittleEndian } from "../dicom/uids.ts";
+import { datasetEncoding } from "../dicom/uids.ts";
+import { DatasetScanner, type KeptValue } from "../dicom/dataset_scanner.ts";
+import { DeflatedDatasetScanner } from "../dicom/deflated_scanner.ts";
 import {
   type DatasetAttributes,
   DatasetError,
   decodeMetaHead,
-  encodeFileMetaInformation,
   type FileMetaInformation,
   NeedMoreBytes,
-  wantedElements,
 } from "./part10.ts";
 
-const log = logger("store");
+/** Limits of the streaming read of a data set. */
+export interface DatasetLimits {
+  /** Sequences nested deeper than this are refused. Default 64. */
+  maxSequenceDepth?: number;
+  /** A deflated data set may inflate to at most this many bytes. Default 4 GiB. */
+  maxInflatedBytes?: number;
+}
+
+/** (0008,0005) Specific Character Set and the tags of {@link DatasetAttributes}. */
+const Tag = {
+  SpecificCharacterSet: 0x00080005,
+  SopClassUid: 0x00080016,
+  SopInstanceUid: 0x00080018,
+  StudyDate: 0x00080020,
+  StudyTime: 0x00080030,
+  AccessionNumber: 0x00080050,
+  Modality: 0x00080060,
+  StudyDescription: 0x00081030,
+  SeriesDescription: 0x0008103E,
+  PatientName: 0x00100010,
+  PatientId: 0x00100020,
+  StudyInstanceUid: 0x0020000D,
+  SeriesInstanceUid: 0x0020000E,
+  SeriesNumber: 0x00200011,
+  InstanceNumber: 0x00200013,
+} as const;
+
+/** The top-level elements the scanner keeps (every other value is skipped unread). */
+export const KEPT_TAGS: ReadonlySet<number> = new Set(Object.values(Tag));
+
+/**
+ * Streams one data set through the scanner as it arrives: checks its structure and keeps the
+ * attributes; a deflated one is inflated as a stream on the way. Synchronous. Throws
+ * {@link DatasetError} at the first fault.
+ */
+export class DatasetReader {
+  readonly #plain: DatasetScanner | null;
+  readonly #deflated: DeflatedDatasetScanner | null;
+
+  constructor(transferSyntaxUid: string, limits: DatasetLimits & { stopAfterKept?: boolean } = {}) {
+    const encoding = datasetEncoding(transferSyntaxUid);
+    const options = {
+      keep: KEPT_TAGS,
+      stopAfterKept: limits.stopAfterKept ?? false,
+      ...(limits.maxSequenceDepth === undefined ? {} : { maxSequenceDepth: limits.maxSequenceDepth }),
+    };
+    if (encoding.deflated) {
+      this.#plain = null;
+      this.#deflated = new DeflatedDatasetScanner({
+        ...options,
+        ...(limits.maxInflatedBytes === undefined ? {} : { maxInflatedBytes: limits.maxInflatedBytes }),
+      });
+    } else {
+      this.#plain = new DatasetScanner({ ...options, encoding });
+      this.#deflated = null;
+    }
+  }
+
+  /** The next bytes of the data set (not kept: the caller may reuse them). */
+  push(bytes: Uint8Array): void {
+    if (this.#plain) this.#plain.push(bytes);
+    else this.#deflated!.push(bytes);
+  }
+
+  /** The data set has ended: everything opened must be closed. */
+  end(): void {
+    if (this.#plain) this.#plain.end();
+    else this.#deflated!.end();
+  }
+
+  /** Stops reading (a deflated stream's inflater is released). */
+  close(): void {
+    this.#deflated?.close();
+  }
+
+  /** The kept values are final (a top-level element past them was seen, or the end). */
+  get pastKept(): boolean {
+    return (this.#plain ?? this.#deflated!).pastKept;
+  }
+
+  /** The most bytes the reader held at once (scanner state, kept values, inflated piece). */
+  get maxBufferedBytes(): number {
+    return (this.#plain ?? this.#deflated!).maxBufferedBytes;
+  }
+
+  /** The indexed attributes; `meta` gives the SOP Class UID when the data set has none. */
+  attributes(meta: Pick<FileMetaInformation, "mediaStorageSopClassUid">): DatasetAttributes {
+    return attributesOf((this.#plain ?? this.#deflated!).values, meta.mediaStorageSopClassUid);
+  }
+}
 
 /** Tuning and test hooks for {@link readDatasetAttributes}. */
 export interface ReadAttributesOptions {
-  /** Bytes read first; doubled while the attributes run past them. Default 256 KiB. */
+  /** Bytes read first; each further read doubles what was read. Default 256 KiB. */
   initialReadBytes?: number;
   /** Called with the number of bytes read from the file each time it is read. */
   onRead?: (bytes: number) => void;
@@ -34,61 +123,69 @@ export interface ReadAttributesOptions {
 const DEFAULT_INITIAL_READ = 256 * 1024;
 
 /**
- * Reads the indexed attributes from a Part 10 file, reading only its head: element headers are
- * scanned until the first element past group 0020 (so pixel data is never read), starting with
- * `initialReadBytes` and doubling up to the whole file if the attributes run past what was
- * read. Works for every transfer syntax: implicit/explicit little endian, explicit big endian,
- * deflated (inflating only the head) and encapsulated (compressed pixel data is never reached).
- * Values are parsed by dcmjs (character sets included). Throws {@link DatasetError} for a file
- * that is not Part 10, a malformed data set, or a missing SOP Instance, Study or Series UID.
+ * Reads the indexed attributes from a Part 10 file, reading only its head: the file is read
+ * (`initialReadBytes` first, then doubling) through the streaming scanner until it has passed
+ * every kept element, so pixel data is never read, in every transfer syntax (a deflated data set
+ * is inflated only as far as that). Throws {@link DatasetError} for a file that is not Part 10,
+ * a malformed head, or a missing SOP Instance, Study or Series UID.
  */
 export async function readDatasetAttributes(
   path: string,
   options: ReadAttributesOptions = {},
 ): Promise<DatasetAttributes> {
-  const initial = Math.max(256, options.initialReadBytes ?? DEFAULT_INITIAL_READ);
-  const file = await Deno.open(path, { read: true });
-  try {
-    const size = (await file.stat()).size;
-    const reader = new HeadReader(file, size, options.onRead);
-    let head = await reader.readTo(Math.min(initial, size));
-    // The meta group is normally a few hundred bytes; grow until it is whole.
-    let decoded: { meta: FileMetaInformation; datasetOffset: number };
-    for (;;) {
-      try {
-        decoded = decodeMetaHead(head, head.length === size);
-        break;
-      } catch (error) {
-        if (!(error instanceof NeedMoreBytes)) throw error;
-        if (head.length === size) {
-          throw new DatasetError(`Cannot decode file meta information: file is truncated (${size} bytes)`);
-        }
-        head = await reader.readTo(Math.min(size, Math.max(error.needed, head.length * 2)));
-      }
+  let readSize = Math.max(256, options.initialReadBytes ?? DEFAULT_INITIAL_READ);
+  using file = await Deno.open(path, { read: true });
+  const size = (await file.stat()).size;
+  let total = 0;
+  const readChunk = async (length: number): Promise<Uint8Array> => {
+    const buffer = new Uint8Array(Math.min(length, size - total));
+    let filled = 0;
+    while (filled < buffer.length) {
+      const n = await file.read(buffer.subarray(filled));
+      if (n === null) break;
+      filled += n;
     }
-    const { meta, datasetOffset } = decoded;
-    const encoding = datasetEncoding(meta.transferSyntaxUid);
-    const deflated = encoding.deflated;
+    total += filled;
+    options.onRead?.(filled);
+    return buffer.subarray(0, filled);
+  };
 
-    let dataset: Uint8Array;
-    if (deflated) {
-      // The compressed bytes already read are inflated first; the file is read on from there.
-      dataset = await inflatedHead(path, head.subarray(datasetOffset), head.length, initial, options.onRead);
-    } else {
-      for (;;) {
-        const complete = head.length === size;
-        try {
-          dataset = wantedElements(head, datasetOffset, encoding, complete, size);
-          break;
-        } catch (error) {
-          if (!(error instanceof NeedMoreBytes) || complete) throw error;
-          head = await reader.readTo(Math.min(size, Math.max(error.needed, head.length * 2)));
-        }
+  // The meta group is normally a few hundred bytes; read on until it is whole.
+  let head = await readChunk(readSize);
+  let decoded: { meta: FileMetaInformation; datasetOffset: number };
+  for (;;) {
+    try {
+      decoded = decodeMetaHead(head, total === size);
+      break;
+    } catch (error) {
+      if (!(error instanceof NeedMoreBytes)) throw error;
+      if (total === size) {
+        throw new DatasetError(`Cannot decode file meta information: file is truncated (${size} bytes)`);
       }
+      const more = await readChunk(Math.max(error.needed - total, total));
+      const grown = new Uint8Array(head.length + more.length);
+      grown.set(head);
+      grown.set(more, head.length);
+      head = grown;
     }
-    return parseAttributes(meta, dataset, deflated);
+  }
+  const { meta, datasetOffset } = decoded;
+  const reader = new DatasetReader(meta.transferSyntaxUid, { stopAfterKept: true });
+  try {
+    let chunk = head.subarray(datasetOffset);
+    for (;;) {
+      reader.push(chunk);
+      if (reader.pastKept) break;
+      if (total === size) {
+        reader.end();
+        break;
+      }
+      readSize = total;
+      chunk = await readChunk(readSize);
+    }
+    return reader.attributes(meta);
   } finally {
-    file.close();
+    reader.close();
   }
 }
 
@@ -105,255 +202,137 @@ export async function readFileHead(path: string, length: number): Promise<Uint8A
   return buffer.subarray(0, filled);
 }
 
-/**
- * The indexed attributes from the first bytes of a data set held in memory: the receiver keeps
- * the head of each instance as it streams to disk, so it need not read the file back. `meta`
- * gives the transfer syntax (and the SOP Class UID if the data set lacks one); `totalLength` is
- * the whole data set's length (`head` is all of it when they are equal). Returns `undefined`
- * when the attributes run past `head` or the data set is deflated: read the file instead with
- * {@link readDatasetAttributes}. Throws {@link DatasetError} like it.
- */
-export function datasetAttributesFromHead(
-  meta: FileMetaInformation,
-  head: Uint8Array,
-  totalLength: number,
-): DatasetAttributes | undefined {
-  const encoding = datasetEncoding(meta.transferSyntaxUid);
-  if (encoding.deflated) return undefined;
-  let dataset: Uint8Array;
-  try {
-    dataset = wantedElements(head, 0, encoding, head.length >= totalLength, totalLength);
-  } catch (error) {
-    if (error instanceof NeedMoreBytes) return undefined;
-    throw error;
-  }
-  return parseAttributes(meta, dataset, false);
-}
+const latin1 = new TextDecoder("latin1");
 
-/** Reads a growing prefix of a file into one buffer. */
-class HeadReader {
-  #buffer = new Uint8Array(0);
-  #length = 0;
-  constructor(
-    private readonly file: Deno.FsFile,
-    private readonly size: number,
-    private readonly onRead: ((bytes: number) => void) | undefined,
-  ) {}
-
-  /** Returns the first `length` bytes, reading only the ones not read yet. */
-  async readTo(length: number): Promise<Uint8Array<ArrayBuffer>> {
-    length = Math.min(length, this.size);
-    if (length > this.#buffer.length) {
-      const grown = new Uint8Array(length);
-      grown.set(this.#buffer.subarray(0, this.#length));
-      this.#buffer = grown;
-    }
-    await this.file.seek(this.#length, Deno.SeekMode.Start);
-    const start = this.#length;
-    while (this.#length < length) {
-      const n = await this.file.read(this.#buffer.subarray(this.#length, length));
-      if (n === null) {
-        throw new DatasetError(
-          `Cannot read data set: the file ended at ${this.#length} of ${this.size} bytes`,
-        );
-      }
-      this.#length += n;
-    }
-    this.onRead?.(this.#length - start);
-    return this.#buffer.subarray(0, this.#length);
-  }
-}
-
-/**
- * Inflates the head of a deflated data set (PS3.5 §A.5: the whole data set after the meta
- * group is one raw deflate stream, RFC 1951 without zlib header), pulling compressed chunks
- * only until the scan finds the end of the wanted attributes. node:zlib is used rather than
- * DecompressionStream because PS3.5 A.5 pads an odd-length deflated bit stream with one zero
- * byte, which node:zlib ignores after the end of the stream and DecompressionStream rejects.
- */
-async function inflatedHead(
-  path: string,
-  alreadyRead: Uint8Array<ArrayBuffer>,
-  readOnFrom: number,
-  initial: number,
-  onRead: ((bytes: number) => void) | undefined,
-): Promise<Uint8Array> {
-  const chunkSize = Math.min(64 * 1024, initial);
-  // The compressed chunks come from a file handle of their own, closed by the generator itself
-  // when the stream is destroyed (after any read in flight), never under a pending read.
-  async function* compressed(): AsyncGenerator<Uint8Array> {
-    if (alreadyRead.length > 0) yield alreadyRead;
-    using file = await Deno.open(path, { read: true });
-    await file.seek(readOnFrom, Deno.SeekMode.Start);
-    for (;;) {
-      const chunk = new Uint8Array(chunkSize);
-      const n = await file.read(chunk);
-      if (n === null) return;
-      onRead?.(n);
-      yield chunk.subarray(0, n);
-    }
-  }
-  const source = Readable.from(compressed(), { objectMode: false, highWaterMark: 1 });
-  const inflater = createInflateRaw({ chunkSize });
-  source.on("error", (error) => inflater.destroy(error));
-  source.pipe(inflater);
-  const output = inflater[Symbol.asyncIterator]();
-  let buffer = new Uint8Array(Math.max(initial, 1024));
-  let length = 0;
-  let target = initial;
-  let complete = false;
-  try {
-    for (;;) {
-      while (!complete && length < target) {
-        let result: IteratorResult<Uint8Array>;
-        try {
-          result = await output.next();
-        } catch (error) {
-          throw new DatasetError(`Cannot inflate deflated data set: ${messageOf(error)}`, {
-            cause: error,
-          });
-        }
-        if (result.done) {
-          complete = true;
-          break;
-        }
-        const chunk = result.value;
-        if (length + chunk.length > buffer.length) {
-          const grown = new Uint8Array(Math.max(buffer.length * 2, length + chunk.length));
-          grown.set(buffer.subarray(0, length));
-          buffer = grown;
-        }
-        buffer.set(chunk, length);
-        length += chunk.length;
-      }
-      const head = buffer.subarray(0, length);
-      try {
-        const explicitLe = { littleEndian: true, explicitVr: true };
-        return wantedElements(head, 0, explicitLe, complete);
-      } catch (error) {
-        if (!(error instanceof NeedMoreBytes)) throw error;
-        target = Math.max(error.needed, target * 2);
-      }
-    }
-  } finally {
-    source.destroy();
-    inflater.destroy();
-  }
-}
-
-type DcmjsElement = { vr?: string; Value?: unknown[] };
-
-/** Hands a meta header + the gathered wanted elements to dcmjs and picks out the attributes. */
-function parseAttributes(
-  meta: FileMetaInformation,
-  dataset: Uint8Array,
-  deflated: boolean,
+/** The attributes from the kept values; throws {@link DatasetError} for missing or overlong UIDs. */
+export function attributesOf(
+  values: ReadonlyMap<number, KeptValue>,
+  fallbackSopClassUid: string,
 ): DatasetAttributes {
-  // dcmjs reads a whole Part 10 buffer; give it a fresh meta header (with the deflated syntax
-  // replaced by the explicit VR little endian we already inflated to) and the wanted elements.
-  // Only the transfer syntax matters to dcmjs here; the other meta values are placeholders.
-  const header = encodeFileMetaInformation({
-    mediaStorageSopClassUid: "1.2",
-    mediaStorageSopInstanceUid: "1.2",
-    transferSyntaxUid: deflated ? ExplicitVrLittleEndian : meta.transferSyntaxUid,
-    implementationClassUid: "1.2",
-    implementationVersionName: "",
-  });
-  const buffer = new Uint8Array(header.length + dataset.length);
-  buffer.set(header);
-  buffer.set(dataset, header.length);
-
-  let dict: Record<string, DcmjsElement>;
-  try {
-    dict = readWithDcmjs(buffer.buffer, false);
-  } catch (strictError) {
-    // dcmjs refuses some character set declarations (e.g. several ISO 2022 code extensions)
-    // that do not stop us indexing: read again leniently and accept it if the UIDs are there.
-    try {
-      dict = readWithDcmjs(buffer.buffer, true);
-    } catch {
-      dict = {};
+  const decoder = characterSetDecoder(values.get(Tag.SpecificCharacterSet));
+  const uid = (tag: number, name: string): string => {
+    const value = values.get(tag);
+    if (value === undefined) return "";
+    if (value.cut) {
+      throw new DatasetError(
+        `Cannot index data set: ${name} ${tagName(tag)} is ${value.length} bytes long`,
+        { comment: `${name} is ${value.length} bytes long` },
+      );
     }
-    if (stringOf(dict["00080018"]) === "") {
-      throw new DatasetError(`Cannot read data set: ${messageOf(strictError)}`, {
-        cause: strictError,
-      });
-    }
-    log.warn("Data set read leniently after dcmjs refused it: {error}", { error: messageOf(strictError) });
-  }
-
+    // PS3.5 §9.1: padded to even length with a trailing NUL; some writers pad with a space.
+    return latin1.decode(value.bytes).replace(/[\0 ]+$/, "");
+  };
+  const string = (tag: number) => {
+    const value = values.get(tag);
+    return value === undefined ? "" : firstValue(decoder.decode(value.bytes));
+  };
+  const number = (tag: number): number | null => {
+    const text = string(tag);
+    if (text === "") return null;
+    const n = Number.parseInt(text, 10);
+    return Number.isFinite(n) ? n : null;
+  };
   const attributes: DatasetAttributes = {
-    sopClassUid: uidOf(dict["00080016"]) || meta.mediaStorageSopClassUid,
-    sopInstanceUid: uidOf(dict["00080018"]),
-    studyInstanceUid: uidOf(dict["0020000D"]),
-    seriesInstanceUid: uidOf(dict["0020000E"]),
-    patientId: stringOf(dict["00100020"]),
-    patientName: personNameOf(dict["00100010"]),
-    modality: stringOf(dict["00080060"]),
-    studyDate: stringOf(dict["00080020"]),
-    studyTime: stringOf(dict["00080030"]),
-    studyDescription: stringOf(dict["00081030"]),
-    seriesDescription: stringOf(dict["0008103E"]),
-    accessionNumber: stringOf(dict["00080050"]),
-    seriesNumber: numberOf(dict["00200011"]),
-    instanceNumber: numberOf(dict["00200013"]),
+    sopClassUid: uid(Tag.SopClassUid, "SOP Class UID") || fallbackSopClassUid,
+    sopInstanceUid: uid(Tag.SopInstanceUid, "SOP Instance UID"),
+    studyInstanceUid: uid(Tag.StudyInstanceUid, "Study Instance UID"),
+    seriesInstanceUid: uid(Tag.SeriesInstanceUid, "Series Instance UID"),
+    patientId: string(Tag.PatientId),
+    patientName: personName(string(Tag.PatientName)),
+    modality: string(Tag.Modality),
+    studyDate: string(Tag.StudyDate),
+    studyTime: string(Tag.StudyTime),
+    studyDescription: string(Tag.StudyDescription),
+    seriesDescription: string(Tag.SeriesDescription),
+    accessionNumber: string(Tag.AccessionNumber),
+    seriesNumber: number(Tag.SeriesNumber),
+    instanceNumber: number(Tag.InstanceNumber),
   };
   const missing = [
     ["SOP Instance UID (0008,0018)", attributes.sopInstanceUid],
     ["Study Instance UID (0020,000D)", attributes.studyInstanceUid],
     ["Series Instance UID (0020,000E)", attributes.seriesInstanceUid],
-  ].filter(([, value]) => value === "").map(([name]) => name);
+  ].filter(([, value]) => value === "").map(([name]) => name!);
   if (missing.length > 0) {
-    throw new DatasetError(`Cannot index data set: no ${missing.join(", ")}`);
+    throw new DatasetError(`Cannot index data set: no ${missing.join(", ")}`, {
+      comment: `No ${missing.map((m) => m.replace(/ \(.*\)$/, "")).join(", ")}`,
+    });
   }
   return attributes;
 }
 
-function readWithDcmjs(buffer: ArrayBuffer, ignoreErrors: boolean): Record<string, DcmjsElement> {
-  // dcmjs reports through its own loglevel loggers straight to the console; silence them for
-  // this synchronous call (no other code can run meanwhile) and report through ours instead.
-  const loggers = [dcmjs.log, dcmjs.log.getLogger("validation.dcmjs")];
-  const levels = loggers.map((dcmjsLogger) => dcmjsLogger.getLevel());
-  for (const dcmjsLogger of loggers) dcmjsLogger.setLevel("silent", false);
-  try {
-    const message = dcmjs.data.DicomMessage.readFile(buffer, {
-      ignoreErrors,
-      untilTag: "7FE00010",
-      includeUntilTagValue: false,
-      noCopy: true,
-      forceStoreRaw: false,
-    });
-    return message.dict as Record<string, DcmjsElement>;
-  } finally {
-    loggers.forEach((dcmjsLogger, i) => dcmjsLogger.setLevel(levels[i], false));
-  }
+function tagName(tag: number): string {
+  const hex4 = (n: number) => n.toString(16).toUpperCase().padStart(4, "0");
+  return `(${hex4(tag >>> 16)},${hex4(tag & 0xFFFF)})`;
 }
 
-function stringOf(element: DcmjsElement | undefined): string {
-  const value = element?.Value?.[0];
-  if (value === undefined || value === null) return "";
-  if (typeof value === "object") return personNameOf(element);
-  return String(value).trim();
+/** The first value of a string (PS3.5 §6.4: values are separated by backslashes), trimmed. */
+function firstValue(text: string): string {
+  const backslash = text.indexOf("\\");
+  return (backslash < 0 ? text : text.slice(0, backslash)).replace(/\0+$/, "").trim();
 }
 
-function uidOf(element: DcmjsElement | undefined): string {
-  return stringOf(element).replace(/\0+$/, "");
+/** `A=I=P` without trailing empty component groups (PS3.5 §6.2.1). */
+function personName(text: string): string {
+  return text.replace(/=+$/, "").trim();
 }
 
-function numberOf(element: DcmjsElement | undefined): number | null {
-  const value = element?.Value?.[0];
-  if (value === undefined || value === null || value === "") return null;
-  const n = typeof value === "number" ? value : Number.parseInt(String(value).trim(), 10);
-  return Number.isFinite(n) ? n : null;
-}
+/**
+ * PS3.3 C.12.1.1.2 Defined Terms of (0008,0005) and the WHATWG encodings that decode them. The
+ * ISO 2022 terms with code extensions: Japanese (IR 87, IR 159) uses the 7-bit escape sequences
+ * the "iso-2022-jp" decoder follows; Korean (IR 149) and Chinese (IR 58) put their double bytes in
+ * G1 with the high bit set, which "euc-kr" and "gbk" decode once the escape sequences are gone.
+ */
+const CHARACTER_SETS: ReadonlyMap<string, string> = new Map([
+  ["ISO_IR 6", "latin1"],
+  ["ISO_IR 100", "latin1"],
+  ["ISO_IR 101", "iso-8859-2"],
+  ["ISO_IR 109", "iso-8859-3"],
+  ["ISO_IR 110", "iso-8859-4"],
+  ["ISO_IR 144", "iso-8859-5"],
+  ["ISO_IR 127", "iso-8859-6"],
+  ["ISO_IR 126", "iso-8859-7"],
+  ["ISO_IR 138", "iso-8859-8"],
+  ["ISO_IR 148", "iso-8859-9"],
+  ["ISO_IR 203", "iso-8859-15"],
+  ["ISO_IR 13", "shift_jis"],
+  ["ISO_IR 166", "windows-874"],
+  ["ISO_IR 192", "utf-8"],
+  ["GB18030", "gb18030"],
+  ["GBK", "gbk"],
+  ["ISO 2022 IR 6", "latin1"],
+  ["ISO 2022 IR 100", "latin1"],
+  ["ISO 2022 IR 101", "iso-8859-2"],
+  ["ISO 2022 IR 109", "iso-8859-3"],
+  ["ISO 2022 IR 110", "iso-8859-4"],
+  ["ISO 2022 IR 144", "iso-8859-5"],
+  ["ISO 2022 IR 127", "iso-8859-6"],
+  ["ISO 2022 IR 126", "iso-8859-7"],
+  ["ISO 2022 IR 138", "iso-8859-8"],
+  ["ISO 2022 IR 148", "iso-8859-9"],
+  ["ISO 2022 IR 203", "iso-8859-15"],
+  ["ISO 2022 IR 13", "shift_jis"],
+  ["ISO 2022 IR 166", "windows-874"],
+  ["ISO 2022 IR 87", "iso-2022-jp"],
+  ["ISO 2022 IR 159", "iso-2022-jp"],
+  ["ISO 2022 IR 149", "euc-kr"],
+  ["ISO 2022 IR 58", "gbk"],
+]);
 
-/** dcmjs gives PN values as `{ Alphabetic, Ideographic, Phonetic }`; back to `A=I=P` (PS3.5 §6.2.1). */
-function personNameOf(element: DcmjsElement | undefined): string {
-  const value = element?.Value?.[0];
-  if (value === undefined || value === null) return "";
-  if (typeof value !== "object") return String(value).trim();
-  const pn = value as { Alphabetic?: string; Ideographic?: string; Phonetic?: string };
-  const groups = [pn.Alphabetic ?? "", pn.Ideographic ?? "", pn.Phonetic ?? ""];
-  while (groups.length > 1 && groups[groups.length - 1] === "") groups.pop();
-  return groups.join("=").trim();
+/** ISO 2022 escape sequences (ESC, intermediate bytes 0x20–0x2F, final byte). */
+// deno-lint-ignore no-control-regex -- ESC (0x1B) starts every ISO 2022 escape sequence.
+const ESCAPE_SEQUENCE = /\x1b[\x20-\x2f]+[\x30-\x7e]/g;
+
+/** A decoder for the data set's character set; the default repertoire (or an unknown term) is latin1. */
+function characterSetDecoder(value: KeptValue | undefined): { decode(bytes: Uint8Array): string } {
+  const terms = value === undefined ? [] : latin1.decode(value.bytes).split("\\").map((t) => t.trim());
+  const labels = terms.map((t) => CHARACTER_SETS.get(t)).filter((l) => l !== undefined);
+  if (labels.includes("iso-2022-jp")) return new TextDecoder("iso-2022-jp");
+  const label = labels.find((l) => l !== "latin1") ?? "latin1";
+  const decoder = new TextDecoder(label);
+  if (terms.length <= 1 || label === "utf-8" || label === "gb18030") return decoder;
+  // Code extensions: drop the escape sequences, decode the rest with the one non-ASCII set.
+  return {
+    decode: (bytes) => decoder.decode(bytes).replace(ESCAPE_SEQUENCE, ""),
+  };
 }

@@ -3,9 +3,8 @@
  * send PDVs of 16–256 KiB, and every write to a file is a round trip to the file-system thread.
  * The size is a balance, measured with a 512 KiB CT slice: 1 MiB chunks left the whole slice to
  * be written after its last PDV, in line before the fsync and the C-STORE-RSP (2.4 s for 500
- * slices); 128 KiB chunks are written while the rest still arrives (1.6 s). Keeps a copy of the
- * data set's first bytes (its head), from which the indexed attributes are read without reading
- * the file back.
+ * slices); 128 KiB chunks are written while the rest still arrives (1.6 s). Nothing else is
+ * kept: the attributes are read by the streaming scanner as the bytes pass (`DatasetReader`).
  *
  * At most two chunks exist per association: one being written, one being filled. A slow disk
  * therefore slows the reading of the socket (TCP back-pressure) instead of filling memory.
@@ -17,14 +16,11 @@ import type { SpoolFile } from "./spool.ts";
 export interface DatasetBufferOptions {
   /** Bytes gathered before a write. Default 128 KiB. */
   chunkBytes?: number;
-  /** Bytes of each data set's head kept in memory. Default 64 KiB. */
-  headBytes?: number;
 }
 
-/** Gathers one instance at a time into chunked writes to its spool file, keeping the data set head. */
+/** Gathers one instance at a time into chunked writes to its spool file. */
 export class DatasetBuffer {
   readonly #chunkBytes: number;
-  readonly #headBytes: number;
   #file: SpoolFile | null = null;
   #chunk: Uint8Array | null = null;
   #spare: Uint8Array | null = null;
@@ -32,13 +28,10 @@ export class DatasetBuffer {
   /** The write in flight, if any; never rejects (its failure is kept in #failure). */
   #inFlight: Promise<void> | null = null;
   #failure: unknown = undefined;
-  #head: Uint8Array | null = null;
-  #headLength = 0;
   #datasetLength = 0;
 
   constructor(options: DatasetBufferOptions = {}) {
     this.#chunkBytes = options.chunkBytes ?? 128 * 1024;
-    this.#headBytes = options.headBytes ?? 64 * 1024;
   }
 
   /** Starts a new instance: `prefix` (the File Meta Information) is written before the data set. */
@@ -47,19 +40,12 @@ export class DatasetBuffer {
     this.#filled = 0;
     this.#inFlight = null;
     this.#failure = undefined;
-    this.#headLength = 0;
     this.#datasetLength = 0;
     this.#copy(prefix);
   }
 
   /** Appends data set bytes (copied: the caller may reuse `bytes`). Throws a failed write's error. */
   async append(bytes: Uint8Array): Promise<void> {
-    if (this.#headLength < this.#headBytes) {
-      this.#head ??= new Uint8Array(this.#headBytes);
-      const take = Math.min(bytes.length, this.#headBytes - this.#headLength);
-      this.#head.set(bytes.subarray(0, take), this.#headLength);
-      this.#headLength += take;
-    }
     this.#datasetLength += bytes.length;
     let offset = 0;
     while (offset < bytes.length) {
@@ -81,11 +67,6 @@ export class DatasetBuffer {
     this.#inFlight = null;
     this.#file = null;
     this.#filled = 0;
-  }
-
-  /** The first bytes of the data set (at most `headBytes`). Valid until the next `start`. */
-  get head(): Uint8Array {
-    return (this.#head ?? new Uint8Array(0)).subarray(0, this.#headLength);
   }
 
   /** Data set bytes appended so far. */

@@ -5,9 +5,13 @@
  *
  * 1. the Part 10 File Meta Information written in front of the data set (PS3.10 §7.1), which is
  *    stored exactly as received in the negotiated transfer syntax (never transcoded);
- * 2. the data set streamed to a spool file in large writes (`DatasetBuffer`);
- * 3. the indexed attributes extracted, from the head kept in memory or else from the file;
- * 4. the file name chosen from them (`names.ts`);
+ * 2. the data set streamed to a spool file in large writes (`DatasetBuffer`), every chunk going
+ *    first through the streaming scanner (`DatasetReader`): the structure of the whole data set
+ *    is checked and the indexed attributes kept as the bytes pass, in one pass and bounded
+ *    memory, whatever the input; a broken data set is refused (0xC000 with the reason) at once
+ *    and nothing of it is kept;
+ * 3. the attributes compared with the C-STORE-RQ: the received UIDs, only their padding removed;
+ * 4. the file name chosen from them (`names.ts`; a non-conformant UID gives a hashed name);
  * 5. the spool commit (fsync → rename → folder fsync, `spool.ts`);
  * 6. the queue index record; only then Success.
  *
@@ -26,23 +30,30 @@ import type {
 } from "../dimse/instance_store.ts";
 import { Status } from "../dimse/status.ts";
 import { errorComment } from "../dimse/command.ts";
+import { isValidUid } from "../dicom/uids.ts";
+import { InflatedSizeError } from "../dicom/deflated_scanner.ts";
 import {
   type DatasetAttributes,
   DatasetError,
   encodeFileMetaInformation,
   type FileMetaInformation,
 } from "./part10.ts";
-import { datasetAttributesFromHead, readDatasetAttributes } from "./dataset_attributes.ts";
+import { type DatasetLimits, DatasetReader } from "./dataset_attributes.ts";
 import { DatasetBuffer } from "./dataset_buffer.ts";
 import { instanceRelativePath } from "./names.ts";
 import type { Spool, SpoolFile } from "./spool.ts";
-import type { QueueIndex, ReceivedInstance } from "./queue_index.ts";
+import type { ReceivedInstance, RecordedInstance } from "./queue_index.ts";
 
 /** Where the durable store writes and records instances. */
 export interface DurableStoreOptions {
   spool: Spool;
-  /** Records each committed instance; must be durable on return (`QueueIndex.recordReceived`). */
-  index: Pick<QueueIndex, "recordReceived">;
+  /**
+   * Records each committed instance; must be durable on return (`QueueIndex.recordReceived`,
+   * which also tells whether the SOP Instance UID was known within another study).
+   */
+  index: { recordReceived(instance: ReceivedInstance): RecordedInstance | void };
+  /** Limits of the streaming check of each data set (nesting depth, inflated size). */
+  limits?: DatasetLimits;
   /** (0002,0012) Implementation Class UID written into each file. */
   implementationClassUid: string;
   /** (0002,0013) Implementation Version Name written into each file. */
@@ -90,14 +101,27 @@ export class DurableInstanceStore implements InstanceStore {
   readonly #options: DurableStoreOptions;
   readonly #log: Logger;
   /**
-   * Buffers not in use. A buffer holds two 128 KiB chunks and a 64 KiB head; reusing them keeps
-   * one set per association receiving at a time instead of one per instance.
+   * Buffers not in use. A buffer holds two 128 KiB chunks; reusing them keeps one set per
+   * association receiving at a time instead of one per instance.
    */
   readonly #buffers: DatasetBuffer[] = [];
+  /** Non-conformant UIDs already logged (each is logged once; bounded). */
+  readonly #loggedUids = new Set<string>();
+
+  #maxBufferedBytes = 0;
 
   constructor(options: DurableStoreOptions) {
     this.#options = options;
     this.#log = options.log ?? logger("store");
+  }
+
+  /**
+   * The most bytes the streaming check of any one data set has held (partial header, kept
+   * values, open sequences, an inflated piece), over every instance so far. Bounded by design:
+   * the memory tests assert it whatever they send.
+   */
+  get maxBufferedBytes(): number {
+    return this.#maxBufferedBytes;
   }
 
   async begin(instance: IncomingInstance): Promise<InstanceReception> {
@@ -106,6 +130,15 @@ export class DurableInstanceStore implements InstanceStore {
       options: this.#options,
       log: this.#log,
       release: (b) => this.#buffers.push(b),
+      measured: (bytes) => {
+        if (bytes > this.#maxBufferedBytes) this.#maxBufferedBytes = bytes;
+      },
+      firstTime: (uid) => {
+        if (this.#loggedUids.has(uid)) return false;
+        if (this.#loggedUids.size >= 10_000) this.#loggedUids.clear();
+        this.#loggedUids.add(uid);
+        return true;
+      },
     });
     await reception.open();
     return reception;
@@ -117,6 +150,10 @@ interface ReceptionContext {
   log: Logger;
   /** Hands the buffer back for the next instance. */
   release: (buffer: DatasetBuffer) => void;
+  /** Reports the bytes the reception's streaming check held at most. */
+  measured: (bytes: number) => void;
+  /** True the first time a non-conformant UID is seen (it is logged once). */
+  firstTime: (uid: string) => boolean;
 }
 
 type Failure = { status: number; comment: string };
@@ -126,6 +163,7 @@ class Reception implements InstanceReception {
   readonly #ctx: ReceptionContext;
   readonly #meta: FileMetaInformation;
   #buffer: DatasetBuffer | null;
+  readonly #reader: DatasetReader;
   #file: SpoolFile | null = null;
   /** The first failure; the rest of the data set is dropped and `commit` answers it. */
   #failure: Failure | null = null;
@@ -134,6 +172,7 @@ class Reception implements InstanceReception {
     this.#instance = instance;
     this.#buffer = buffer;
     this.#ctx = ctx;
+    this.#reader = new DatasetReader(instance.transferSyntaxUid, ctx.options.limits ?? {});
     // PS3.10 §7.1: the File Meta Information precedes the data set, which is written exactly as
     // received in the negotiated transfer syntax (never transcoded).
     this.#meta = {
@@ -168,6 +207,13 @@ class Reception implements InstanceReception {
   async write(bytes: Uint8Array): Promise<void> {
     if (!this.#file || this.#failure) return;
     try {
+      // The scanner sees each chunk before it is written: a broken data set stops at once.
+      this.#reader.push(bytes);
+    } catch (error) {
+      await this.#refuse(error);
+      return;
+    }
+    try {
       await this.#buffer!.append(bytes);
     } catch (error) {
       await this.#failWrite(error);
@@ -183,6 +229,7 @@ class Reception implements InstanceReception {
   }
 
   async discard(): Promise<void> {
+    this.#reader.close();
     const file = this.#file;
     this.#file = null;
     if (file) {
@@ -192,8 +239,37 @@ class Reception implements InstanceReception {
     this.#releaseBuffer();
   }
 
+  /**
+   * The data set cannot be read (its structure, its attributes) or is over a limit: nothing is
+   * kept, the rest is dropped, and `commit` answers 0xC000 Cannot Understand with the reason
+   * (0xA700 Out of Resources for the inflated-size limit).
+   */
+  async #refuse(error: unknown): Promise<void> {
+    if (!(error instanceof DatasetError)) throw error;
+    this.#reader.close();
+    const reason = error.message;
+    this.#failure = {
+      status: error instanceof InflatedSizeError ? Status.OutOfResources : Status.CannotUnderstand,
+      comment: errorComment(error.comment ?? reason),
+    };
+    this.#ctx.log.warn("Association {id} from {ae}: refused instance {uid}: {reason}", {
+      id: this.#instance.associationId,
+      ae: this.#instance.callingAeTitle,
+      uid: this.#instance.sopInstanceUid || "?",
+      reason,
+    });
+    const file = this.#file;
+    this.#file = null;
+    if (file) {
+      await this.#buffer?.reset();
+      await file.discard();
+    }
+  }
+
   #releaseBuffer(): void {
     if (!this.#buffer) return;
+    this.#reader.close();
+    this.#ctx.measured(this.#reader.maxBufferedBytes);
     this.#ctx.release(this.#buffer);
     this.#buffer = null;
   }
@@ -217,6 +293,31 @@ class Reception implements InstanceReception {
     }
   }
 
+  /**
+   * PS3.5 §9.1 UIDs are digits and dots, at most 64 characters, no empty component. One that is
+   * not is accepted as received (command and data set agree) and logged once.
+   */
+  #logNonConformant(attributes: DatasetAttributes): void {
+    const uids: [string, string][] = [
+      ["SOP Instance UID", attributes.sopInstanceUid],
+      ["Study Instance UID", attributes.studyInstanceUid],
+      ["Series Instance UID", attributes.seriesInstanceUid],
+      ["SOP Class UID", attributes.sopClassUid],
+    ];
+    for (const [name, uid] of uids) {
+      if (isValidUid(uid) || !this.#ctx.firstTime(uid)) continue;
+      this.#ctx.log.warn(
+        "Association {id} from {ae}: non-conformant {name} {uid} (PS3.5 9.1) accepted as received; stored under a hashed file name",
+        {
+          id: this.#instance.associationId,
+          ae: this.#instance.callingAeTitle,
+          name,
+          uid: JSON.stringify(uid),
+        },
+      );
+    }
+  }
+
   /** Verifies the data set, makes the file durable and indexes it. Returns the C-STORE status. */
   async #commit(): Promise<StoreOutcome> {
     const instance = this.#instance;
@@ -228,26 +329,17 @@ class Reception implements InstanceReception {
       await this.#failWrite(error);
       return this.#failure!;
     }
-    const file = this.#file!;
-    this.#file = null;
     let attributes: DatasetAttributes;
     try {
-      // The attributes come from the head kept in memory; the file is read back only when they
-      // lie further in (or the data set is deflated).
-      attributes = datasetAttributesFromHead(this.#meta, buffer.head, buffer.datasetLength) ??
-        await readDatasetAttributes(file.tempPath);
+      // The scanner has seen every byte: the whole structure must be closed, the UIDs present.
+      this.#reader.end();
+      attributes = this.#reader.attributes(this.#meta);
     } catch (error) {
-      await file.discard();
-      const reason = messageOf(error);
-      log.warn("Association {id} from {ae}: cannot parse data set of {uid}: {reason}", {
-        id: instance.associationId,
-        ae: instance.callingAeTitle,
-        uid: instance.sopInstanceUid || "?",
-        reason,
-      });
-      const status = error instanceof DatasetError ? Status.CannotUnderstand : Status.OutOfResources;
-      return { status, comment: errorComment(reason) };
+      await this.#refuse(error);
+      return this.#failure!;
     }
+    const file = this.#file!;
+    this.#file = null;
     // PS3.4 B.2.3: A900 "Error: Data Set does not match SOP Class"; we also refuse a data set
     // whose SOP Instance UID disagrees with the command's Affected SOP Instance UID.
     if (
@@ -265,6 +357,7 @@ class Reception implements InstanceReception {
       });
       return { status: Status.DataSetDoesNotMatchSopClass, comment };
     }
+    this.#logNonConformant(attributes);
     const relativePath = instanceRelativePath(attributes);
     let size: number;
     try {
@@ -279,8 +372,9 @@ class Reception implements InstanceReception {
       });
       return { status: Status.OutOfResources, comment: "Cannot save the instance to disk" };
     }
+    let recorded: RecordedInstance | void;
     try {
-      this.#ctx.options.index.recordReceived(receivedInstanceRow(attributes, {
+      recorded = this.#ctx.options.index.recordReceived(receivedInstanceRow(attributes, {
         transferSyntaxUid: instance.transferSyntaxUid,
         path: relativePath,
         size,
@@ -296,6 +390,20 @@ class Reception implements InstanceReception {
         error: messageOf(error),
       });
       return { status: Status.OutOfResources, comment: "Cannot record the instance in the queue index" };
+    }
+    const previousStudy = recorded?.previousStudyInstanceUid;
+    if (previousStudy !== undefined && previousStudy !== attributes.studyInstanceUid) {
+      // The newest copy wins; the status page lists these (QueueIndex.studyChanges).
+      log.warn(
+        "Association {id} from {ae}: SOP Instance UID {uid} re-sent within another study: was in study {previous}, now in study {study}; the new copy replaces the earlier one",
+        {
+          id: instance.associationId,
+          ae: instance.callingAeTitle,
+          uid: attributes.sopInstanceUid,
+          previous: previousStudy,
+          study: attributes.studyInstanceUid,
+        },
+      );
     }
     return {
       status: Status.Success,

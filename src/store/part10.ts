@@ -1,8 +1,8 @@
 /**
  * DICOM Part 10 files (PS3.10 §7), the pure part: the File Meta Information header we write in
- * front of every received data set and read back, and the scan of a data set's head that finds
- * the few elements the gateway indexes without reading values (pixel data is never reached).
- * Reading files, inflating and handing the elements to dcmjs are in `dataset_attributes.ts`.
+ * front of every received data set and read back, and the attributes the gateway indexes. The
+ * data set itself is read by the streaming scanner (`dicom/dataset_scanner.ts`); files and the
+ * decoding of the kept values are in `dataset_attributes.ts`.
  *
  * File layout (PS3.10 §7.1):
  * ```
@@ -14,7 +14,7 @@
  * @module
  */
 import { hex } from "../bytes.ts";
-import type { DatasetEncoding } from "../dicom/uids.ts";
+import { DatasetError } from "../dicom/dataset_error.ts";
 
 /** The File Meta Information elements we write and read (PS3.10 Table 7.1-1). */
 export interface FileMetaInformation {
@@ -32,13 +32,7 @@ export interface FileMetaInformation {
   sourceApplicationEntityTitle?: string;
 }
 
-/** A file or data set that cannot be read, or values that cannot be written. */
-export class DatasetError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "DatasetError";
-  }
-}
+export { DatasetError };
 
 const PREAMBLE_LENGTH = 128;
 /** Offset of the first File Meta element: preamble + "DICM". */
@@ -120,10 +114,17 @@ function explicitElement(element: number, vr: string, value: Uint8Array): Uint8A
   return out;
 }
 
+/**
+ * Longest UID written into the meta header. PS3.5 §9.1 allows 64 characters; a received UID that
+ * breaks that rule (or the digit rules) is still written as received when the command and the
+ * data set agree on it (the archive decides), up to this many characters.
+ */
+export const MAX_WRITTEN_UID_LENGTH = 1024;
+
 function uidValue(uid: string, what: string): Uint8Array {
-  // PS3.5 §9.1: at most 64 characters; received UIDs that break the digit rules are still
-  // written as received (the archive decides), but never anything that breaks the encoding.
-  if (uid.length === 0 || uid.length > 64 || !/^[\x21-\x5B\x5D-\x7E]+$/.test(uid)) {
+  // Written as received, but never anything that breaks the encoding: no padding character (NUL,
+  // space), no value delimiter (backslash), no control or non-ASCII character.
+  if (uid.length === 0 || uid.length > MAX_WRITTEN_UID_LENGTH || !/^[\x21-\x5B\x5D-\x7E]+$/.test(uid)) {
     throw new DatasetError(
       `Cannot encode file meta information: ${what} is not a valid UID: ${JSON.stringify(uid)}`,
     );
@@ -290,251 +291,6 @@ export function decodeMetaHead(
   const source = text(0x0016);
   if (source !== undefined && source !== "") meta.sourceApplicationEntityTitle = source;
   return { meta, datasetOffset: offset };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Data set head: how many bytes hold the attributes we want
-// ---------------------------------------------------------------------------------------------
-
-/** Byte order and VR form of a data set (PS3.5 §7.1, §7.3). */
-export type Encoding = Pick<DatasetEncoding, "littleEndian" | "explicitVr">;
-
-/** Implicit VR Little Endian: the encoding of UN values of undefined length (PS3.5 §6.2.2). */
-const IMPLICIT_LE: Encoding = { littleEndian: true, explicitVr: false };
-
-/**
- * Every attribute in {@link DatasetAttributes} lives in groups 0008–0020, so the top-level
- * scan stops before the first element past (0020,FFFF): pixel data (7FE0,xxxx), overlays,
- * curves and big private blocks (e.g. Siemens CSA headers in group 0029) are never read.
- */
-const LAST_WANTED_TAG = 0x0020FFFF;
-/**
- * The top-level elements handed to dcmjs: (0008,0005) Specific Character Set and the attributes
- * of {@link DatasetAttributes}. Everything else (sequences, private blocks, UN of undefined
- * length, which dcmjs 0.52 cannot read) is skipped by the scan and never parsed.
- */
-const WANTED_TAGS: ReadonlySet<number> = new Set([
-  0x00080005,
-  0x00080016,
-  0x00080018,
-  0x00080020,
-  0x00080030,
-  0x00080050,
-  0x00080060,
-  0x00081030,
-  0x0008103E,
-  0x00100010,
-  0x00100020,
-  0x0020000D,
-  0x0020000E,
-  0x00200011,
-  0x00200013,
-]);
-/** Nesting deeper than this is refused (a hostile file could otherwise exhaust the stack). */
-const MAX_DEPTH = 64;
-
-/**
- * Scans element headers of a data set (never values) from `start` up to the first top-level
- * element past {@link LAST_WANTED_TAG} or the end of the data set, and returns the byte ranges
- * of the top-level {@link WANTED_TAGS} elements. Throws {@link NeedMoreBytes} when `bytes` ends
- * first and `complete` is false, and {@link DatasetError} for a structure that cannot be a data set.
- */
-function scanHead(
-  bytes: Uint8Array,
-  start: number,
-  encoding: Encoding,
-  complete: boolean,
-  totalLength?: number,
-): ElementRange[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-
-  const truncated = (offset: number, needed: number, what: string): never => {
-    if (!complete) throw new NeedMoreBytes(offset + needed);
-    throw new DatasetError(
-      `Cannot read data set: ${what} at offset ${offset} needs ${needed} bytes but only ${
-        bytes.length - offset
-      } remain (truncated file?)`,
-    );
-  };
-
-  /** Reads one element header (PS3.5 §7.1.2 explicit, §7.1.3 implicit). */
-  const header = (offset: number, enc: Encoding) => {
-    if (offset + 8 > bytes.length) truncated(offset, 8, "element header");
-    const group = view.getUint16(offset, enc.littleEndian);
-    const element = view.getUint16(offset + 2, enc.littleEndian);
-    const tag = ((group << 16) | element) >>> 0;
-    // Item, item delimitation and sequence delimitation (FFFE,xxxx) have no VR (PS3.5 §7.5).
-    if (!enc.explicitVr || group === 0xFFFE) {
-      return { group, element, tag, vr: "", length: view.getUint32(offset + 4, enc.littleEndian), size: 8 };
-    }
-    const vr = String.fromCharCode(bytes[offset + 4]!, bytes[offset + 5]!);
-    if (!/^[A-Z]{2}$/.test(vr)) {
-      throw new DatasetError(
-        `Cannot read data set: element ${
-          tagName(group, element)
-        } at offset ${offset} has no valid explicit VR ` +
-          `(bytes ${hex4(view.getUint16(offset + 4, false))})`,
-      );
-    }
-    if (LONG_VRS.has(vr)) {
-      if (offset + 12 > bytes.length) truncated(offset, 12, `element ${tagName(group, element)} header`);
-      return { group, element, tag, vr, length: view.getUint32(offset + 8, enc.littleEndian), size: 12 };
-    }
-    return { group, element, tag, vr, length: view.getUint16(offset + 6, enc.littleEndian), size: 8 };
-  };
-
-  /** Skips a value of defined length; checks it against the file size when that is known. */
-  const skipValue = (offset: number, name: string, valueStart: number, length: number): number => {
-    const end = valueStart + length;
-    if (totalLength !== undefined && end > totalLength) {
-      throw new DatasetError(
-        `Cannot read data set: element ${name} at offset ${offset} declares length ${length} but only ${
-          totalLength - valueStart
-        } bytes remain`,
-      );
-    }
-    if (end > bytes.length) truncated(offset, end - offset, `element ${name}`);
-    return end;
-  };
-
-  /**
-   * Skips the items of a value of undefined length (a sequence, or encapsulated pixel data)
-   * up to and including the Sequence Delimitation Item (FFFE,E0DD) (PS3.5 §7.5.2, A.4).
-   */
-  const skipItems = (offset: number, enc: Encoding, depth: number): number => {
-    if (depth > MAX_DEPTH) {
-      throw new DatasetError(
-        `Cannot read data set: sequences nested deeper than ${MAX_DEPTH} at offset ${offset}`,
-      );
-    }
-    for (;;) {
-      const h = header(offset, enc);
-      if (h.tag === 0xFFFEE0DD) return offset + 8;
-      if (h.tag !== 0xFFFEE000) {
-        throw new DatasetError(
-          `Cannot read data set: expected an item (FFFE,E000) or sequence delimiter (FFFE,E0DD) at offset ${offset}, ` +
-            `found ${tagName(h.group, h.element)}`,
-        );
-      }
-      offset = h.length === UNDEFINED_LENGTH
-        ? skipElements(offset + 8, enc, depth + 1)
-        : skipValue(offset, "(FFFE,E000)", offset + 8, h.length);
-    }
-  };
-
-  /** Skips the elements of an item of undefined length, through its Item Delimitation Item (FFFE,E00D). */
-  const skipElements = (offset: number, enc: Encoding, depth: number): number => {
-    for (;;) {
-      const h = header(offset, enc);
-      if (h.tag === 0xFFFEE00D) return offset + 8;
-      offset = skipElement(offset, h, enc, depth);
-    }
-  };
-
-  const skipElement = (
-    offset: number,
-    h: ReturnType<typeof header>,
-    enc: Encoding,
-    depth: number,
-  ): number => {
-    const name = tagName(h.group, h.element);
-    if (h.length !== UNDEFINED_LENGTH) return skipValue(offset, name, offset + h.size, h.length);
-    // PS3.5 §6.2.2: a UN value of undefined length holds a sequence in Implicit VR Little Endian.
-    return skipItems(offset + h.size, h.vr === "UN" ? IMPLICIT_LE : enc, depth + 1);
-  };
-
-  const wanted: ElementRange[] = [];
-  let offset = start;
-  for (;;) {
-    if (offset === bytes.length) {
-      if (complete) return wanted;
-      throw new NeedMoreBytes(offset + 8);
-    }
-    const h = header(offset, encoding);
-    if (h.tag > LAST_WANTED_TAG) return wanted;
-    const end = skipElement(offset, h, encoding, 0);
-    if (WANTED_TAGS.has(h.tag) && h.length !== UNDEFINED_LENGTH) {
-      wanted.push({ tag: h.tag, start: offset, valueStart: offset + h.size, end });
-    }
-    offset = end;
-  }
-}
-
-/** Where one top-level element lies in the scanned bytes. */
-interface ElementRange {
-  tag: number;
-  start: number;
-  valueStart: number;
-  end: number;
-}
-
-/**
- * The wanted elements, back to back: a small data set in the same transfer syntax. A Specific
- * Character Set with several values (ISO 2022 code extensions), which dcmjs refuses, is
- * replaced by the one value dcmjs can decode it with (see {@link singleCharacterSet}).
- */
-function gather(bytes: Uint8Array, ranges: ElementRange[], encoding: Encoding): Uint8Array {
-  const parts = ranges.map(({ tag, start, valueStart, end }) => {
-    if (tag !== 0x00080005) return bytes.subarray(start, end);
-    const values = latin1.decode(bytes.subarray(valueStart, end)).split("\\").map((v) => v.trim());
-    return characterSetElement(singleCharacterSet(values), encoding);
-  });
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
-/**
- * The wanted top-level elements of a data set (Specific Character Set and the attributes of
- * {@link DatasetAttributes}), back to back, found by scanning element headers from `start` of
- * `bytes` (see {@link scanHead}). `complete` says `bytes` holds the whole data set; otherwise
- * {@link NeedMoreBytes} is thrown when the wanted elements may run past its end. Throws
- * {@link DatasetError} for a structure that cannot be a data set.
- */
-export function wantedElements(
-  bytes: Uint8Array,
-  start: number,
-  encoding: Encoding,
-  complete: boolean,
-  totalLength?: number,
-): Uint8Array {
-  return gather(bytes, scanHead(bytes, start, encoding, complete, totalLength), encoding);
-}
-
-/**
- * One Specific Character Set term for a possibly multi-valued (0008,0005) (PS3.3 C.12.1.1.2).
- * dcmjs 0.52 decodes one character set per data set; the WHATWG "iso-2022-jp" decoder it maps
- * ISO 2022 IR 87 to also follows the ESC sequences for ASCII, JIS X 0201 and JIS X 0208, so the
- * common Japanese `\ISO 2022 IR 87` and `ISO 2022 IR 6\ISO 2022 IR 87` become "ISO 2022 IR 87".
- * Otherwise the first non-empty value (an empty first value means the default repertoire).
- */
-function singleCharacterSet(values: string[]): string {
-  if (values.length <= 1) return values[0] ?? "";
-  if (values.includes("ISO 2022 IR 87") || values.includes("ISO 2022 IR 159")) return "ISO 2022 IR 87";
-  return values.find((v) => v !== "") ?? "";
-}
-
-/** (0008,0005) CS with one value, in the data set's encoding (PS3.5 §7.1.2 / §7.1.3). */
-function characterSetElement(value: string, encoding: Encoding): Uint8Array {
-  const text = value.length % 2 === 0 ? value : value + " ";
-  const header = 8; // explicit: tag, "CS", 16-bit length; implicit: tag, 32-bit length
-  const out = new Uint8Array(header + text.length);
-  const view = new DataView(out.buffer);
-  view.setUint16(0, 0x0008, encoding.littleEndian);
-  view.setUint16(2, 0x0005, encoding.littleEndian);
-  if (encoding.explicitVr) {
-    out[4] = 0x43; // "C"
-    out[5] = 0x53; // "S"
-    view.setUint16(6, text.length, encoding.littleEndian);
-  } else {
-    view.setUint32(4, text.length, encoding.littleEndian);
-  }
-  for (let i = 0; i < text.length; i++) out[header + i] = text.charCodeAt(i);
-  return out;
 }
 
 /** The attributes the gateway indexes, from the data set (empty string / null when absent). */

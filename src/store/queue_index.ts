@@ -62,6 +62,27 @@ export interface ReceivedInstance {
   accessionNumber: string;
 }
 
+/** What {@linkcode QueueIndex.recordReceived} found about the SOP Instance UID. */
+export interface RecordedInstance {
+  /** The SOP Instance UID was already indexed: its earlier copy is replaced. */
+  replaced: boolean;
+  /** The Study Instance UID of the earlier copy, when it was in another study. */
+  previousStudyInstanceUid?: string;
+}
+
+/** A SOP Instance UID re-sent within a different study (the newest copy won). */
+export interface StudyChange {
+  sopInstanceUid: string;
+  previousStudyInstanceUid: string;
+  studyInstanceUid: string;
+  callingAeTitle: string;
+  /** Milliseconds since the epoch. */
+  at: number;
+}
+
+/** Study changes kept for the status page (older ones are forgotten). */
+const STUDY_CHANGES_KEPT = 1000;
+
 /** Where an instance is in the upload queue. */
 export type InstanceStatus = "pending" | "sending" | "delivered" | "failed";
 
@@ -272,6 +293,14 @@ CREATE TABLE IF NOT EXISTS superseded_files (
   path TEXT PRIMARY KEY,
   superseded_at INTEGER NOT NULL
 ) STRICT;
+CREATE TABLE IF NOT EXISTS study_changes (
+  id INTEGER PRIMARY KEY,
+  sop_instance_uid TEXT NOT NULL,
+  previous_study_instance_uid TEXT NOT NULL,
+  study_instance_uid TEXT NOT NULL,
+  calling_ae_title TEXT NOT NULL,
+  at INTEGER NOT NULL
+) STRICT;
 CREATE TABLE IF NOT EXISTS state (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
@@ -403,7 +432,16 @@ export class QueueIndex {
       this.#db.exec("COMMIT");
       return result;
     } catch (error) {
-      this.#db.exec("ROLLBACK");
+      // SQLite rolls the transaction back by itself on some errors (SQLITE_FULL, SQLITE_IOERR,
+      // SQLITE_NOMEM: "Response To Errors Within A Transaction"); a ROLLBACK then fails with
+      // "cannot rollback - no transaction is active", which must not hide the real error.
+      if (this.#db.isTransaction) {
+        try {
+          this.#db.exec("ROLLBACK");
+        } catch {
+          // The original error is the one to report.
+        }
+      }
       throw error;
     }
   }
@@ -423,8 +461,10 @@ export class QueueIndex {
    * instance replaces the earlier row and goes back to pending (attempts 0, new generation), because
    * the file changed and must be sent again. If the earlier copy was stored under another path, that
    * path is remembered as superseded (retention deletes it; reconciliation does not re-index it).
+   * If the earlier copy was in another study, that is recorded ({@linkcode studyChanges}) and
+   * returned; the new copy wins.
    */
-  recordReceived(instance: ReceivedInstance): void {
+  recordReceived(instance: ReceivedInstance): RecordedInstance {
     // A replacement must not be lost to a power cut (see the module note): commit it with an fsync.
     const replacing = this.#get(
       "SELECT 1 AS known FROM instances WHERE sop_instance_uid = ?",
@@ -432,14 +472,14 @@ export class QueueIndex {
     ) !== undefined;
     if (replacing) this.#db.exec("PRAGMA synchronous = FULL");
     try {
-      this.#recordReceived(instance);
+      return this.#recordReceived(instance);
     } finally {
       if (replacing) this.#db.exec("PRAGMA synchronous = NORMAL");
     }
   }
 
-  #recordReceived(instance: ReceivedInstance): void {
-    this.#transaction(() => {
+  #recordReceived(instance: ReceivedInstance): RecordedInstance {
+    const recorded = this.#transaction((): RecordedInstance => {
       const previous = this.#get(
         "SELECT path, study_instance_uid, purged_at FROM instances WHERE sop_instance_uid = ?",
         instance.sopInstanceUid,
@@ -509,11 +549,45 @@ export class QueueIndex {
         instance.receivedAt,
         instance.receivedAt,
       );
-      if (previous !== undefined && text(previous, "study_instance_uid") !== instance.studyInstanceUid) {
-        this.#deleteEmptyStudies();
-      }
+      if (previous === undefined) return { replaced: false };
+      const previousStudy = text(previous, "study_instance_uid");
+      if (previousStudy === instance.studyInstanceUid) return { replaced: true };
+      this.#deleteEmptyStudies();
+      this.#run(
+        `INSERT INTO study_changes (sop_instance_uid, previous_study_instance_uid, study_instance_uid,
+           calling_ae_title, at) VALUES (?, ?, ?, ?, ?)`,
+        instance.sopInstanceUid,
+        previousStudy,
+        instance.studyInstanceUid,
+        instance.callingAeTitle,
+        instance.receivedAt,
+      );
+      this.#run(
+        "DELETE FROM study_changes WHERE id <= (SELECT max(id) FROM study_changes) - ?",
+        STUDY_CHANGES_KEPT,
+      );
+      return { replaced: true, previousStudyInstanceUid: previousStudy };
     });
     this.#notify();
+    return recorded;
+  }
+
+  /**
+   * SOP Instance UIDs re-sent within a different study than their earlier copy, newest first
+   * (the last 1000 are kept), for the status page.
+   */
+  studyChanges(limit: number): StudyChange[] {
+    return this.#all(
+      `SELECT sop_instance_uid, previous_study_instance_uid, study_instance_uid, calling_ae_title, at
+         FROM study_changes ORDER BY id DESC LIMIT ?`,
+      limit,
+    ).map((row) => ({
+      sopInstanceUid: text(row, "sop_instance_uid"),
+      previousStudyInstanceUid: text(row, "previous_study_instance_uid"),
+      studyInstanceUid: text(row, "study_instance_uid"),
+      callingAeTitle: text(row, "calling_ae_title"),
+      at: num(row, "at"),
+    }));
   }
 
   #deleteEmptyStudies(): number {

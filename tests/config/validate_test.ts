@@ -68,3 +68,24 @@ Deno.test("an upload url ending in /studies is refused with the root to give ins
   });
   assertEquals(ok.config.upload.url, "https://pacs.example.org/dicom-web/studies-archive");
 });
+
+Deno.test('max_inflated_size: "512 MiB" and the default 4 GiB; below 1 MiB or not a size is refused', async () => {
+  const { config: defaults } = await loadConfig([], { env: {}, baseDir: await withFile("") });
+  assertEquals(defaults.maxInflatedSize, 4 * 1024 * 1024 * 1024);
+  const { config } = await loadConfig([], {
+    env: {},
+    baseDir: await withFile('max_inflated_size = "512 MiB"\n'),
+  });
+  assertEquals(config.maxInflatedSize, 512 * 1024 * 1024);
+  const fromEnv = await loadConfig([], {
+    env: { DICOM_GATEWAY_MAX_INFLATED_SIZE: "2 GiB" },
+    baseDir: "/nonexistent",
+  });
+  assertEquals(fromEnv.config.maxInflatedSize, 2 * 1024 * 1024 * 1024);
+  for (const bad of ['"1 KiB"', '"lots"']) {
+    const err = await configError(
+      loadConfig([], { env: {}, baseDir: await withFile(`max_inflated_size = ${bad}\n`) }),
+    );
+    assertStringIncludes(err.message, '"max_inflated_size" must be a size');
+  }
+});

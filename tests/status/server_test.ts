@@ -395,3 +395,16 @@ Deno.test("a port in use throws AddrInUse", async () => {
     listener.close();
   }
 });
+
+Deno.test("/api/status keeps the SOP Instance UIDs re-sent within another study, field by field", () => {
+  const change = {
+    sopInstanceUid: "1.2.3",
+    previousStudyInstanceUid: "1.2.4",
+    studyInstanceUid: "1.2.5",
+    callingAeTitle: "CT1",
+    at: "2026-12-01T00:00:00.000Z",
+  };
+  const snapshot = { ...sampleSnapshot(), studyChanges: [{ ...change, extra: "dropped" }] };
+  assertEquals(toApiStatus(snapshot).studyChanges, [change]);
+  assertEquals(toApiStatus(sampleSnapshot()).studyChanges, undefined);
+});

@@ -60,7 +60,7 @@ Deno.test("index: open sets WAL and synchronous=NORMAL and creates the schema", 
         (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as {
           name: string;
         }[]).map((r) => r.name);
-      assertEquals(tables, ["instances", "state", "studies", "superseded_files"]);
+      assertEquals(tables, ["instances", "state", "studies", "study_changes", "superseded_files"]);
     } finally {
       db.close();
     }

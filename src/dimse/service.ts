@@ -68,6 +68,22 @@ interface StoreInProgress {
  * has arrived, or a message the conformance statement says is ignored (a response, a C-CANCEL-RQ:
  * `reply` null, nothing is sent).
  */
+/** What one association has stored of one study, for its log lines. */
+interface StudyOnAssociation {
+  count: number;
+  modality: string;
+  description: string;
+  patient: string;
+}
+
+/**
+ * "MR Brain" from a modality and a study description; either may be empty ("MR", "Brain"), and
+ * "?" when both are.
+ */
+export function studyLabel(modality: string, description: string): string {
+  return [modality.trim(), description.trim()].filter((p) => p !== "").join(" ") || "?";
+}
+
 interface IgnoredMessage {
   command: CommandSet;
   presentationContextId: number;
@@ -95,7 +111,7 @@ class StorageProvider implements PDataHandler {
   #ignored: IgnoredMessage | null = null;
   #instances = 0;
   /** Instances stored per study on this association, for the console's "study received" lines. */
-  #studies = new Map<string, { count: number; modality: string; description: string; patient: string }>();
+  #studies = new Map<string, StudyOnAssociation>();
 
   constructor(info: AssociationInfo, sender: PDataSender, options: StorageServiceOptions) {
     this.#info = info;
@@ -142,34 +158,28 @@ class StorageProvider implements PDataHandler {
       );
     }
     for (const [uid, study] of this.#studies) {
-      // Patient names stay out of the logs unless the site turned patient_details on.
-      const properties = {
-        uid,
-        modality: study.modality || "?",
-        description: study.description,
-        count: study.count,
-        ae: this.#info.callingAeTitle,
-      };
-      if (this.#options.logPatientDetails) {
-        this.#log.info(
-          "Study {uid} ({modality} {description}, patient {patient}): {count} instance(s) received from {ae}",
-          { ...properties, patient: study.patient || "?" },
-        );
-      } else {
-        this.#log.info(
-          "Study {uid} ({modality} {description}): {count} instance(s) received from {ae}",
-          properties,
-        );
-      }
+      this.#logStudy("Study {uid} ({label}{patient}): {count} instance(s) received from {ae}", uid, study);
     }
-    if (this.#instances > 0) {
-      this.#log.info("Association {id} from {ae} {how}: {count} instance(s) stored", {
-        id: this.#info.id,
-        ae: this.#info.callingAeTitle,
-        how,
-        count: this.#instances,
-      });
-    }
+    this.#log.info("Association {id} from {ae} {how}: {count} instance(s) stored", {
+      id: this.#info.id,
+      ae: this.#info.callingAeTitle,
+      how,
+      count: this.#instances,
+    });
+  }
+
+  /**
+   * A line about one study of this association. Patient names stay out of the logs unless the
+   * site turned patient_details on.
+   */
+  #logStudy(template: string, uid: string, study: StudyOnAssociation): void {
+    this.#log.info(template, {
+      uid,
+      label: studyLabel(study.modality, study.description),
+      patient: this.#options.logPatientDetails ? `, patient ${study.patient || "?"}` : "",
+      count: study.count,
+      ae: this.#info.callingAeTitle,
+    });
   }
 
   async #onCommand(presentationContextId: number, command: CommandSet): Promise<void> {
@@ -331,15 +341,19 @@ class StorageProvider implements PDataHandler {
       stats.instancesStored++;
       stats.bytesStored += stored.size;
     }
-    const study = this.#studies.get(stored.studyInstanceUid) ??
-      {
+    let study = this.#studies.get(stored.studyInstanceUid);
+    if (study === undefined) {
+      study = {
         count: 0,
         modality: stored.modality,
         description: stored.studyDescription,
         patient: stored.patientName,
       };
+      this.#studies.set(stored.studyInstanceUid, study);
+      // Logged as the study's first image is stored, so it comes before any line of its upload.
+      this.#logStudy("Study {uid} ({label}{patient}): receiving from {ae}", stored.studyInstanceUid, study);
+    }
     study.count++;
-    this.#studies.set(stored.studyInstanceUid, study);
   }
 
   /**

@@ -4,7 +4,7 @@
  * message while a protocol error is thrown for the UL to abort.
  */
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
-import { createStorageProvider, type ServiceStatistics } from "../../src/dimse/service.ts";
+import { createStorageProvider, type ServiceStatistics, studyLabel } from "../../src/dimse/service.ts";
 import type {
   IncomingInstance,
   InstanceReception,
@@ -276,4 +276,60 @@ Deno.test("service: an unsupported request with a data set is answered 0x0211 af
   assertEquals(replies.length, 1);
   assertEquals(replies[0]!.command.commandField, 0x8020);
   assertEquals(replies[0]!.command.status, Status.UnrecognizedOperation);
+});
+
+Deno.test("service: a study is logged as its first image is stored, summed up at release, with no stray space", async () => {
+  const logs = await captureLogs();
+  try {
+    const store = new FakeStore();
+    const base = store.outcome;
+    const { handler } = setup(store);
+    store.outcome = (r) => {
+      const o = base(r);
+      return { ...o, stored: { ...o.stored!, studyDescription: "" } };
+    };
+    await sendStore(handler, 1);
+    const first = logs.lines();
+    const receiving = first.filter((l) => l.includes("receiving from MODALITY"));
+    assertEquals(receiving.length, 1, first.join("\n"));
+    assert(receiving[0]!.includes(`Study ${STUDY} (CT): receiving from MODALITY`), receiving[0]);
+    assert(!first.some((l) => l.includes("instance(s) received")), "summary only at the end");
+    await sendStore(handler, 2, `${SOP}.2`);
+    assertEquals(logs.lines().filter((l) => l.includes("receiving from")).length, 1, "once per study");
+    await handler.onClose("released");
+    const lines = logs.lines();
+    assert(
+      lines.some((l) => l.includes(`Study ${STUDY} (CT): 2 instance(s) received from MODALITY`)),
+      lines.join("\n"),
+    );
+    assert(!lines.some((l) => l.includes("Doe^J")), "no patient name unless patient_details is on");
+    const released = lines.filter((l) => l.includes("released"));
+    assertEquals(released.length, 1, lines.join("\n"));
+    assert(released[0]!.includes("released: 2 instance(s) stored"), released[0]);
+  } finally {
+    await logs.dispose();
+  }
+});
+
+Deno.test("service: an association that stored nothing (C-ECHO only) still logs its release once", async () => {
+  const logs = await captureLogs();
+  try {
+    const { handler } = setup(new FakeStore());
+    await handler.onPdv(
+      commandPdv(3, { commandField: CommandField.CEchoRq, messageId: 1, commandDataSetType: 0x0101 }),
+    );
+    await handler.onClose("released");
+    const released = logs.lines().filter((l) => l.includes("released"));
+    assertEquals(released.length, 1, logs.lines().join("\n"));
+    assert(released[0]!.includes("Association #1 from MODALITY released: 0 instance(s) stored"), released[0]);
+  } finally {
+    await logs.dispose();
+  }
+});
+
+Deno.test("studyLabel joins modality and description without a stray space", () => {
+  assertEquals(studyLabel("MR", "Brain"), "MR Brain");
+  assertEquals(studyLabel("MR", ""), "MR");
+  assertEquals(studyLabel("", " Brain "), "Brain");
+  assertEquals(studyLabel("", ""), "?");
 });

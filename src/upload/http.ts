@@ -226,7 +226,7 @@ export function describeNetworkError(error: unknown): NetworkError {
   const detail = plainOsErrors(raw.replace(/error sending request (from \S+ )?for url \([^)]*\):\s*/i, ""))
     .slice(0, 300);
   const has = (pattern: RegExp) => pattern.test(raw);
-  if (has(/UnknownIssuer|unknown ?ca|self[- ]signed|unable to get local issuer/i)) {
+  if (has(/UnknownIssuer|BadSignature|unknown ?ca|self[- ]signed|unable to get local issuer/i)) {
     return new NetworkError(
       `TLS: the server's certificate is not signed by an authority we trust — if the server uses a private CA, set the CA file (${detail})`,
       "tls",

@@ -1,6 +1,7 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import {
   credentialsRefusal,
+  describeNetworkError,
   InsecureCredentialsError,
   isLoopbackHost,
   sendRequest,
@@ -58,4 +59,14 @@ Deno.test("sendRequest never follows a redirect: the 3xx and its Location come b
   });
   assertEquals(init?.redirect, "manual");
   assertEquals([result.status, result.headers.get("location")], [303, "https://sso/login"]);
+});
+
+Deno.test("a certificate signed by another CA of the same name (BadSignature) reads as not trusted", () => {
+  const error = new TypeError(
+    "error sending request for url (https://pacs.example.org/dicom-web/studies): client error (Connect): " +
+      "invalid peer certificate: BadSignature",
+  );
+  const described = describeNetworkError(error);
+  assertEquals(described.kind, "tls");
+  assert(described.message.includes("not signed by an authority we trust"), described.message);
 });

@@ -503,7 +503,7 @@ const SCRIPT = `
     }
   }
   // The server refuses a new origin (scheme, host, port) or sign-in method without the secret
-  // typed again; the form says so before it is sent.
+  // typed again (and says so in words); the secret fields say it before the form is sent.
   const stored = { url: form.dataset.url, tokenUrl: form.dataset.tokenUrl, kind: form.dataset.kind };
   function originOf(u) {
     try {
@@ -518,8 +518,6 @@ const SCRIPT = `
     const changed = kind.value !== stored.kind || originOf(value("url")) !== originOf(stored.url) ||
       (kind.value === "oauth2" && originOf(value("tokenUrl")) !== originOf(stored.tokenUrl));
     for (const input of form.querySelectorAll("input[type=password]")) {
-      const hidden = input.closest("label").hidden;
-      input.required = changed && !hidden;
       input.placeholder = changed ? "type it again: new server or sign-in method" : input.dataset.placeholder;
     }
   }

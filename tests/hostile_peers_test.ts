@@ -101,7 +101,14 @@ async function storeNormal(peer: ScriptedPeer, n: number): Promise<void> {
 }
 
 async function withGateway(body: (gateway: TestGateway) => Promise<void>): Promise<void> {
-  const gateway = await startTestGateway({ fsync: false, maxInflatedSize: 16 * 1024 * 1024 });
+  // All peers here come from 127.0.0.1: the per-host caps (tested in tests/ul) are raised so that
+  // what these tests see is the content checks, not the cap on one host's connections.
+  const gateway = await startTestGateway({
+    fsync: false,
+    maxInflatedSize: 16 * 1024 * 1024,
+    maxAssociationsPerHost: 32,
+    maxNegotiatingPerHost: 32,
+  });
   try {
     await body(gateway);
   } finally {

@@ -93,8 +93,12 @@ export function createAlertSender(options: AlertSenderOptions): AlertSenderHandl
       await response.body?.cancel().catch(() => {});
       if (response.status >= 200 && response.status < 300) return null;
       const where = response.headers.get("location");
-      return `the webhook answered ${response.status} ${response.statusText}` +
-        (response.status >= 300 && response.status < 400 && where ? ` (a redirect, not followed)` : "");
+      // The gateway's one redaction (every encoded form of the token and of the webhook address).
+      return redact(
+        `the webhook answered ${response.status} ${response.statusText}` +
+          (response.status >= 300 && response.status < 400 && where ? ` (a redirect, not followed)` : ""),
+        secrets,
+      );
     } catch (e) {
       return redact(e instanceof Error ? e.message : String(e), secrets);
     }

@@ -105,25 +105,32 @@ function howToSet(name: string, configFile: string): string {
     : `${name} in [upload.auth] of ${configFile} (or ${flagName(key)})`;
 }
 
+/**
+ * The sign-in kind the merged values choose: `kind` in [upload.auth], or for `auto` the one kind
+ * whose fields are filled in ("none" when none is, or when several are: a problem then).
+ */
+export function decideAuthKind(merged: Merged, configFile: string, problems: string[]): UploadAuth["kind"] {
+  const v = (name: string) => (merged.get(`upload.auth.${name}`)?.value as string | undefined) ?? "";
+  const kind = (merged.get("upload.auth.kind")?.value as string | undefined) ?? "auto";
+  if (kind !== "auto") return kind as UploadAuth["kind"];
+  const filled = (Object.keys(AUTH_FIELDS) as (keyof typeof AUTH_FIELDS)[]).filter((k) => {
+    const f = AUTH_FIELDS[k];
+    return [...f.required, ...f.optional].some((name) => v(name) !== "");
+  });
+  if (filled.length > 1) {
+    problems.push(
+      `Upload sign-in: credentials for several kinds are filled in (${filled.join(" and ")}). ` +
+        `Set kind in [upload.auth] of ${configFile} to the one to use.`,
+    );
+    return "none";
+  }
+  return filled[0] ?? "none";
+}
+
 /** Decides the auth kind (`auto`: from the fields filled in) and checks its fields are present. */
 export function assembleAuth(merged: Merged, configFile: string, problems: string[]): UploadAuth {
   const v = (name: string) => (merged.get(`upload.auth.${name}`)?.value as string | undefined) ?? "";
-  const kindEntry = merged.get("upload.auth.kind");
-  let kind = (kindEntry?.value as string | undefined) ?? "auto";
-  if (kind === "auto") {
-    const filled = (Object.keys(AUTH_FIELDS) as (keyof typeof AUTH_FIELDS)[]).filter((k) => {
-      const f = AUTH_FIELDS[k];
-      return [...f.required, ...f.optional].some((name) => v(name) !== "");
-    });
-    if (filled.length > 1) {
-      problems.push(
-        `Upload sign-in: credentials for several kinds are filled in (${filled.join(" and ")}). ` +
-          `Set kind in [upload.auth] of ${configFile} to the one to use.`,
-      );
-      return { kind: "none" };
-    }
-    kind = filled[0] ?? "none";
-  }
+  const kind = decideAuthKind(merged, configFile, problems);
   if (kind === "none") return { kind: "none" };
   const fields = AUTH_FIELDS[kind as keyof typeof AUTH_FIELDS];
   const missing = fields.required.filter((name) => v(name) === "");

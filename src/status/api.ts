@@ -6,6 +6,7 @@
  * @module
  */
 import { type AddressKind, kindOf } from "../net/interfaces.ts";
+import { secretOfKind } from "../config/upload_settings.ts";
 
 /** One non-loopback IPv4 address of this PC (what the modality must enter) and its adapter. */
 export interface ModalityAddress {
@@ -120,6 +121,11 @@ export interface UploadSettingsView {
   caFile: string;
   /** A password / token / key / client secret is stored (it is never shown). */
   secretStored: boolean;
+  /**
+   * The environment variable that sets this sign-in's secret (it wins over the file and the
+   * form, which then never writes one), e.g. `DICOM_GATEWAY_UPLOAD_PASSWORD`; "" or absent when none.
+   */
+  secretFromEnvironment?: string;
 }
 
 /** One alert as the page lists it (most recent first). */
@@ -336,6 +342,7 @@ export function toApiStatus(s: StatusSnapshot): StatusSnapshot {
       scope: str(s.settings.scope),
       caFile: str(s.settings.caFile),
       secretStored: s.settings.secretStored === true,
+      secretFromEnvironment: str(s.settings.secretFromEnvironment),
     },
   };
 }
@@ -436,8 +443,7 @@ export function headline(s: StatusSnapshot, now: Date = new Date()): Headline {
       return {
         level: "red",
         title: "Credentials rejected: the central server refused our sign-in",
-        detail: `${kept ? `${kept} and will be sent once this is fixed. ` : ""}` +
-          `Check the user name and password (or token) under "Upload destination", then press "Test connection".`,
+        detail: `${kept ? `${kept} and will be sent once this is fixed. ` : ""}` + signInAdvice(s.settings),
       };
     case "retrying": {
       const since = shortTime(s.upload.failingSince ?? s.upload.lastErrorAt, now);
@@ -487,6 +493,25 @@ export function headline(s: StatusSnapshot, now: Date = new Date()): Headline {
       ? `Sending ${plural(waiting, "image")} (${formatBytes(s.queue.bytesPending)}) now.`
       : `Everything received has been delivered.${last ? ` Last delivery at ${last}.` : ""}`,
   };
+}
+
+/**
+ * What to check after a rejected sign-in. A secret set in the environment wins over the form, so
+ * the advice sends the reader there instead of to the form's secret field.
+ */
+function signInAdvice(settings: UploadSettingsView): string {
+  const variable = settings.secretFromEnvironment ?? "";
+  if (variable === "") {
+    return `Check the user name and password (or token) under "Upload destination", then press "Test connection".`;
+  }
+  const secret = secretOfKind(settings.authKind);
+  const words = secret?.words ?? "secret";
+  return `The ${words} comes from the environment variable ${variable}, which wins over the "Upload destination" ` +
+    `form: correct it there and start dicom-gateway again${
+      settings.authKind === "none" || settings.authKind === "bearer" || settings.authKind === "header"
+        ? ""
+        : ` (check the other sign-in fields under "Upload destination" too)`
+    }, then press "Test connection".`;
 }
 
 /** The upload state in a few words, for the "Central server" box. */

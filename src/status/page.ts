@@ -19,6 +19,7 @@ import {
   verificationText,
 } from "./api.ts";
 import { addressKindText, kindOf } from "../net/interfaces.ts";
+import { secretOfKind } from "../config/upload_settings.ts";
 
 /** Markup that is already safe to insert. */
 export class SafeHtml {
@@ -331,7 +332,17 @@ export function renderLive(snapshot: StatusSnapshot, now: Date = new Date()): Sa
 
 function settingsForm(s: StatusSnapshot): SafeHtml {
   const v = toApiStatus(s).settings;
+  const fromEnv = v.secretFromEnvironment ?? "";
   const secretHint = v.secretStored ? "stored; leave empty to keep it" : "";
+  // A secret set in the environment wins: said beside its field (the form never writes one then).
+  const envNote = (kinds: string) =>
+    fromEnv !== "" && kinds === v.authKind
+      ? html`
+        <p class="hint env-secret"
+          data-kinds="${kinds}">The ${secretOfKind(kinds)?.words ??
+            "secret"} comes from the environment variable ${fromEnv}, which wins over this form: it is not saved in the settings file. Type it only to confirm a new server address or sign-in method.</p>
+      `
+      : "";
   const field = (name: string, label: string, value: string, kinds: string, extra = "") =>
     html`
       <label
@@ -339,17 +350,22 @@ function settingsForm(s: StatusSnapshot): SafeHtml {
           extra,
         )} autocomplete="off"></label>
     `;
-  const secret = (name: string, label: string, kinds: string) =>
-    html`
+  const secret = (name: string, label: string, kinds: string) => {
+    const hint = fromEnv !== "" && kinds === v.authKind ? `set in ${fromEnv}` : secretHint;
+    return html`
       <label
-        data-kinds="${kinds}"><span>${label}</span><input name="${name}" type="password" value="" placeholder="${secretHint}" autocomplete="new-password"></label>
+        data-kinds="${kinds}"><span>${label}</span><input name="${name}" type="password" value="" placeholder="${hint}" data-placeholder="${hint}" autocomplete="new-password"></label>
+      ${envNote(kinds)}
     `;
+  };
   return html`
     <section class="wide" id="settings">
       <h2>Upload destination</h2>
       <p
-        class="hint">The central archive's DICOMweb address and how to sign in. Saved into dicom-gateway.toml. Passwords, tokens and keys are never shown again.</p>
-      <form id="settings-form" autocomplete="off">
+        class="hint">The central archive's DICOMweb address and how to sign in. Saved into dicom-gateway.toml. Passwords, tokens and keys are never shown again, and never go along to another server: after a change of the address (or token address) to another server, or of the sign-in method, type the secret again.</p>
+      <form id="settings-form" autocomplete="off" data-url="${v.url}" data-token-url="${v.tokenUrl}"
+        data-kind="${v
+          .authKind}">
         ${field(
           "url",
           "DICOMweb address",
@@ -499,13 +515,34 @@ const SCRIPT = `
   const form = document.getElementById("settings-form");
   const kind = form.elements.namedItem("authKind");
   function showFields() {
-    for (const l of form.querySelectorAll("label[data-kinds]")) {
+    for (const l of form.querySelectorAll("[data-kinds]")) {
       const kinds = l.dataset.kinds;
       l.hidden = !(kinds === "all" || kinds.split(" ").includes(kind.value));
     }
   }
-  kind.addEventListener("change", showFields);
+  // The server refuses a new origin (scheme, host, port) or sign-in method without the secret
+  // typed again (and says so in words); the secret fields say it before the form is sent.
+  const stored = { url: form.dataset.url, tokenUrl: form.dataset.tokenUrl, kind: form.dataset.kind };
+  function originOf(u) {
+    try {
+      const x = new URL(u.trim());
+      return x.protocol + "//" + x.hostname + ":" + (x.port || (x.protocol === "https:" ? "443" : "80"));
+    } catch (e) {
+      return u.trim();
+    }
+  }
+  function markSecrets() {
+    const value = (n) => form.elements.namedItem(n).value;
+    const changed = kind.value !== stored.kind || originOf(value("url")) !== originOf(stored.url) ||
+      (kind.value === "oauth2" && originOf(value("tokenUrl")) !== originOf(stored.tokenUrl));
+    for (const input of form.querySelectorAll("input[type=password]")) {
+      input.placeholder = changed ? "type it again: new server or sign-in method" : input.dataset.placeholder;
+    }
+  }
+  kind.addEventListener("change", () => { showFields(); markSecrets(); });
+  form.addEventListener("input", markSecrets);
   showFields();
+  markSecrets();
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const data = {};
@@ -515,7 +552,13 @@ const SCRIPT = `
     const r = await post("/api/settings", data);
     button.disabled = false;
     say(r.message, r.ok);
-    if (r.ok) for (const input of form.querySelectorAll("input[type=password]")) input.value = "";
+    if (r.ok) {
+      for (const input of form.querySelectorAll("input[type=password]")) input.value = "";
+      stored.url = data.url || "";
+      stored.tokenUrl = data.tokenUrl || "";
+      stored.kind = data.authKind;
+      markSecrets();
+    }
     await refresh();
   });
 })();

@@ -15,6 +15,8 @@
  * @module
  */
 import { ConfigError } from "../config/error.ts";
+import { environmentSecretNote, secretOfKind } from "../config/upload_settings.ts";
+import { redact } from "../upload/auth.ts";
 import { logger } from "../log.ts";
 import type { StatusSource, UploadSettingsInput } from "./api.ts";
 import { toApiStatus } from "./api.ts";
@@ -253,6 +255,9 @@ const SETTINGS_FIELDS = [
   "caFile",
 ] as const;
 
+/** The form fields that carry a secret. */
+const SECRET_FIELDS = ["password", "token", "headerValue", "clientSecret"] as const;
+
 function toSettings(body: Record<string, unknown>): UploadSettingsInput {
   const out: Record<string, string> = { url: "", authKind: "none" };
   for (const f of SETTINGS_FIELDS) {
@@ -279,6 +284,7 @@ export function createStatusHandler(options: {
       return text(`Misdirected request: ${hostProblem}. Open http://127.0.0.1:${port}/ on this PC.`, 421);
     }
     const path = new URL(req.url).pathname;
+    let typedSecrets: string[] = [];
     try {
       if (req.method === "GET" || req.method === "HEAD") {
         switch (path) {
@@ -337,18 +343,27 @@ export function createStatusHandler(options: {
         }
         default: {
           const settings = toSettings(body);
+          typedSecrets = SECRET_FIELDS.map((f) => settings[f] ?? "");
           await source.saveUploadSettings(settings);
           log.info("Upload destination changed from the status page: {url}", {
-            url: settings.url || "(none)",
+            url: redact(settings.url || "(none)", typedSecrets),
           });
-          return json({ ok: true, message: "Saved. The gateway now uploads to the new destination." });
+          // A secret set in the environment wins over the form (which did not write it): say so.
+          const view = source.snapshot().settings;
+          const secret = secretOfKind(view.authKind);
+          const note = secret !== null && (view.secretFromEnvironment ?? "") !== ""
+            ? ` ${environmentSecretNote({ ...secret, variable: view.secretFromEnvironment! })}`
+            : "";
+          return json({ ok: true, message: `Saved. The gateway now uploads to the new destination.${note}` });
         }
       }
     } catch (e) {
+      // What goes back to the page and into the log never holds a secret typed into the form.
       if (e instanceof BodyError) return json({ ok: false, message: e.message }, e.status);
-      if (e instanceof ConfigError) return json({ ok: false, message: e.message }, 400);
-      log.error("Status page error on {path}: {error}", { path, error: e });
-      return json({ ok: false, message: `Internal error: ${(e as Error)?.message ?? String(e)}` }, 500);
+      if (e instanceof ConfigError) return json({ ok: false, message: redact(e.message, typedSecrets) }, 400);
+      const message = redact((e as Error)?.message ?? String(e), typedSecrets);
+      log.error("Status page error on {path}: {error}", { path, error: message });
+      return json({ ok: false, message: `Internal error: ${message}` }, 500);
     }
   };
 }

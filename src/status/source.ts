@@ -17,6 +17,7 @@ import type {
 import { diskSpace } from "./disk.ts";
 import { redactPatient } from "../log_setup.ts";
 import type { UploadAuth, UploadConfig } from "../config/types.ts";
+import { secretInEnvironment } from "../config/upload_settings.ts";
 import { VERSION } from "../version.ts";
 import { plainOsErrors } from "../net/os_errors.ts";
 import {
@@ -107,6 +108,8 @@ export interface StatusInputs {
   saveUploadSettings(settings: UploadSettingsInput): Promise<void>;
   /** The last alerts, most recent first (none when absent). */
   recentAlerts?(): AlertSummary[];
+  /** The process environment, where a secret may be set (default: `Deno.env`, read once). */
+  environment?: Record<string, string>;
 }
 
 /** Builds the status page's source from `inputs`. Disk space is refreshed in the background. */
@@ -140,6 +143,7 @@ export function createStatusSource(inputs: StatusInputs): StatusSource {
     }).catch(() => {});
   };
   refreshCaFile(inputs.uploadConfig().caFile);
+  const environment = inputs.environment ?? readEnvironment();
 
   return {
     snapshot(): StatusSnapshot {
@@ -211,7 +215,7 @@ export function createStatusSource(inputs: StatusInputs): StatusSource {
           }),
         },
         associations: { ...inputs.associations() },
-        settings: settingsView(uploadConfig.url, uploadConfig.auth, uploadConfig.caFile),
+        settings: settingsView(uploadConfig.url, uploadConfig.auth, uploadConfig.caFile, environment),
         alerts: inputs.recentAlerts?.() ?? [],
       };
     },
@@ -235,7 +239,15 @@ function hostOf(url: string): string {
   }
 }
 
-function settingsView(url: string, auth: UploadAuth, caFile: string) {
+function readEnvironment(): Record<string, string> {
+  try {
+    return Deno.env.toObject();
+  } catch {
+    return {}; // not permitted: then the configuration could not be read from there either
+  }
+}
+
+function settingsView(url: string, auth: UploadAuth, caFile: string, env: Record<string, string>) {
   return {
     url,
     authKind: auth.kind,
@@ -248,5 +260,6 @@ function settingsView(url: string, auth: UploadAuth, caFile: string) {
     secretStored: (auth.kind === "basic" && auth.password !== "") ||
       (auth.kind === "bearer" && auth.token !== "") ||
       (auth.kind === "header" && auth.value !== "") || (auth.kind === "oauth2" && auth.clientSecret !== ""),
+    secretFromEnvironment: secretInEnvironment(auth.kind, env)?.variable ?? "",
   };
 }

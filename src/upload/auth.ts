@@ -45,21 +45,121 @@ export class TokenUnavailableError extends Error {
   }
 }
 
-/** Replaces every secret (4 characters or more) in `text` with "[redacted]", and URL user-info too. */
-export function redact(text: string, secrets: readonly string[]): string {
-  let out = stripUrlCredentials(text);
-  const sorted = [...new Set(secrets)].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
-  for (const secret of sorted) out = out.split(secret).join("[redacted]");
+/** Secrets shorter than this are not redacted (they would blank out ordinary words). */
+const MIN_SECRET_LENGTH = 4;
+
+/** Base64 runs shorter than this, cut from a longer encoding, are not redacted on their own. */
+const MIN_BASE64_RUN = 6;
+
+function base64Bytes(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+function base64Utf8(text: string): string {
+  return base64Bytes(new TextEncoder().encode(text));
+}
+
+/** RFC 4648 §5 "base64url": `-` and `_` for `+` and `/`. */
+function base64Url(standard: string): string {
+  return standard.replaceAll("+", "-").replaceAll("/", "_");
+}
+
+/**
+ * The base64 characters that stand for `text` wherever it sits inside a longer base64 text: for
+ * each of the three alignments (RFC 4648 §4: 3 bytes → 4 characters), the characters whose 6 bits
+ * all come from `text`, so an echoed base64 body still hides it.
+ */
+function base64Runs(text: string): string[] {
+  const bytes = new TextEncoder().encode(text);
+  const out: string[] = [];
+  for (let offset = 0; offset < 3; offset++) {
+    const padded = new Uint8Array(offset + bytes.length);
+    padded.set(bytes, offset);
+    const encoded = base64Bytes(padded);
+    const first = Math.ceil((offset * 8) / 6);
+    const end = Math.floor(((offset + bytes.length) * 8) / 6);
+    const run = encoded.slice(first, end);
+    if (run.length >= MIN_BASE64_RUN) out.push(run, base64Url(run));
+  }
   return out;
 }
 
-/** The secrets written in an upload configuration (sign-in and proxy), for redaction. */
+/** `%2F` → `%2f`: some servers echo percent-encodings in lower case (RFC 3986 §2.1 allows both). */
+function lowerHex(encoded: string): string {
+  return encoded.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase());
+}
+
+/**
+ * Every form in which `secret` may come back in text: as is; URL-encoded (`encodeURIComponent`,
+ * with `+` for spaces, and the `application/x-www-form-urlencoded` serializer of the WHATWG URL
+ * standard, as an OAuth2 token request body carries `client_secret=…`; upper- and lower-case
+ * hex); base64 (RFC 4648 standard and url-safe, with and without padding, and at any alignment
+ * inside a longer base64 text); JSON-escaped (JSON.stringify's escapes, `\/` for `/`, and
+ * `\uXXXX` for every non-ASCII character as Python's json module writes them); HTML-escaped.
+ */
+export function secretForms(secret: string): string[] {
+  if (secret.length < MIN_SECRET_LENGTH) return [];
+  const forms = new Set<string>([secret]);
+  const uri = encodeURIComponent(secret);
+  const form = new URLSearchParams({ s: secret }).toString().slice(2);
+  for (const encoded of [uri, uri.replaceAll("%20", "+"), form]) forms.add(encoded).add(lowerHex(encoded));
+  const standard = base64Utf8(secret);
+  for (const b64 of [standard, base64Url(standard)]) forms.add(b64).add(b64.replace(/=+$/, ""));
+  for (const run of base64Runs(secret)) forms.add(run);
+  const json = JSON.stringify(secret).slice(1, -1);
+  const asciiJson = (hex: (code: string) => string) =>
+    json.replace(/[\u0080-\uffff]/g, (c) => `\\u${hex(c.charCodeAt(0).toString(16).padStart(4, "0"))}`);
+  const jsonForms = [json, asciiJson((h) => h), asciiJson((h) => h.toUpperCase())];
+  for (const escaped of jsonForms) forms.add(escaped).add(escaped.replaceAll("/", "\\/"));
+  forms.add(
+    secret.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;")
+      .replaceAll("'", "&#39;"),
+  );
+  return [...forms];
+}
+
+/** The mark an excerpt ends with where it was cut (`bodyExcerpt`). */
+const CUT_MARK = "…";
+
+/**
+ * The one redaction of the gateway (uploads, probes, `doctor`, the status page and the alert
+ * sender all call it): replaces every secret of 4 characters or more, in each of its
+ * {@link secretForms}, with "[redacted]", and removes URL user-info. An excerpt cut through a
+ * secret ("…" right after its first 4 or more characters) loses that part too.
+ */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = stripUrlCredentials(text);
+  const forms = new Set<string>();
+  for (const secret of secrets) for (const f of secretForms(secret)) forms.add(f);
+  const longestFirst = [...forms].sort((a, b) => b.length - a.length);
+  for (const f of longestFirst) {
+    if (out.includes(f)) out = out.split(f).join("[redacted]");
+  }
+  if (out.includes(CUT_MARK)) {
+    for (const f of longestFirst) {
+      for (let n = f.length - 1; n >= MIN_SECRET_LENGTH; n--) {
+        const cut = f.slice(0, n) + CUT_MARK;
+        if (out.includes(cut)) out = out.split(cut).join(`[redacted]${CUT_MARK}`);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The secrets written in an upload configuration (sign-in and proxy), for redaction, with the
+ * base64 of `user:password` that HTTP Basic (RFC 7617 §2) sends for the sign-in and the proxy.
+ */
 export function configuredSecrets(
-  config: Pick<UploadConfig, "auth"> & Partial<Pick<UploadConfig, "proxyPassword">>,
+  config:
+    & Pick<UploadConfig, "auth">
+    & Partial<Pick<UploadConfig, "proxyPassword" | "proxyUsername">>,
 ): string[] {
   const auth = config.auth;
   const configured = auth.kind === "basic"
-    ? [auth.password]
+    ? [auth.password, base64Utf8(`${auth.username}:${auth.password}`)]
     : auth.kind === "bearer"
     ? [auth.token]
     : auth.kind === "header"
@@ -67,13 +167,10 @@ export function configuredSecrets(
     : auth.kind === "oauth2"
     ? [auth.clientSecret]
     : [];
-  return [...configured, ...(config.proxyPassword ? [config.proxyPassword] : [])];
-}
-
-function base64Utf8(text: string): string {
-  let binary = "";
-  for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
-  return btoa(binary);
+  const proxy = config.proxyPassword
+    ? [config.proxyPassword, base64Utf8(`${config.proxyUsername ?? ""}:${config.proxyPassword}`)]
+    : [];
+  return [...configured, ...proxy];
 }
 
 /** Seconds before expiry at which a cached OAuth2 token is renewed (or half its life if shorter). */
@@ -224,9 +321,10 @@ class OAuth2ClientCredentials implements AuthProvider {
       ));
     }
     // RFC 6749 §5.2: 400/401 with "error": invalid_client, invalid_grant, unauthorized_client, invalid_scope.
-    const code = typeof json["error"] === "string" ? json["error"] : "";
+    // Redacted before it is shortened: a cut through an echoed secret would leave its first part.
+    const code = typeof json["error"] === "string" ? redact(json["error"], this.secrets()).slice(0, 100) : "";
     const description = typeof json["error_description"] === "string"
-      ? `: ${json["error_description"].slice(0, 200)}`
+      ? `: ${redact(json["error_description"], this.secrets()).slice(0, 200)}`
       : "";
     const said = code === "" ? "" : ` (${code}${description})`;
     const message = redact(

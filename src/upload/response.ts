@@ -90,7 +90,8 @@ function otherText(item: JsonObject): string | null {
       if (typeof value === "string" && value.trim() !== "") texts.push(value.trim());
     }
   }
-  return texts.length === 0 ? null : texts.join("; ").slice(0, 500);
+  // Cut with a trailing "…", so that redaction knows a secret may end in the cut.
+  return texts.length === 0 ? null : bodyExcerpt(texts.join("; "), 500);
 }
 
 function fromJsonDataset(dataset: JsonObject): StoreInstancesResponse {
@@ -163,7 +164,7 @@ function fromXml(xml: string): StoreInstancesResponse {
       sopInstanceUid,
       sopClassUid: asUid(xmlValue(item, REFERENCED_SOP_CLASS_UID)),
       failureReason: asNumber(xmlValue(item, FAILURE_REASON)),
-      detail: detail.length === 0 ? null : detail.join("; ").slice(0, 500),
+      detail: detail.length === 0 ? null : bodyExcerpt(detail.join("; "), 500),
     });
   }
   return { referenced, failed };

@@ -6,6 +6,7 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { assertStringIncludes } from "../support/assert.ts";
 import { createAlertSender } from "../../src/alerts/sender.ts";
+import { captureLogs } from "../support/logs.ts";
 import { startAlerts } from "../../src/alerts/service.ts";
 import { markRunStart, RUN_MARKER_NAME } from "../../src/alerts/run_marker.ts";
 import type { AlertBody } from "../../src/alerts/message.ts";
@@ -96,6 +97,44 @@ Deno.test("sender: a redirect is not followed and counts as not delivered; close
   } finally {
     await sender.close();
     await redirecting.close();
+  }
+});
+
+Deno.test("sender: what the webhook or the network says is redacted by the one redaction (token and address, every form)", async () => {
+  const logs = await captureLogs();
+  const token = "t0ken/va+lue";
+  const url = "https://hooks.example.org/services/T000/B000/s3cretPath";
+  const answers = [
+    () =>
+      Promise.resolve(
+        new Response(null, { status: 401, statusText: `bad token ${encodeURIComponent(token)}` }),
+      ),
+    () =>
+      Promise.reject(
+        new TypeError(`error sending request for url (${encodeURIComponent(url)}): ${btoa(token)}`),
+      ),
+  ];
+  let calls = 0;
+  const sender = createAlertSender({
+    url,
+    headerName: "X-Alert-Token",
+    headerValue: token,
+    fetch: () => answers[Math.min(calls++, answers.length - 1)]!(),
+    wait: () => new Promise((resolve) => setTimeout(resolve, 1)),
+  });
+  try {
+    sender.enqueue(1, body(1));
+    await until(() => calls >= 10);
+  } finally {
+    await sender.close();
+    await logs.dispose();
+  }
+  const lines = logs.lines();
+  assert(lines.some((l) => l.includes("[redacted]")), lines.join("\n"));
+  for (const line of lines) {
+    for (const form of [token, encodeURIComponent(token), btoa(token), "s3cretPath"]) {
+      assert(!line.includes(form), `${form} in ${line}`);
+    }
   }
 });
 

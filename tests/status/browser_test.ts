@@ -136,6 +136,11 @@ Deno.test({
       await page.selectOption('select[name="authKind"]', "bearer");
       assert(await page.isHidden('input[name="password"]'));
       assert(await page.isVisible('input[name="token"]'));
+      // Another sign-in method: the secret field asks for it (the server refuses without it).
+      assertEquals(
+        await page.getAttribute('input[name="token"]', "placeholder"),
+        "type it again: new server or sign-in method",
+      );
       await page.fill('input[name="url"]', "https://pacs2.example.org/dicom-web");
       await page.fill('input[name="token"]', "s3cr3t-token-value");
       await page.click("#settings-form button[type=submit]");

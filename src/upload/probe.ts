@@ -81,6 +81,80 @@ function isDicomJsonArray(body: string): boolean {
   }
 }
 
+/** The answer to one signed-in GET, or why there is none (a sentence naming the address, redacted). */
+type SignedInAnswer =
+  | { answer: HttpAnswer; secrets: () => string[] }
+  | {
+    answer?: undefined;
+    kind: "not-configured" | "setup" | "sign-in-rejected" | "sign-in-failed" | "network";
+    message: string;
+  };
+
+type HttpAnswer = Awaited<ReturnType<typeof sendRequest>>;
+
+/**
+ * One GET of `url` with the configured credentials, CA and proxy, never redirected (both probes):
+ * the address is checked first (empty, `/studies`), then the transport, the sign-in and the request.
+ */
+async function signedInGet(
+  config: UploadConfig,
+  url: string,
+  options: ProbeOptions,
+): Promise<SignedInAnswer> {
+  const secrets = configuredSecrets(config);
+  const where = redact(config.url.trim(), secrets);
+  if (config.url.trim() === "") {
+    return { kind: "not-configured", message: "No upload destination is configured." };
+  }
+  const suffix = studiesSuffixProblem(config.url);
+  if (suffix !== null) return { kind: "setup", message: suffix };
+  let transport: HttpTransport;
+  try {
+    transport = await createTransport(config, options.fetch ?? fetch);
+  } catch (error) {
+    return { kind: "setup", message: redact(messageOf(error), secrets) };
+  }
+  const timeoutMs = options.timeoutMs ?? Math.min(config.idleTimeoutMs, 30_000);
+  const auth = createAuthProvider(config.auth, {
+    transport,
+    ...(options.now === undefined ? {} : { now: options.now }),
+    idleTimeoutMs: timeoutMs,
+  });
+  const all = () => [...secrets, ...auth.secrets()];
+  try {
+    let headers: Record<string, string>;
+    try {
+      headers = await auth.headers();
+    } catch (error) {
+      const message = messageOf(error);
+      return error instanceof CredentialsRejectedError
+        ? {
+          kind: "sign-in-rejected",
+          message: redact(`The OAuth2 credentials were rejected: ${message}`, all()),
+        }
+        : { kind: "sign-in-failed", message: redact(`The OAuth2 sign-in failed: ${message}`, all()) };
+    }
+    try {
+      const answer = await sendRequest(transport, url, {
+        method: "GET",
+        headers: { ...headers, accept: "application/dicom+json" },
+        timer: startIdleTimer(timeoutMs),
+        maxBodyBytes: 64 * 1024,
+        ...(config.auth.kind === "none" ? {} : { credentials: "the upload address" }),
+      });
+      return { answer, secrets: all };
+    } catch (error) {
+      if (error instanceof InsecureCredentialsError) return { kind: "setup", message: error.message };
+      return {
+        kind: "network",
+        message: redact(`Cannot reach ${where}: ${describeNetworkError(error).message}`, all()),
+      };
+    }
+  } finally {
+    transport.close();
+  }
+}
+
 /** Probes the configured DICOMweb server (see the module documentation). */
 export async function probeConnection(
   config: UploadConfig,
@@ -106,122 +180,68 @@ export async function probeConnection(
     serverDate: answer?.headers.get("date") ?? null,
     target,
   });
-  if (config.url.trim() === "") {
-    return result(false, "not-configured", "No upload destination is configured.");
+  const got = await signedInGet(config, url, options);
+  if (got.answer === undefined) return result(false, got.kind, got.message);
+  const answer = got.answer;
+  const line = `HTTP ${answer.status}${answer.statusText ? ` ${answer.statusText}` : ""}`;
+  const type = mediaTypeOf(answer.headers.get("content-type"));
+  const said = bodyExcerpt(answer.body, 120);
+  if (answer.status >= 300 && answer.status < 400) {
+    const location = answer.headers.get("location");
+    return result(
+      false,
+      "redirect",
+      `${where} answered the DICOMweb query with a redirect (${line})${location ? ` to ${location}` : ""}: ` +
+        "redirects are not followed (credentials stay with their server); give the archive's DICOMweb root " +
+        "itself (a sign-in page means a proxy in front of the archive wants a log-in).",
+      answer,
+    );
   }
-  const suffix = studiesSuffixProblem(config.url);
-  if (suffix !== null) return result(false, "setup", suffix);
-  let transport: HttpTransport;
-  try {
-    transport = await createTransport(config, options.fetch ?? fetch);
-  } catch (error) {
-    return result(false, "setup", messageOf(error));
+  if (answer.status === 401 || answer.status === 403 || answer.status === 407) {
+    return result(
+      false,
+      "credentials",
+      `${where} rejected the credentials (${line}). Check the user name, password or token.`,
+      answer,
+    );
   }
-  const timeoutMs = options.timeoutMs ?? Math.min(config.idleTimeoutMs, 30_000);
-  const auth = createAuthProvider(config.auth, {
-    transport,
-    ...(options.now === undefined ? {} : { now: options.now }),
-    idleTimeoutMs: timeoutMs,
-  });
-  const all = () => [...secrets, ...auth.secrets()];
-  try {
-    let headers: Record<string, string>;
-    try {
-      headers = await auth.headers();
-    } catch (error) {
-      const message = messageOf(error);
-      if (error instanceof CredentialsRejectedError) {
-        return result(
-          false,
-          "sign-in-rejected",
-          redact(`The OAuth2 credentials were rejected: ${message}`, all()),
-        );
-      }
-      return result(false, "sign-in-failed", redact(`The OAuth2 sign-in failed: ${message}`, all()));
-    }
-    let answer;
-    try {
-      answer = await sendRequest(transport, url, {
-        method: "GET",
-        headers: { ...headers, accept: "application/dicom+json" },
-        timer: startIdleTimer(timeoutMs),
-        maxBodyBytes: 64 * 1024,
-        ...(config.auth.kind === "none" ? {} : { credentials: "the upload address" }),
-      });
-    } catch (error) {
-      if (error instanceof InsecureCredentialsError) return result(false, "setup", error.message);
-      return result(
-        false,
-        "network",
-        redact(`Cannot reach ${where}: ${describeNetworkError(error).message}`, all()),
-      );
-    }
-    const line = `HTTP ${answer.status}${answer.statusText ? ` ${answer.statusText}` : ""}`;
-    const type = mediaTypeOf(answer.headers.get("content-type"));
-    const said = bodyExcerpt(answer.body, 120);
-    if (answer.status >= 300 && answer.status < 400) {
-      const location = answer.headers.get("location");
-      return result(
-        false,
-        "redirect",
-        `${where} answered the DICOMweb query with a redirect (${line})${
-          location ? ` to ${location}` : ""
-        }: ` +
-          "redirects are not followed (credentials stay with their server); give the archive's DICOMweb root " +
-          "itself (a sign-in page means a proxy in front of the archive wants a log-in).",
-        answer,
-      );
-    }
-    if (answer.status === 401 || answer.status === 403 || answer.status === 407) {
-      return result(
-        false,
-        "credentials",
-        `${where} rejected the credentials (${line}). Check the user name, password or token.`,
-        answer,
-      );
-    }
-    if (answer.status === 404) {
-      return result(
-        false,
-        "not-found",
-        `${where} answered ${line}: is this the server's DICOMweb root URL?`,
-        answer,
-      );
-    }
-    if (answer.status >= 500) {
-      return result(
-        false,
-        "server-error",
-        `${where} answered ${line}: the server has a problem of its own.`,
-        answer,
-      );
-    }
-    const webPage = type === "text/html" || type === "application/xhtml+xml" ||
-      /^\s*(<!doctype html|<html[\s>])/i.test(answer.body);
-    if (answer.status === 204 || (answer.status === 200 && !webPage && isDicomJsonArray(answer.body))) {
-      return result(true, "connected", `Connected: ${where} answered a DICOMweb query (${line}).`, answer);
-    }
-    if (webPage) {
-      return result(
-        false,
-        "not-dicomweb",
-        `${where} answered the DICOMweb query with a web page (${line}), not a DICOMweb response: check the ` +
-          "DICOMweb address.",
-        answer,
-      );
-    }
+  if (answer.status === 404) {
+    return result(
+      false,
+      "not-found",
+      `${where} answered ${line}: is this the server's DICOMweb root URL?`,
+      answer,
+    );
+  }
+  if (answer.status >= 500) {
+    return result(
+      false,
+      "server-error",
+      `${where} answered ${line}: the server has a problem of its own.`,
+      answer,
+    );
+  }
+  const webPage = type === "text/html" || type === "application/xhtml+xml" ||
+    /^\s*(<!doctype html|<html[\s>])/i.test(answer.body);
+  if (answer.status === 204 || (answer.status === 200 && !webPage && isDicomJsonArray(answer.body))) {
+    return result(true, "connected", `Connected: ${where} answered a DICOMweb query (${line}).`, answer);
+  }
+  if (webPage) {
     return result(
       false,
       "not-dicomweb",
-      `${where} answered the DICOMweb query with ${line}${
-        type ? ` (${type})` : ""
-      }, not a DICOM JSON search ` +
-        `result: check the DICOMweb address${said ? ` (it said: ${said})` : ""}.`,
+      `${where} answered the DICOMweb query with a web page (${line}), not a DICOMweb response: check the ` +
+        "DICOMweb address.",
       answer,
     );
-  } finally {
-    transport.close();
   }
+  return result(
+    false,
+    "not-dicomweb",
+    `${where} answered the DICOMweb query with ${line}${type ? ` (${type})` : ""}, not a DICOM JSON search ` +
+      `result: check the DICOMweb address${said ? ` (it said: ${said})` : ""}.`,
+    answer,
+  );
 }
 
 /** The result of {@linkcode probeInstanceSearch}. Contains no secret. */
@@ -258,62 +278,29 @@ export async function probeInstanceSearch(
     message: redact(message, secrets),
     statusLine: line,
   });
-  const suffix = config.url.trim() === ""
-    ? "No upload destination is configured."
-    : studiesSuffixProblem(config.url);
-  if (suffix !== null) return result(false, "setup", suffix);
-  let transport: HttpTransport;
-  try {
-    transport = await createTransport(config, options.fetch ?? fetch);
-  } catch (error) {
-    return result(false, "setup", messageOf(error));
+  const url = instancesQueryUrl(config.url, NO_SUCH_SERIES, { limit: 1, offset: 0 });
+  const got = await signedInGet(config, url, options);
+  if (got.answer === undefined) {
+    // The search probe reports any sign-in problem as a credentials problem.
+    const kind = got.kind === "sign-in-rejected" || got.kind === "sign-in-failed"
+      ? "credentials"
+      : got.kind === "not-configured"
+      ? "setup"
+      : got.kind;
+    return result(false, kind, got.message);
   }
-  const timeoutMs = options.timeoutMs ?? Math.min(config.idleTimeoutMs, 30_000);
-  const auth = createAuthProvider(config.auth, {
-    transport,
-    ...(options.now === undefined ? {} : { now: options.now }),
-    idleTimeoutMs: timeoutMs,
-  });
-  const all = () => [...secrets, ...auth.secrets()];
-  try {
-    let headers: Record<string, string>;
-    try {
-      headers = await auth.headers();
-    } catch (error) {
-      return result(false, "credentials", redact(`The sign-in failed: ${messageOf(error)}`, all()));
-    }
-    const url = instancesQueryUrl(config.url, NO_SUCH_SERIES, { limit: 1, offset: 0 });
-    let answer;
-    try {
-      answer = await sendRequest(transport, url, {
-        method: "GET",
-        headers: { ...headers, accept: "application/dicom+json" },
-        timer: startIdleTimer(timeoutMs),
-        maxBodyBytes: 64 * 1024,
-        ...(config.auth.kind === "none" ? {} : { credentials: "the upload address" }),
-      });
-    } catch (error) {
-      if (error instanceof InsecureCredentialsError) return result(false, "setup", error.message);
-      return result(
-        false,
-        "network",
-        redact(`Cannot reach ${where}: ${describeNetworkError(error).message}`, all()),
-      );
-    }
-    const line = `HTTP ${answer.status}${answer.statusText ? ` ${answer.statusText}` : ""}`;
-    const read = interpretQidoAnswer(answer, { where, now: (options.now ?? Date.now)() });
-    if (read.kind === "listed") {
-      return result(
-        true,
-        "listed",
-        `${where} answered a DICOMweb instance search (QIDO-RS) (${line}).`,
-        line,
-      );
-    }
-    return result(false, read.problem, redact(read.reason, all()), line);
-  } finally {
-    transport.close();
+  const answer = got.answer;
+  const line = `HTTP ${answer.status}${answer.statusText ? ` ${answer.statusText}` : ""}`;
+  const read = interpretQidoAnswer(answer, { where, now: (options.now ?? Date.now)() });
+  if (read.kind === "listed") {
+    return result(
+      true,
+      "listed",
+      `${where} answered a DICOMweb instance search (QIDO-RS) (${line}).`,
+      line,
+    );
   }
+  return result(false, read.problem, redact(read.reason, got.secrets()), line);
 }
 
 /** A series no archive holds: UUID-derived UIDs (PS3.5 §B.2, root 2.25) made of zeros and ones. */

@@ -6,7 +6,7 @@
  * @module
  */
 import { type AddressKind, kindOf } from "../net/interfaces.ts";
-import { secretOfKind } from "../config/upload_settings.ts";
+import { secretOfKind, type UploadSettings } from "../config/upload_settings.ts";
 
 /** One non-loopback IPv4 address of this PC (what the modality must enter) and its adapter. */
 export interface ModalityAddress {
@@ -175,20 +175,7 @@ export interface StatusSnapshot {
 }
 
 /** The form's fields, as `saveUploadSettings` receives them (empty secrets mean "keep the stored one"). */
-export interface UploadSettingsInput {
-  url: string;
-  authKind: string;
-  username?: string;
-  password?: string;
-  token?: string;
-  headerName?: string;
-  headerValue?: string;
-  tokenUrl?: string;
-  clientId?: string;
-  clientSecret?: string;
-  scope?: string;
-  caFile?: string;
-}
+export type UploadSettingsInput = UploadSettings;
 
 /** What the status server needs from the running gateway. */
 export interface StatusSource {

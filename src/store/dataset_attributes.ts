@@ -297,6 +297,7 @@ function parseAttributes(
     accessionNumber: stringOf(dict["00080050"]),
     seriesNumber: numberOf(dict["00200011"]),
     instanceNumber: numberOf(dict["00200013"]),
+    priority: (stringOf(dict["00401003"]) || stringOf(dict["0032000C"])).trim().toUpperCase(),
   };
   const missing = [
     ["SOP Instance UID (0008,0018)", attributes.sopInstanceUid],

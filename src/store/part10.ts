@@ -303,11 +303,12 @@ export type Encoding = Pick<DatasetEncoding, "littleEndian" | "explicitVr">;
 const IMPLICIT_LE: Encoding = { littleEndian: true, explicitVr: false };
 
 /**
- * Every attribute in {@link DatasetAttributes} lives in groups 0008–0020, so the top-level
- * scan stops before the first element past (0020,FFFF): pixel data (7FE0,xxxx), overlays,
- * curves and big private blocks (e.g. Siemens CSA headers in group 0029) are never read.
+ * Every attribute in {@link DatasetAttributes} lives in groups 0008–0040, so the top-level
+ * scan stops before the first element past (0040,1003) Requested Procedure Priority: pixel data
+ * (7FE0,xxxx), overlays and curves are never read (values of private blocks in between, e.g.
+ * Siemens CSA headers in group 0029, are skipped, not parsed).
  */
-const LAST_WANTED_TAG = 0x0020FFFF;
+const LAST_WANTED_TAG = 0x00401003;
 /**
  * The top-level elements handed to dcmjs: (0008,0005) Specific Character Set and the attributes
  * of {@link DatasetAttributes}. Everything else (sequences, private blocks, UN of undefined
@@ -329,6 +330,8 @@ const WANTED_TAGS: ReadonlySet<number> = new Set([
   0x0020000E,
   0x00200011,
   0x00200013,
+  0x0032000C,
+  0x00401003,
 ]);
 /** Nesting deeper than this is refused (a hostile file could otherwise exhaust the stack). */
 const MAX_DEPTH = 64;
@@ -567,4 +570,10 @@ export interface DatasetAttributes {
   seriesNumber: number | null;
   /** (0020,0013) IS */
   instanceNumber: number | null;
+  /**
+   * Upload priority as written, upper case: (0040,1003) Requested Procedure Priority (SH: STAT,
+   * HIGH, ROUTINE, MEDIUM, LOW; PS3.3 C.4.11), else (0032,000C) Study Priority ID (CS: HIGH, MED,
+   * LOW; retired but still sent). Top level only. "" when absent.
+   */
+  priority: string;
 }

@@ -47,6 +47,8 @@ export interface ReceivedInstance {
   studyDate: string;
   studyDescription: string;
   accessionNumber: string;
+  /** Upload priority from the data set (`DatasetAttributes.priority`, e.g. "STAT"); "" when absent. */
+  priority?: string;
 }
 
 /** Where an instance is in the upload queue. */
@@ -209,6 +211,25 @@ CREATE TABLE IF NOT EXISTS state (
 
 type Row = Record<string, SQLInputValue>;
 
+/**
+ * The upload priority column (issue 11), added to databases made before it existed:
+ * `priority` holds `DatasetAttributes.priority` ("STAT", "HIGH", … or "").
+ */
+function addPriorityColumn(db: DatabaseSync): void {
+  const columns = db.prepare("PRAGMA table_info(instances)").all() as Row[];
+  if (columns.some((c) => c["name"] === "priority")) return;
+  db.exec("ALTER TABLE instances ADD COLUMN priority TEXT NOT NULL DEFAULT ''");
+}
+
+/** Priorities uploaded before the backlog: (0040,1003) STAT/HIGH, (0032,000C) HIGH. */
+export const URGENT_PRIORITIES: readonly string[] = ["STAT", "HIGH"];
+
+/** Options of {@linkcode QueueIndex.claimBatch}. */
+export interface ClaimOptions {
+  /** Instances received from these calling AE titles are urgent too (`upload.urgent_ae_titles`). */
+  urgentAeTitles?: readonly string[];
+}
+
 function text(row: Row, column: string): string {
   const value = row[column];
   return value === null || value === undefined ? "" : String(value);
@@ -246,6 +267,7 @@ export class QueueIndex {
       db.exec("PRAGMA busy_timeout = 10000");
       db.exec("PRAGMA foreign_keys = ON");
       db.exec(SCHEMA);
+      addPriorityColumn(db);
       const index = new QueueIndex(db);
       if (index.getState("schema.version") === undefined) index.setState("schema.version", SCHEMA_VERSION);
       return index;
@@ -375,6 +397,11 @@ export class QueueIndex {
         instance.size,
         instance.callingAeTitle,
         instance.receivedAt,
+      );
+      this.#run(
+        "UPDATE instances SET priority = ? WHERE sop_instance_uid = ?",
+        instance.priority ?? "",
+        instance.sopInstanceUid,
       );
       this.#run(
         `INSERT INTO studies (study_instance_uid, patient_id, patient_name, modality, study_date,
@@ -594,16 +621,20 @@ export class QueueIndex {
   }
 
   /**
-   * Claims the next batch: the oldest due pending instance, then more due pending instances of the
-   * same study in arrival order, within `limits` (see {@linkcode planBatch}). The claimed rows become
-   * "sending". Returns an empty array when nothing is due at `now`.
+   * Claims the next batch: the oldest due pending urgent instance (priority STAT or HIGH, or from
+   * one of `options.urgentAeTitles`), else the oldest due pending instance; then more due pending
+   * instances of the same study in arrival order, within `limits` (see {@linkcode planBatch}). The
+   * claimed rows become "sending". Returns an empty array when nothing is due at `now`.
    */
-  claimBatch(limits: BatchLimits, now: number): ClaimedInstance[] {
+  claimBatch(limits: BatchLimits, now: number, options: ClaimOptions = {}): ClaimedInstance[] {
     return this.#transaction(() => {
       const first = this.#get(
         `SELECT study_instance_uid FROM instances WHERE status = 'pending' AND next_attempt_at <= ?
-         ORDER BY received_at, rowid LIMIT 1`,
+         ORDER BY (priority IN (SELECT value FROM json_each(?))
+           OR trim(calling_ae_title) IN (SELECT value FROM json_each(?))) DESC, received_at, rowid LIMIT 1`,
         now,
+        JSON.stringify(URGENT_PRIORITIES),
+        JSON.stringify((options.urgentAeTitles ?? []).map((t) => t.trim())),
       );
       if (first === undefined) return [];
       const candidates = this.#all(

@@ -21,6 +21,11 @@
  *   down by sending halves; only instances the server rejects for their content are marked failed;
  * - 401/403 pause the whole queue ("credentials rejected"), retried every minute or when the
  *   configuration changes; nothing is marked failed.
+ *
+ * Each batch passes the prepare stage (`prepare.ts`: lossless compression in the worker pool, the
+ * fallback to the instance as received when the archive refuses the syntax) while other batches are
+ * being sent, and every request body shares one rate limiter (`rate_limit.ts`, `upload.max_rate`).
+ * Urgent studies (STAT/HIGH, `upload.urgent_ae_titles`) are claimed first.
  * @module
  */
 import { messageOf } from "../errors.ts";
@@ -47,7 +52,10 @@ import { probeConnection } from "./probe.ts";
 import { StudyProgressLog } from "./progress_log.ts";
 import type { StowOutcome } from "./response.ts";
 import { DEFAULT_RETRY_BASE_MS } from "./retry.ts";
-import { sendStowBatch } from "./stow_request.ts";
+import { sendStowBatch, type SyntaxRefused } from "./stow_request.ts";
+import { type PreparedBatch, PrepareStage, refusesSyntax } from "./prepare.ts";
+import { RateLimiter } from "./rate_limit.ts";
+import type { Compressor } from "./compress/compressor.ts";
 
 export { stowUrl } from "./stow.ts";
 export { HEALTH_STATE_KEY, type UploadHealth } from "./health.ts";
@@ -77,11 +85,15 @@ export interface UploaderOptions {
   stopGraceMs?: number;
   /** Free-space probe for retention (tests). */
   freeBytes?: () => number | null;
+  /** Starts the compression worker pool (tests). */
+  createCompressor?: (workers: number) => Compressor;
 }
 
 interface SendItem {
   claim: ClaimedInstance;
   size: number;
+  /** Send the stored file even if compression is on (the archive refused the compressed one). */
+  asReceived?: boolean;
 }
 
 const log = logger("upload");
@@ -138,6 +150,8 @@ export class Uploader {
   #lastErrorAt: number | null = null;
   readonly #healthRecord: HealthRecord;
   readonly #progress: StudyProgressLog;
+  readonly #prepare: PrepareStage;
+  readonly #limiter: RateLimiter;
 
   /** Creates an uploader; nothing happens until {@linkcode Uploader.start}. */
   constructor(options: UploaderOptions) {
@@ -162,6 +176,14 @@ export class Uploader {
     this.#progress = new StudyProgressLog((study) => this.#index.studyProgress(study), this.#now);
     this.#healthRecord = new HealthRecord(this.#index);
     this.#lastSuccessAt = this.#healthRecord.savedLastSuccessAt();
+    this.#prepare = new PrepareStage({
+      index: this.#index,
+      dataDir: this.#dataDir,
+      now: this.#now,
+      ...(options.createCompressor === undefined ? {} : { createCompressor: options.createCompressor }),
+    });
+    this.#prepare.configure(this.#config);
+    this.#limiter = new RateLimiter(this.#config);
   }
 
   get #configured(): boolean {
@@ -200,6 +222,8 @@ export class Uploader {
   /** Replaces the configuration (e.g. new credentials): the pause and backoff are cleared and everything due now. */
   async setConfig(config: UploadConfig): Promise<void> {
     this.#config = config;
+    this.#prepare.configure(config);
+    this.#limiter.setSchedule(config);
     this.#learnedMaxBytes = null;
     this.#learnedMaxInstances = null;
     this.#gate = OPEN_GATE;
@@ -274,6 +298,7 @@ export class Uploader {
     this.#transport?.close();
     this.#transport = null;
     this.#closeRetired();
+    this.#prepare.close();
     try {
       this.#publish(true);
     } catch {
@@ -373,7 +398,9 @@ export class Uploader {
     // While failing, one probe at a time; full concurrency once the server answers again.
     const limit = concurrencyLimit(this.#gate, this.#config.concurrency);
     while (this.#inFlight < limit) {
-      const batch = this.#index.claimBatch(this.#limits(), now);
+      const batch = this.#index.claimBatch(this.#limits(), now, {
+        urgentAeTitles: this.#config.urgentAeTitles,
+      });
       if (batch.length === 0) break;
       this.#launch(batch);
     }
@@ -440,8 +467,12 @@ export class Uploader {
       this.#index.release(refs(items), { nextAttemptAt: this.#gate.closedUntil, countAttempt: false });
       return;
     }
-    const outcome = await this.#post(items);
+    const { outcome, prepared } = await this.#post(items);
     switch (outcome.kind) {
+      case "syntax-refused":
+        this.#onServerAnswered();
+        this.#noteRefused(prepared, outcome.reason);
+        return await this.#sendBatch(items.map((item) => ({ ...item, asReceived: true })), authRetried);
       case "stopped":
         this.#index.release(refs(items), { nextAttemptAt: 0, countAttempt: false });
         return;
@@ -498,6 +529,23 @@ export class Uploader {
         });
         const at = this.#now();
         this.#index.markDelivered(delivered.map((d) => refs([d.item])[0]!), at);
+        if (prepared !== null) {
+          this.#prepare.delivered(
+            prepared,
+            delivered.map((d) => d.item.claim.sopInstanceUid),
+          );
+        }
+        // The fallback: a compressed instance refused for its transfer syntax goes again as received.
+        const again: SendItem[] = [];
+        outcome.failed = outcome.failed.filter((f) => {
+          const item = byUid.get(f.sopInstanceUid);
+          const how = prepared?.how.get(f.sopInstanceUid);
+          if (item === undefined || how === undefined || !("transferSyntaxUid" in how)) return true;
+          if (!refusesSyntax(f, how.transferSyntaxUid)) return true;
+          this.#noteRefused(prepared, f.reason);
+          again.push({ ...item, asReceived: true });
+          return false;
+        });
         for (const d of delivered) {
           if (d.note !== null) {
             log.info("Instance {uid}: {note}", {
@@ -540,8 +588,16 @@ export class Uploader {
           );
           await this.#sendHalves(isolate);
         }
+        if (again.length > 0) await this.#sendBatch(again, false);
         return;
       }
+    }
+  }
+
+  #noteRefused(prepared: PreparedBatch | null, reason: string): void {
+    const syntax = [...(prepared?.how.values() ?? [])].find((h) => "transferSyntaxUid" in h);
+    if (syntax !== undefined && "transferSyntaxUid" in syntax) {
+      this.#prepare.noteRefused(syntax.transferSyntaxUid, this.#redact(reason));
     }
   }
 
@@ -567,20 +623,27 @@ export class Uploader {
     }
   }
 
-  async #post(items: SendItem[]): Promise<StowOutcome | { kind: "stopped" }> {
+  async #post(
+    items: SendItem[],
+  ): Promise<{ outcome: StowOutcome | SyntaxRefused | { kind: "stopped" }; prepared: PreparedBatch | null }> {
     const transport = this.#transport;
     const auth = this.#auth;
     if (transport === null || auth === null) {
-      return { kind: "retry", reason: this.#setupError ?? "the uploader is not ready", retryAfterMs: null };
+      const reason = this.#setupError ?? "the uploader is not ready";
+      return { outcome: { kind: "retry", reason, retryAfterMs: null }, prepared: null };
     }
-    return await sendStowBatch(
+    // Compressed here, in the worker pool, while other batches are on the wire.
+    const prepared = await this.#prepare.prepare(
       items.map((item) => ({
         sopInstanceUid: item.claim.sopInstanceUid,
         sopClassUid: item.claim.sopClassUid,
         path: item.claim.path,
         size: item.size,
       })),
-      {
+      { asReceived: items.some((item) => item.asReceived === true) },
+    );
+    try {
+      const outcome = await sendStowBatch(prepared.items, {
         transport,
         auth,
         config: this.#config,
@@ -588,8 +651,12 @@ export class Uploader {
         stopSignal: this.#stopController.signal,
         where: this.#safeUrl(),
         now: this.#now,
-      },
-    );
+        limiter: this.#limiter,
+      });
+      return { outcome, prepared };
+    } finally {
+      await prepared.close();
+    }
   }
 
   #closeRetired(): void {

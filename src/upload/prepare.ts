@@ -1,0 +1,301 @@
+/**
+ * The prepare stage between the queue and the sender: each instance of a batch is compressed
+ * losslessly for the upload (`upload.compression`, the worker pool of `compress/`), or goes as
+ * received, and the stage remembers which destinations refused which transfer syntax.
+ *
+ * - The local copy is never changed: the compressed Part 10 file exists only in the request body.
+ * - An instance the codec cannot carry bit for bit (format, bits above Bits Stored, a decoded frame
+ *   that differs) goes as received; these are counted by cause for the status page.
+ * - Fallback: when the archive refuses the syntax — a Failed SOP Sequence item with Failure Reason
+ *   (0008,1197) C122 "Referenced Transfer Syntax not supported" (PS3.18 Table I.2-2), a failure
+ *   text naming the syntax, or HTTP 415 — those instances are sent again as received, and the
+ *   destination (upload URL + syntax) is remembered as not taking it: nothing more is compressed
+ *   for it until the upload settings change. The memory and the counts live in the queue index's
+ *   state table ({@link COMPRESSION_STATE_KEY}), read by the status page and `doctor`.
+ * @module
+ */
+import type { UploadConfig } from "../config/types.ts";
+import { logger } from "../log.ts";
+import type { QueueIndex } from "../store/queue_index.ts";
+import { absolutePath } from "../store/retention.ts";
+import { COMPRESSED_TRANSFER_SYNTAX } from "./compress/codec.ts";
+import {
+  type Compressor,
+  createCompressor,
+  defaultWorkerCount,
+  type OriginalCause,
+  type SendCompressed,
+} from "./compress/compressor.ts";
+import type { StowBatchItem } from "./stow_request.ts";
+
+const log = logger("upload");
+
+/** Key of the compression record (JSON, {@link CompressionRecord}) in the index's state table. */
+export const COMPRESSION_STATE_KEY = "upload.compression";
+
+/** PS3.18 Table I.2-2: Failure Reason C122 "Referenced Transfer Syntax not supported". */
+export const TRANSFER_SYNTAX_NOT_SUPPORTED = 0xC122;
+
+/** A destination that refused a transfer syntax. */
+export interface SyntaxRefusal {
+  /** The upload URL (DICOMweb root; holds no secret: credentials are never part of it). */
+  url: string;
+  /** `"jpeg-ls"` or `"htj2k"`. */
+  syntax: string;
+  transferSyntaxUid: string;
+  at: number;
+  reason: string;
+}
+
+/** What the status page and `doctor` show about compression. */
+export interface CompressionRecord {
+  /** The setting in force (`upload.compression`). */
+  setting: string;
+  /** Instances delivered compressed, and their bytes before and after. */
+  compressed: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Instances delivered as received, by cause (`OriginalCause`, or `refused` after a fallback). */
+  original: Record<string, number>;
+  /** Destinations that refused a syntax; cleared when the upload settings change. */
+  refused: SyntaxRefusal[];
+  /** The settings the refusals were learnt under (see {@link settingsFingerprint}). */
+  settings: string;
+}
+
+/** The upload settings whose change clears the refusals: destination, sign-in kind, CA, proxy, syntax. */
+export function settingsFingerprint(config: UploadConfig): string {
+  return JSON.stringify([config.url, config.compression, config.auth.kind, config.caFile, config.proxy]);
+}
+
+/** Reads the record from the state table (an empty one when absent or damaged). */
+export function readCompressionRecord(index: Pick<QueueIndex, "getState">): CompressionRecord {
+  const empty: CompressionRecord = {
+    setting: "",
+    compressed: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    original: {},
+    refused: [],
+    settings: "",
+  };
+  const saved = index.getState(COMPRESSION_STATE_KEY);
+  if (saved === undefined) return empty;
+  try {
+    return { ...empty, ...JSON.parse(saved) as Partial<CompressionRecord> };
+  } catch {
+    return empty;
+  }
+}
+
+/**
+ * Does this failure say the archive does not take the syntax? Failure Reason C122 (PS3.18
+ * Table I.2-2), or a reason text naming the transfer syntax (its UID, or JPEG-LS / HTJ2K).
+ */
+export function refusesSyntax(
+  failed: { reason: string; failureReason?: number | null },
+  transferSyntaxUid: string,
+): boolean {
+  if (failed.failureReason === TRANSFER_SYNTAX_NOT_SUPPORTED) return true;
+  const text = failed.reason;
+  if (text.includes(transferSyntaxUid)) return true;
+  const name = transferSyntaxUid === COMPRESSED_TRANSFER_SYNTAX["htj2k"]
+    ? /htj2k|high[- ]throughput jpeg ?2000/i
+    : /jpeg[- ]?ls/i;
+  return name.test(text) || /transfer syntax not supported/i.test(text);
+}
+
+/** One instance of a batch, as the uploader holds it. */
+export interface PrepareItem {
+  sopInstanceUid: string;
+  sopClassUid: string;
+  path: string;
+  size: number;
+}
+
+/** A prepared batch: what to send, and how each instance goes. */
+export interface PreparedBatch {
+  items: StowBatchItem[];
+  /** How each instance goes, by SOP Instance UID: the compressed transfer syntax, or the cause of an original. */
+  how: Map<string, { transferSyntaxUid: string; bytesIn: number; bytesOut: number } | { cause: string }>;
+  /** Removes temporary files of the compressed instances. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link PrepareStage}. */
+export interface PrepareStageOptions {
+  index: Pick<QueueIndex, "getState" | "setState">;
+  dataDir: string;
+  now?: () => number;
+  /** Starts the worker pool (tests). */
+  createCompressor?: (workers: number) => Compressor;
+}
+
+/** The prepare stage (see the module documentation). */
+export class PrepareStage {
+  readonly #index: Pick<QueueIndex, "getState" | "setState">;
+  readonly #dataDir: string;
+  readonly #now: () => number;
+  readonly #createCompressor: (workers: number) => Compressor;
+  #config: UploadConfig | null = null;
+  #compressor: Compressor | null = null;
+  #record: CompressionRecord;
+
+  constructor(options: PrepareStageOptions) {
+    this.#index = options.index;
+    this.#dataDir = options.dataDir;
+    this.#now = options.now ?? Date.now;
+    this.#createCompressor = options.createCompressor ?? ((workers) => createCompressor({ workers }));
+    this.#record = readCompressionRecord(this.#index);
+  }
+
+  /** Applies the settings; refusals learnt under other settings are forgotten. */
+  configure(config: UploadConfig): void {
+    const workers = config.compressionWorkers > 0 ? config.compressionWorkers : defaultWorkerCount();
+    if (
+      this.#compressor !== null && (config.compression === "none" || this.#compressor.workers !== workers)
+    ) {
+      // Frames in flight finish with "compressor closed": those instances go as received.
+      this.#compressor.close();
+      this.#compressor = null;
+    }
+    this.#config = config;
+    const fingerprint = settingsFingerprint(config);
+    if (this.#record.settings !== fingerprint) {
+      if (this.#record.refused.length > 0) {
+        log.info("The upload settings changed: compressed uploads are tried again for every destination");
+      }
+      this.#record = { ...this.#record, refused: [], settings: fingerprint };
+    }
+    this.#record.setting = config.compression;
+    this.#save();
+  }
+
+  /** The record as the status page shows it. */
+  record(): CompressionRecord {
+    return structuredClone(this.#record);
+  }
+
+  /** The syntax instances would be compressed to now, or null (none, or refused by this destination). */
+  activeSyntax(): "jpeg-ls" | "htj2k" | null {
+    const config = this.#config;
+    if (config === null || config.compression === "none") return null;
+    const refused = this.#record.refused.some((r) => r.url === config.url && r.syntax === config.compression);
+    return refused ? null : config.compression;
+  }
+
+  /**
+   * Prepares `items` for one request: compressed in the worker pool (all at once, so the pool
+   * stays busy), or as received when `asReceived`, compression is off, or refused here.
+   */
+  async prepare(
+    items: readonly PrepareItem[],
+    options: { asReceived?: boolean } = {},
+  ): Promise<PreparedBatch> {
+    const syntax = options.asReceived === true ? null : this.activeSyntax();
+    const how: PreparedBatch["how"] = new Map();
+    if (syntax === null) {
+      for (const item of items) {
+        how.set(item.sopInstanceUid, { cause: options.asReceived ? "refused" : "off" });
+      }
+      return { items: items.map((item) => ({ ...item })), how, close: () => Promise.resolve() };
+    }
+    this.#compressor ??= this.#createCompressor(
+      this.#config!.compressionWorkers > 0 ? this.#config!.compressionWorkers : defaultWorkerCount(),
+    );
+    const compressor = this.#compressor;
+    const compressed: SendCompressed[] = [];
+    const prepared = await Promise.all(items.map(async (item): Promise<StowBatchItem> => {
+      let cause: OriginalCause | "error";
+      try {
+        const out = await compressor.prepare(absolutePath(this.#dataDir, item.path), { syntax });
+        if (out.kind === "compressed") {
+          compressed.push(out);
+          how.set(item.sopInstanceUid, {
+            transferSyntaxUid: out.transferSyntaxUid,
+            bytesIn: item.size,
+            bytesOut: out.size,
+          });
+          return { ...item, content: out };
+        }
+        cause = out.cause;
+        if (out.cause === "mismatch" || out.cause === "high-bits") {
+          log.info("Instance {uid} goes as received: {reason}", {
+            uid: item.sopInstanceUid,
+            reason: out.reason,
+          });
+        }
+      } catch (error) {
+        // A file that vanished or cannot be read is the sender's business (it reports it); send as is.
+        cause = "error";
+        log.debug("Instance {uid} goes as received: {error}", {
+          uid: item.sopInstanceUid,
+          error: String(error),
+        });
+      }
+      how.set(item.sopInstanceUid, { cause });
+      return { ...item };
+    }));
+    return {
+      items: prepared,
+      how,
+      close: async () => {
+        await Promise.allSettled(compressed.map((c) => c.close()));
+      },
+    };
+  }
+
+  /**
+   * Remembers that the current destination does not take the syntax of `batch` (after a refusal):
+   * later instances go as received until the settings change.
+   */
+  noteRefused(transferSyntaxUid: string, reason: string): void {
+    const config = this.#config;
+    if (config === null || config.compression === "none") return;
+    if (this.#record.refused.some((r) => r.url === config.url && r.syntax === config.compression)) return;
+    this.#record.refused.push({
+      url: config.url,
+      syntax: config.compression,
+      transferSyntaxUid,
+      at: this.#now(),
+      reason,
+    });
+    log.warn(
+      "The archive does not take {syntax} ({uid}): {reason}. Those instances are sent again as received, and " +
+        "nothing more is compressed for this destination until the upload settings change",
+      { syntax: config.compression, uid: transferSyntaxUid, reason },
+    );
+    this.#save();
+  }
+
+  /** Counts the delivered instances of `batch` (compressed, or original by cause). */
+  delivered(batch: PreparedBatch, uids: readonly string[]): void {
+    if (uids.length === 0) return;
+    for (const uid of uids) {
+      const how = batch.how.get(uid);
+      if (how === undefined) continue;
+      if ("cause" in how) {
+        this.#record.original[how.cause] = (this.#record.original[how.cause] ?? 0) + 1;
+      } else {
+        this.#record.compressed++;
+        this.#record.bytesIn += how.bytesIn;
+        this.#record.bytesOut += how.bytesOut;
+      }
+    }
+    this.#save();
+  }
+
+  /** Stops the worker pool. */
+  close(): void {
+    this.#compressor?.close();
+    this.#compressor = null;
+  }
+
+  #save(): void {
+    try {
+      this.#index.setState(COMPRESSION_STATE_KEY, JSON.stringify(this.#record));
+    } catch {
+      // index closed during shutdown
+    }
+  }
+}

@@ -1,0 +1,248 @@
+/**
+ * Issue 11 through the uploader against the fake STOW-RS server: instances go compressed
+ * (JPEG-LS) with the part's transfer-syntax parameter while the local copy stays byte for byte;
+ * DCMTK's dcmdjpls decodes what arrived to the original data set; the fallback when the archive
+ * refuses the syntax (Failure Reason C122, HTTP 415), remembered per destination and reset by a
+ * settings change; originals counted by cause; urgent studies first.
+ */
+import { assert, assertEquals } from "../support/assert.ts";
+import { defaultConfig, type UploadConfig } from "../../src/config/types.ts";
+import { QueueIndex } from "../../src/store/queue_index.ts";
+import { Uploader } from "../../src/upload/uploader.ts";
+import { COMPRESSION_STATE_KEY, type CompressionRecord } from "../../src/upload/prepare.ts";
+import { datasetFingerprint, parseMetaHeader } from "../../scripts/harness/data.ts";
+import { type FakeStowServer, queueStudy, startFakeStow, storeResponseJson, waitFor } from "./fake_stow.ts";
+
+const JPEG_LS = "1.2.840.10008.1.2.4.80";
+const HTJ2K = "1.2.840.10008.1.2.4.201";
+
+interface Harness {
+  dataDir: string;
+  index: QueueIndex;
+  fake: FakeStowServer;
+  uploader(config?: Partial<UploadConfig>): Uploader;
+}
+
+function config(fake: FakeStowServer, overrides: Partial<UploadConfig>): UploadConfig {
+  return {
+    ...defaultConfig("/unused").upload,
+    url: fake.url,
+    maxBackoffMs: 200,
+    idleTimeoutMs: 10_000,
+    compressionWorkers: 1,
+    concurrency: 1,
+    ...overrides,
+  };
+}
+
+async function harness(body: (h: Harness) => Promise<void>): Promise<void> {
+  const dataDir = await Deno.makeTempDir({ prefix: "compress_upload_test_" });
+  const index = QueueIndex.open(`${dataDir}/queue.sqlite`);
+  const fake = startFakeStow();
+  const uploaders: Uploader[] = [];
+  try {
+    await body({
+      dataDir,
+      index,
+      fake,
+      uploader(overrides = {}) {
+        const uploader = new Uploader({
+          index,
+          dataDir,
+          config: config(fake, overrides),
+          retryBaseMs: 20,
+          retentionIntervalMs: 0,
+          stopGraceMs: 200,
+        });
+        uploaders.push(uploader);
+        return uploader;
+      },
+    });
+  } finally {
+    for (const uploader of uploaders) await uploader.stop();
+    await fake.close();
+    index.close();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+}
+
+function record(index: QueueIndex): CompressionRecord {
+  return JSON.parse(index.getState(COMPRESSION_STATE_KEY)!) as CompressionRecord;
+}
+
+function syntaxOf(bytes: Uint8Array): string {
+  return parseMetaHeader(bytes).values.get("00020010") ?? "";
+}
+
+async function run(command: string, args: string[]): Promise<void> {
+  const out = await new Deno.Command(command, { args, stdout: "null", stderr: "piped" }).output();
+  if (!out.success) throw new Error(`${command} failed: ${new TextDecoder().decode(out.stderr)}`);
+}
+
+Deno.test("compressed upload: JPEG-LS parts named in Content-Type, local copy untouched, dcmdjpls gives the original", async () => {
+  await harness(async (h) => {
+    const study = await queueStudy(h.index, h.dataDir, { count: 4, rows: 64 });
+    const before = new Map<string, Uint8Array>();
+    for (const uid of study.uids) {
+      before.set(uid, await Deno.readFile(`${h.dataDir}/${study.paths.get(uid)}`));
+    }
+    h.uploader().start();
+    await waitFor(() => h.index.counts().delivered === 4, "4 delivered");
+    for (const request of h.fake.requests) {
+      for (const type of request.partTypes) {
+        assertEquals(type, `application/dicom; transfer-syntax=${JPEG_LS}`);
+      }
+    }
+    const work = await Deno.makeTempDir({ prefix: "dcmdjpls_" });
+    try {
+      for (const uid of study.uids) {
+        const local = `${h.dataDir}/${study.paths.get(uid)}`;
+        assertEquals(
+          await Deno.readFile(local),
+          before.get(uid),
+          "the local copy is byte for byte as received",
+        );
+        const sent = h.fake.files.get(uid)!;
+        assertEquals(syntaxOf(sent), JPEG_LS);
+        assert(sent.length < before.get(uid)!.length, "fewer bytes on the wire");
+        // The independent decoder: DCMTK decodes what arrived to the original data set.
+        await Deno.writeFile(`${work}/sent.dcm`, sent);
+        await run("dcmdjpls", ["+te", `${work}/sent.dcm`, `${work}/decoded.dcm`]);
+        await run("dcmconv", ["+te", local, `${work}/original.dcm`]);
+        assertEquals(
+          await datasetFingerprint(`${work}/decoded.dcm`),
+          await datasetFingerprint(`${work}/original.dcm`),
+        );
+      }
+    } finally {
+      await Deno.remove(work, { recursive: true });
+    }
+    const r = record(h.index);
+    assertEquals([r.setting, r.compressed, r.refused], ["jpeg-ls", 4, []]);
+    assert(r.bytesOut < r.bytesIn);
+  });
+});
+
+Deno.test("fallback: a Failed SOP with reason C122 goes again as received, later instances go uncompressed, a settings change resets it", async () => {
+  await harness(async (h) => {
+    // The scripted archive refuses every JPEG-LS instance with C122 and stores the rest.
+    h.fake.after = ({ uids, store, request }) => {
+      void request;
+      const last = h.fake.requests.at(-1)!;
+      const refused = uids.filter((_, i) => last.partTypes[i]?.includes(JPEG_LS));
+      const accepted = uids.filter((uid) => !refused.includes(uid));
+      store(accepted);
+      return new Response(
+        storeResponseJson(accepted, refused.map((uid) => ({ uid, reason: 0xC122 }))),
+        {
+          status: refused.length > 0 ? (accepted.length > 0 ? 202 : 409) : 200,
+          headers: { "content-type": "application/dicom+json" },
+        },
+      );
+    };
+    const first = await queueStudy(h.index, h.dataDir, { count: 2, rows: 32 });
+    const uploader = h.uploader();
+    uploader.start();
+    await waitFor(() => h.index.counts().delivered === 2, "first study delivered");
+    assertEquals(h.index.counts().failed, 0);
+    for (const uid of first.uids) {
+      assertEquals(
+        h.fake.files.get(uid),
+        await Deno.readFile(`${h.dataDir}/${first.paths.get(uid)}`),
+        "as received",
+      );
+    }
+    assertEquals(h.fake.requests.length, 2, "one refused request, one resend as received");
+    const r = record(h.index);
+    assertEquals(r.refused.map((x) => [x.url, x.syntax, x.transferSyntaxUid]), [[
+      h.fake.url,
+      "jpeg-ls",
+      JPEG_LS,
+    ]]);
+    assertEquals(r.original["refused"], 2);
+
+    // The next study goes uncompressed at once.
+    await queueStudy(h.index, h.dataDir, { count: 2, rows: 32 });
+    await waitFor(() => h.index.counts().delivered === 4, "second study delivered");
+    const later = h.fake.requests.slice(2);
+    assert(later.length >= 1);
+    for (const request of later) {
+      for (const type of request.partTypes) assertEquals(type, "application/dicom");
+    }
+
+    // A settings change (here: HTJ2K, which this archive takes) clears the memory.
+    await uploader.setConfig(config(h.fake, { compression: "htj2k" }));
+    assertEquals(record(h.index).refused, []);
+    const third = await queueStudy(h.index, h.dataDir, { count: 1, rows: 32 });
+    await waitFor(() => h.index.counts().delivered === 5, "third study delivered");
+    assertEquals(syntaxOf(h.fake.files.get(third.uids[0]!)!), HTJ2K);
+  });
+});
+
+Deno.test("fallback: HTTP 415 to a compressed request sends the batch again as received and remembers it", async () => {
+  await harness(async (h) => {
+    h.fake.before = ({ request }) => {
+      void request;
+      return undefined;
+    };
+    h.fake.after = ({ store, uids }) => {
+      const last = h.fake.requests.at(-1)!;
+      if (last.partTypes.some((t) => t.includes("transfer-syntax"))) {
+        return new Response("no", { status: 415 });
+      }
+      store(uids);
+      return undefined;
+    };
+    const study = await queueStudy(h.index, h.dataDir, { count: 3, rows: 32 });
+    h.uploader().start();
+    await waitFor(() => h.index.counts().delivered === 3, "delivered");
+    for (const uid of study.uids) {
+      assertEquals(h.fake.files.get(uid), await Deno.readFile(`${h.dataDir}/${study.paths.get(uid)}`));
+    }
+    assertEquals(record(h.index).refused.length, 1);
+    assertEquals(h.index.counts().failed, 0);
+  });
+});
+
+Deno.test("compression none sends as received; originals are counted by cause", async () => {
+  await harness(async (h) => {
+    const study = await queueStudy(h.index, h.dataDir, { count: 2, rows: 16 });
+    h.uploader({ compression: "none" }).start();
+    await waitFor(() => h.index.counts().delivered === 2, "delivered");
+    assertEquals(h.fake.requests[0]!.partTypes, ["application/dicom", "application/dicom"]);
+    for (const uid of study.uids) {
+      assertEquals(h.fake.files.get(uid), await Deno.readFile(`${h.dataDir}/${study.paths.get(uid)}`));
+    }
+    assertEquals(record(h.index).original["off"], 2);
+  });
+});
+
+Deno.test("urgent first through the uploader: a study from an urgent AE title goes before the backlog", async () => {
+  await harness(async (h) => {
+    await queueStudy(h.index, h.dataDir, { count: 2, rows: 16 });
+    await queueStudy(h.index, h.dataDir, { count: 2, rows: 16 });
+    const urgent = await queueStudy(h.index, h.dataDir, { count: 1, rows: 16, record: false });
+    const uid = urgent.uids[0]!;
+    const info = await Deno.stat(`${h.dataDir}/${urgent.paths.get(uid)}`);
+    h.index.recordReceived({
+      sopInstanceUid: uid,
+      sopClassUid: "1.2.840.10008.5.1.4.1.1.2",
+      studyInstanceUid: urgent.studyInstanceUid,
+      seriesInstanceUid: "1.2.3",
+      transferSyntaxUid: "1.2.840.10008.1.2.1",
+      path: urgent.paths.get(uid)!,
+      size: info.size,
+      callingAeTitle: "ER_CT",
+      receivedAt: Date.now() + 1000,
+      patientId: "",
+      patientName: "",
+      modality: "CT",
+      studyDate: "",
+      studyDescription: "",
+      accessionNumber: "",
+    });
+    h.uploader({ urgentAeTitles: ["ER_CT"], compression: "none" }).start();
+    await waitFor(() => h.index.counts().delivered === 5, "delivered");
+    assertEquals(h.fake.requests[0]!.uids, [uid]);
+  });
+});

@@ -29,6 +29,7 @@ export function statusInputs(gateway: Gateway, options: StatusInputsOptions): St
     startedAt: gateway.startedAt,
     addresses: localPrivateAddresses,
     uploadHealth: () => gateway.uploader.health(),
+    uploadCompression: () => gateway.uploader.compression(),
     uploadConfig: () => gateway.uploadConfig(),
     queueCounts: () => gateway.index.counts(),
     recentStudies: (limit) => gateway.index.recentStudies(limit),

@@ -16,6 +16,7 @@ import { diskSpace } from "./disk.ts";
 import { redactPatient } from "../log_setup.ts";
 import type { UploadAuth, UploadConfig } from "../config/types.ts";
 import { VERSION } from "../version.ts";
+import type { CompressionRecord } from "../upload/prepare.ts";
 
 const iso = (ms: number | null): string | null => ms === null ? null : new Date(ms).toISOString();
 
@@ -71,6 +72,8 @@ export interface StatusInputs {
   /** This PC's private addresses (re-read every minute). */
   addresses(): ModalityAddress[];
   uploadHealth(): UploaderReading;
+  /** Compression counts and refusals (`Uploader.compression()`); optional. */
+  uploadCompression?(): CompressionRecord;
   /** The upload settings in force. */
   uploadConfig(): UploadConfig;
   queueCounts(): StatusSnapshot["queue"];
@@ -113,6 +116,7 @@ export function createStatusSource(inputs: StatusInputs): StatusSource {
       }
       const upload = inputs.uploadHealth();
       const uploadConfig = inputs.uploadConfig();
+      const compression = inputs.uploadCompression?.();
       if (
         upload.lastErrorAt !== null &&
         (upload.lastSuccessAt === null || upload.lastErrorAt > upload.lastSuccessAt)
@@ -154,6 +158,23 @@ export function createStatusSource(inputs: StatusInputs): StatusSource {
           failingSince: iso(failingSince),
           nextRetryAt: iso(upload.nextRetryAt),
           inFlight: upload.inFlight,
+          ...(compression === undefined ? {} : {
+            compression: {
+              setting: compression.setting,
+              compressed: compression.compressed,
+              bytesIn: compression.bytesIn,
+              bytesOut: compression.bytesOut,
+              original: compression.original,
+              refused: compression.refused
+                .filter((r) => r.url === uploadConfig.url)
+                .map((r) => ({
+                  syntax: r.syntax,
+                  transferSyntaxUid: r.transferSyntaxUid,
+                  at: iso(r.at)!,
+                  reason: r.reason,
+                })),
+            },
+          }),
         },
         associations: { ...inputs.associations() },
         settings: settingsView(uploadConfig.url, uploadConfig.auth, uploadConfig.caFile),

@@ -53,7 +53,7 @@ import { StudyProgressLog } from "./progress_log.ts";
 import type { StowOutcome } from "./response.ts";
 import { DEFAULT_RETRY_BASE_MS } from "./retry.ts";
 import { sendStowBatch, type SyntaxRefused } from "./stow_request.ts";
-import { type PreparedBatch, PrepareStage, refusesSyntax } from "./prepare.ts";
+import { type CompressionRecord, type PreparedBatch, PrepareStage, refusesSyntax } from "./prepare.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import type { Compressor } from "./compress/compressor.ts";
 
@@ -333,6 +333,11 @@ export class Uploader {
   async testConnection(): Promise<{ ok: boolean; message: string }> {
     const probe = await probeConnection(this.#config, { fetch: this.#fetch, now: this.#now });
     return { ok: probe.ok, message: this.#redact(probe.message) };
+  }
+
+  /** Compression counts and the syntaxes destinations refused (see `prepare.ts`). */
+  compression(): CompressionRecord {
+    return this.#prepare.record();
   }
 
   /** Runs one retention pass now (also runs periodically). Returns what it did, or null if it failed. */

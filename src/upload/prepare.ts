@@ -12,6 +12,11 @@
  *   destination (upload URL + syntax) is remembered as not taking it: nothing more is compressed
  *   for it until the upload settings change. The memory and the counts live in the queue index's
  *   state table ({@link COMPRESSION_STATE_KEY}), read by the status page and `doctor`.
+ * - Some archives ignore a part whose Content-Type carries the `transfer-syntax` parameter
+ *   (Orthanc's DICOMweb plugin 1.7 answers 200 with empty lists and stores nothing): when the
+ *   answer proves nothing for the compressed parts, they are sent again with a plain
+ *   `application/dicom` (the File Meta Information names the syntax) and the destination is
+ *   remembered; if that proves nothing either, the syntax counts as refused (above).
  * @module
  */
 import type { UploadConfig } from "../config/types.ts";
@@ -59,6 +64,8 @@ export interface CompressionRecord {
   original: Record<string, number>;
   /** Destinations that refused a syntax; cleared when the upload settings change. */
   refused: SyntaxRefusal[];
+  /** Upload URLs that ignore parts naming their transfer syntax; cleared with `refused`. */
+  plainPartType: string[];
   /** The settings the refusals were learnt under (see {@link settingsFingerprint}). */
   settings: string;
 }
@@ -77,6 +84,7 @@ export function readCompressionRecord(index: Pick<QueueIndex, "getState">): Comp
     bytesOut: 0,
     original: {},
     refused: [],
+    plainPartType: [],
     settings: "",
   };
   const saved = index.getState(COMPRESSION_STATE_KEY);
@@ -117,7 +125,10 @@ export interface PrepareItem {
 export interface PreparedBatch {
   items: StowBatchItem[];
   /** How each instance goes, by SOP Instance UID: the compressed transfer syntax, or the cause of an original. */
-  how: Map<string, { transferSyntaxUid: string; bytesIn: number; bytesOut: number } | { cause: string }>;
+  how: Map<
+    string,
+    { transferSyntaxUid: string; bytesIn: number; bytesOut: number; namedInPart: boolean } | { cause: string }
+  >;
   /** Removes temporary files of the compressed instances. */
   close(): Promise<void>;
 }
@@ -165,7 +176,7 @@ export class PrepareStage {
       if (this.#record.refused.length > 0) {
         log.info("The upload settings changed: compressed uploads are tried again for every destination");
       }
-      this.#record = { ...this.#record, refused: [], settings: fingerprint };
+      this.#record = { ...this.#record, refused: [], plainPartType: [], settings: fingerprint };
     }
     this.#record.setting = config.compression;
     this.#save();
@@ -205,6 +216,7 @@ export class PrepareStage {
     );
     const compressor = this.#compressor;
     const compressed: SendCompressed[] = [];
+    const namedInPart = !this.#record.plainPartType.includes(this.#config!.url);
     const prepared = await Promise.all(items.map(async (item): Promise<StowBatchItem> => {
       let cause: OriginalCause | "error";
       try {
@@ -215,8 +227,9 @@ export class PrepareStage {
             transferSyntaxUid: out.transferSyntaxUid,
             bytesIn: item.size,
             bytesOut: out.size,
+            namedInPart,
           });
-          return { ...item, content: out };
+          return { ...item, content: Object.assign(out, { namedInPart }) };
         }
         cause = out.cause;
         if (out.cause === "mismatch" || out.cause === "high-bits") {
@@ -266,6 +279,31 @@ export class PrepareStage {
       { syntax: config.compression, uid: transferSyntaxUid, reason },
     );
     this.#save();
+  }
+
+  /**
+   * The answer proved nothing for compressed parts. Returns what to do with them: `"plain"` —
+   * send them again compressed with a plain part Content-Type (now remembered for this
+   * destination); `"as-received"` — that was tried already, so the syntax counts as refused.
+   */
+  noteUnproven(transferSyntaxUid: string, namedInPart: boolean): "plain" | "as-received" {
+    const url = this.#config?.url ?? "";
+    if (namedInPart) {
+      if (!this.#record.plainPartType.includes(url)) {
+        this.#record.plainPartType.push(url);
+        log.info(
+          "The archive did not account for parts naming their transfer syntax; sending them with a plain " +
+            "application/dicom Content-Type (the file's meta header names the syntax)",
+        );
+        this.#save();
+      }
+      return "plain";
+    }
+    this.noteRefused(
+      transferSyntaxUid,
+      "the archive answered without storing or refusing the compressed instances",
+    );
+    return "as-received";
   }
 
   /** Counts the delivered instances of `batch` (compressed, or original by cause). */

@@ -38,7 +38,17 @@ export interface StowBatchItem extends SentInstance {
   path: string;
   size: number;
   /** Sent instead of the stored file: the instance compressed for the upload (the file stays as received). */
-  content?: { size: number; transferSyntaxUid: string; stream(): ReadableStream<Uint8Array> };
+  content?: {
+    size: number;
+    transferSyntaxUid: string;
+    stream(): ReadableStream<Uint8Array>;
+    /**
+     * Name the syntax in the part's Content-Type (PS3.18 §8.7.3.5.2). False for archives that
+     * ignore such parts (Orthanc's DICOMweb plugin 1.7): the File Meta Information names it anyway,
+     * and "the latter has precedence" (PS3.18 §8.7.9).
+     */
+    namedInPart: boolean;
+  };
 }
 
 /**
@@ -102,7 +112,7 @@ export async function sendStowBatch(
     return {
       size: content.size,
       label: `${item.path} (compressed for the upload)`,
-      contentType: partContentType(content.transferSyntaxUid),
+      contentType: partContentType(content.namedInPart ? content.transferSyntaxUid : undefined),
       open: () => Promise.resolve(streamSource(content.stream())),
     };
   });
@@ -144,11 +154,27 @@ export async function sendStowBatch(
         }`,
       };
     }
-    return interpretStowResponse(
+    const outcome = interpretStowResponse(
       { status: result.status, statusText: result.statusText, headers: result.headers, body: result.body },
       items.map((item) => ({ sopInstanceUid: item.sopInstanceUid, sopClassUid: item.sopClassUid })),
       { now: context.now(), where: context.where },
     );
+    if (
+      outcome.kind === "retry" && result.status >= 200 && result.status < 300 &&
+      items.some((item) => item.content !== undefined)
+    ) {
+      // A success that accounts for none of the instances (Orthanc's plugin skipping parts that name
+      // their syntax): per instance, so the uploader can try the compressed parts another way.
+      return {
+        kind: "settle",
+        delivered: [],
+        failed: [],
+        isolate: [],
+        unproven: items.map((item) => item.sopInstanceUid),
+        unprovenReason: outcome.reason,
+      };
+    }
+    return outcome;
   } catch (error) {
     if (isStopped(error)) return { kind: "stopped" };
     if (error instanceof InsecureCredentialsError) {

@@ -551,6 +551,15 @@ export class Uploader {
           again.push({ ...item, asReceived: true });
           return false;
         });
+        // Compressed parts the answer says nothing about: plain part type first, then as received.
+        outcome.unproven = outcome.unproven.filter((uid) => {
+          const item = byUid.get(uid);
+          const how = prepared?.how.get(uid);
+          if (item === undefined || how === undefined || !("transferSyntaxUid" in how)) return true;
+          const next = this.#prepare.noteUnproven(how.transferSyntaxUid, how.namedInPart);
+          again.push({ ...item, asReceived: next === "as-received" });
+          return false;
+        });
         for (const d of delivered) {
           if (d.note !== null) {
             log.info("Instance {uid}: {note}", {

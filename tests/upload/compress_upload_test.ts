@@ -246,3 +246,47 @@ Deno.test("urgent first through the uploader: a study from an urgent AE title go
     assertEquals(h.fake.requests[0]!.uids, [uid]);
   });
 });
+
+Deno.test("an archive that skips parts naming their syntax (like Orthanc's plugin 1.7) gets them as plain application/dicom", async () => {
+  await harness(async (h) => {
+    // Answers 200 with empty lists for parts with a transfer-syntax parameter, like Orthanc.
+    h.fake.after = ({ uids, store }) => {
+      const last = h.fake.requests.at(-1)!;
+      const taken = uids.filter((_, i) => !last.partTypes[i]!.includes("transfer-syntax"));
+      store(taken);
+      return new Response(storeResponseJson(taken), {
+        headers: { "content-type": "application/dicom+json" },
+      });
+    };
+    const study = await queueStudy(h.index, h.dataDir, { count: 2, rows: 32 });
+    h.uploader().start();
+    await waitFor(() => h.index.counts().delivered === 2, "delivered");
+    for (const uid of study.uids) assertEquals(syntaxOf(h.fake.files.get(uid)!), JPEG_LS, "still compressed");
+    const r = record(h.index);
+    assertEquals([r.plainPartType, r.refused, r.compressed], [[h.fake.url], [], 2]);
+  });
+});
+
+Deno.test("an archive that silently drops every compressed instance gets them as received, and the syntax counts as refused", async () => {
+  await harness(async (h) => {
+    // Accounts only for instances that are not JPEG-LS (stores nothing else).
+    h.fake.after = ({ uids, store, request }) => {
+      void request;
+      store(uids);
+      const kept = uids.filter((uid) => syntaxOf(h.fake.files.get(uid)!) !== JPEG_LS);
+      for (const uid of uids) if (!kept.includes(uid)) h.fake.stored.delete(uid);
+      return new Response(storeResponseJson(kept), { headers: { "content-type": "application/dicom+json" } });
+    };
+    const study = await queueStudy(h.index, h.dataDir, { count: 1, rows: 32 });
+    h.uploader().start();
+    await waitFor(() => h.index.counts().delivered === 1, "delivered");
+    const uid = study.uids[0]!;
+    assertEquals(
+      h.fake.files.get(uid),
+      await Deno.readFile(`${h.dataDir}/${study.paths.get(uid)}`),
+      "as received",
+    );
+    assertEquals(h.fake.requests.length, 3, "named part, plain part, as received");
+    assertEquals(record(h.index).refused.length, 1);
+  });
+});

@@ -7,6 +7,9 @@
  * (d) the upload: the series uploaded by the gateway through nginx (TLS) to Orthanc's DICOMweb
  *     STOW-RS, against `curl` posting one pre-built multipart body of the same instances, and
  *     the lag from the last C-STORE response to the last instance present in Orthanc.
+ * (e) compression (issue 11): the real images repeated into series, compressed losslessly by the
+ *     uploader's worker pool (bytes, encoder speed), and the CT series over an emulated uplink
+ *     (../shared/tools/wan) against curl (scripts/bench/compress.ts; runs alone too).
  * It prints a Markdown table (also written to bench-out/results.md) and never asserts timings.
  *
  * This file is the runner: each scenario lives in scripts/bench/ (receive.ts, large_instance.ts,
@@ -35,9 +38,10 @@ import { benchReceive } from "./bench/receive.ts";
 import { benchReceiveConcurrent } from "./bench/receive_concurrent.ts";
 import { type BenchContext, ratioLines, type Row, table, versions } from "./bench/report.ts";
 import { benchUpload } from "./bench/upload.ts";
+import { benchCompression } from "./bench/compress.ts";
 
 /** The scenarios, in the order they run (`--only` picks some). */
-const SCENARIOS = ["receive", "large", "concurrent", "upload", "pipeline"] as const;
+const SCENARIOS = ["receive", "large", "concurrent", "upload", "pipeline", "compression"] as const;
 type Scenario = typeof SCENARIOS[number];
 
 interface Options {
@@ -131,6 +135,7 @@ async function main(): Promise<number> {
   const work = await Deno.makeTempDir({ prefix: "dgw-bench-" });
   const rows: Row[] = [];
   const notes: string[] = [];
+  let compressionReport = "";
   try {
     console.error(`Working in ${work}`);
     const sourceDir = `${work}/series`;
@@ -172,6 +177,19 @@ async function main(): Promise<number> {
       }
       if (options.only.has("pipeline")) await benchPipeline(context);
     }
+
+    if (options.only.has("compression") && !options.skipUpload) {
+      console.error("Compression: real images, bytes and encoder speed; the emulated uplink…");
+      const dir = `${work}/compression`;
+      await Deno.mkdir(dir);
+      compressionReport = await benchCompression({
+        work: dir,
+        ct: options.count,
+        mr: 100,
+        us: 100,
+        wan: true,
+      });
+    }
   } finally {
     if (options.keep) console.error(`Kept ${work}`);
     else await Deno.remove(work, { recursive: true }).catch(() => {});
@@ -190,6 +208,7 @@ async function main(): Promise<number> {
     "",
     ...ratioLines(rows),
     ...(notes.length ? ["", "Notes:", ...notes.map((n) => `- ${n.replaceAll("\n", " ")}`)] : []),
+    ...(compressionReport === "" ? [] : ["", compressionReport]),
     "",
   ].join("\n");
   console.log(report);

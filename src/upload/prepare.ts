@@ -13,10 +13,13 @@
  *   for it until the upload settings change. The memory and the counts live in the queue index's
  *   state table ({@link COMPRESSION_STATE_KEY}), read by the status page and `doctor`.
  * - Some archives ignore a part whose Content-Type carries the `transfer-syntax` parameter
- *   (Orthanc's DICOMweb plugin 1.7 answers 200 with empty lists and stores nothing): when the
- *   answer proves nothing for the compressed parts, they are sent again with a plain
- *   `application/dicom` (the File Meta Information names the syntax) and the destination is
- *   remembered; if that proves nothing either, the syntax counts as refused (above).
+ *   (Orthanc's DICOMweb plugin 1.7 answers 200 with empty lists and stores nothing). Until a
+ *   destination has proved it stores such parts, only the first compressed part of each request
+ *   names its syntax and the others are plain `application/dicom` (the File Meta Information
+ *   names the syntax, and "the latter has precedence", PS3.18 §8.7.9), so at most one instance per
+ *   request is sent twice. When the answer proves nothing for a named part, the destination is
+ *   remembered as wanting plain parts and it goes again plain; if a plain compressed part proves
+ *   nothing either, the syntax counts as refused (above).
  * @module
  */
 import type { UploadConfig } from "../config/types.ts";
@@ -66,6 +69,8 @@ export interface CompressionRecord {
   refused: SyntaxRefusal[];
   /** Upload URLs that ignore parts naming their transfer syntax; cleared with `refused`. */
   plainPartType: string[];
+  /** Upload URLs that stored a part naming its transfer syntax; cleared with `refused`. */
+  namedPartOk: string[];
   /** The settings the refusals were learnt under (see {@link settingsFingerprint}). */
   settings: string;
 }
@@ -85,6 +90,7 @@ export function readCompressionRecord(index: Pick<QueueIndex, "getState">): Comp
     original: {},
     refused: [],
     plainPartType: [],
+    namedPartOk: [],
     settings: "",
   };
   const saved = index.getState(COMPRESSION_STATE_KEY);
@@ -176,7 +182,13 @@ export class PrepareStage {
       if (this.#record.refused.length > 0) {
         log.info("The upload settings changed: compressed uploads are tried again for every destination");
       }
-      this.#record = { ...this.#record, refused: [], plainPartType: [], settings: fingerprint };
+      this.#record = {
+        ...this.#record,
+        refused: [],
+        plainPartType: [],
+        namedPartOk: [],
+        settings: fingerprint,
+      };
     }
     this.#record.setting = config.compression;
     this.#save();
@@ -216,13 +228,16 @@ export class PrepareStage {
     );
     const compressor = this.#compressor;
     const compressed: SendCompressed[] = [];
-    const namedInPart = !this.#record.plainPartType.includes(this.#config!.url);
+    const url = this.#config!.url;
+    const plain = this.#record.plainPartType.includes(url);
+    const proven = this.#record.namedPartOk.includes(url);
     const prepared = await Promise.all(items.map(async (item): Promise<StowBatchItem> => {
       let cause: OriginalCause | "error";
       try {
         const out = await compressor.prepare(absolutePath(this.#dataDir, item.path), { syntax });
         if (out.kind === "compressed") {
           compressed.push(out);
+          const namedInPart = proven;
           how.set(item.sopInstanceUid, {
             transferSyntaxUid: out.transferSyntaxUid,
             bytesIn: item.size,
@@ -249,6 +264,14 @@ export class PrepareStage {
       how.set(item.sopInstanceUid, { cause });
       return { ...item };
     }));
+    // Not yet known whether this destination stores parts naming their syntax: the first
+    // compressed part of the request names it, to find out.
+    const first = prepared.find((item) => item.content !== undefined);
+    if (!plain && !proven && first?.content !== undefined) {
+      first.content.namedInPart = true;
+      const how1 = how.get(first.sopInstanceUid);
+      if (how1 !== undefined && "namedInPart" in how1) how1.namedInPart = true;
+    }
     return {
       items: prepared,
       how,
@@ -316,6 +339,8 @@ export class PrepareStage {
         this.#record.original[how.cause] = (this.#record.original[how.cause] ?? 0) + 1;
       } else {
         this.#record.compressed++;
+        const url = this.#config?.url ?? "";
+        if (how.namedInPart && !this.#record.namedPartOk.includes(url)) this.#record.namedPartOk.push(url);
         this.#record.bytesIn += how.bytesIn;
         this.#record.bytesOut += how.bytesOut;
       }

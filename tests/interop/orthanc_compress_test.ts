@@ -93,11 +93,11 @@ interopTest(
       }
       assertEquals(index.counts().failed, 0);
       const record = uploader.compression();
-    assertEquals(record.compressed, files.length, "every image went compressed");
-    // Orthanc's DICOMweb plugin 1.7 skips parts whose Content-Type names the transfer syntax:
-    // the uploader learnt to send them as plain application/dicom (the meta header names it).
-    assertEquals(record.plainPartType, [central.nginx.url]);
-    assertEquals(record.refused, []);
+      assertEquals(record.compressed, files.length, "every image went compressed");
+      // Orthanc's DICOMweb plugin 1.7 skips parts whose Content-Type names the transfer syntax:
+      // the uploader learnt to send them as plain application/dicom (the meta header names it).
+      assertEquals(record.plainPartType, [central.nginx.url]);
+      assertEquals(record.refused, []);
 
       const stored = await listInstances(central.orthanc);
       assertEquals(stored.length, files.length);
@@ -114,12 +114,12 @@ interopTest(
         const decoded = `${work}/${instance.id}.decoded.dcm`;
         await run("dcmdjpls", ["+te", file, decoded]);
         // A short folder: dcmdump abbreviates long names of the raw files it writes.
-      const px = await Deno.makeTempDir({ prefix: "px" });
-      try {
-        assertEquals(await dcmtkPixels(decoded, px), await dcmtkPixels(original, px), original);
-      } finally {
-        await Deno.remove(px, { recursive: true });
-      }
+        const px = await Deno.makeTempDir({ prefix: "px" });
+        try {
+          assertEquals(await dcmtkPixels(decoded, px), await dcmtkPixels(original, px), original);
+        } finally {
+          await Deno.remove(px, { recursive: true });
+        }
         // The whole data set too (dcmjs series: same encoding after decoding).
         if (original.startsWith(`${work}/ct`)) {
           const le = `${work}/${instance.id}.le.dcm`;

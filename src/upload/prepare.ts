@@ -13,13 +13,14 @@
  *   for it until the upload settings change. The memory and the counts live in the queue index's
  *   state table ({@link COMPRESSION_STATE_KEY}), read by the status page and `doctor`.
  * - Some archives ignore a part whose Content-Type carries the `transfer-syntax` parameter
- *   (Orthanc's DICOMweb plugin 1.7 answers 200 with empty lists and stores nothing). Until a
- *   destination has proved it stores such parts, only the first compressed part of each request
- *   names its syntax and the others are plain `application/dicom` (the File Meta Information
- *   names the syntax, and "the latter has precedence", PS3.18 §8.7.9), so at most one instance per
- *   request is sent twice. When the answer proves nothing for a named part, the destination is
- *   remembered as wanting plain parts and it goes again plain; if a plain compressed part proves
- *   nothing either, the syntax counts as refused (above).
+ *   (Orthanc's DICOMweb plugin 1.7 stores nothing of a request in which any part does, and
+ *   answers 200 with empty lists). Until a destination has proved it stores such parts, one
+ *   request at a time (the probe) names the syntax in its parts, and the requests prepared
+ *   meanwhile use plain `application/dicom` parts (the File Meta Information names the syntax,
+ *   and "the latter has precedence", PS3.18 §8.7.9). A request never mixes the two. When the
+ *   answer proves nothing for the probe's parts, the destination is remembered as wanting plain
+ *   parts and they go again plain; if plain compressed parts prove nothing either, the syntax
+ *   counts as refused (above).
  * @module
  */
 import type { UploadConfig } from "../config/types.ts";
@@ -157,6 +158,8 @@ export class PrepareStage {
   #config: UploadConfig | null = null;
   #compressor: Compressor | null = null;
   #record: CompressionRecord;
+  /** A request naming the syntax in its parts is out to learn whether this destination stores them. */
+  #probing = false;
 
   constructor(options: PrepareStageOptions) {
     this.#index = options.index;
@@ -264,18 +267,20 @@ export class PrepareStage {
       how.set(item.sopInstanceUid, { cause });
       return { ...item };
     }));
-    // Not yet known whether this destination stores parts naming their syntax: the first
-    // compressed part of the request names it, to find out.
-    const first = prepared.find((item) => item.content !== undefined);
-    if (!plain && !proven && first?.content !== undefined) {
-      first.content.namedInPart = true;
-      const how1 = how.get(first.sopInstanceUid);
-      if (how1 !== undefined && "namedInPart" in how1) how1.namedInPart = true;
+    // Not yet known whether this destination stores parts naming their syntax: this request is
+    // the probe (all its parts name it) unless another probe is out (then all are plain).
+    const probe = !plain && !proven && !this.#probing && compressed.length > 0;
+    if (probe) {
+      this.#probing = true;
+      for (const item of prepared) if (item.content !== undefined) item.content.namedInPart = true;
+      for (const entry of how.values()) if ("namedInPart" in entry) entry.namedInPart = true;
     }
     return {
       items: prepared,
       how,
       close: async () => {
+        // The answer (or a failure) is in: the next request may probe again if nothing was learnt.
+        if (probe) this.#probing = false;
         await Promise.allSettled(compressed.map((c) => c.close()));
       },
     };

@@ -138,6 +138,8 @@ export interface PreparedBatch {
   >;
   /** Removes temporary files of the compressed instances. */
   close(): Promise<void>;
+  /** This request is the probe whose answer tells whether the destination stores parts naming their syntax. */
+  probe: boolean;
 }
 
 /** Options of {@link PrepareStage}. */
@@ -224,7 +226,7 @@ export class PrepareStage {
       for (const item of items) {
         how.set(item.sopInstanceUid, { cause: options.asReceived ? "refused" : "off" });
       }
-      return { items: items.map((item) => ({ ...item })), how, close: () => Promise.resolve() };
+      return { items: items.map((item) => ({ ...item })), how, close: () => Promise.resolve(), probe: false };
     }
     this.#compressor ??= this.#createCompressor(
       this.#config!.compressionWorkers > 0 ? this.#config!.compressionWorkers : defaultWorkerCount(),
@@ -279,10 +281,9 @@ export class PrepareStage {
       items: prepared,
       how,
       close: async () => {
-        // The answer (or a failure) is in: the next request may probe again if nothing was learnt.
-        if (probe) this.#probing = false;
         await Promise.allSettled(compressed.map((c) => c.close()));
       },
+      probe,
     };
   }
 
@@ -334,8 +335,18 @@ export class PrepareStage {
     return "as-received";
   }
 
+  /**
+   * The request of `batch` ended without an answer to learn from (a retry, a pause, a stop): if it
+   * was the probe, the next request probes again. (Answers are learnt from in {@link delivered}
+   * and {@link noteUnproven}, called at once after it.)
+   */
+  release(batch: PreparedBatch): void {
+    if (batch.probe) this.#probing = false;
+  }
+
   /** Counts the delivered instances of `batch` (compressed, or original by cause). */
   delivered(batch: PreparedBatch, uids: readonly string[]): void {
+    this.release(batch);
     if (uids.length === 0) return;
     for (const uid of uids) {
       const how = batch.how.get(uid);

@@ -656,6 +656,7 @@ export class Uploader {
       })),
       { asReceived: items.some((item) => item.asReceived === true) },
     );
+    let settled = false;
     try {
       const outcome = await sendStowBatch(prepared.items, {
         transport,
@@ -667,8 +668,11 @@ export class Uploader {
         now: this.#now,
         limiter: this.#limiter,
       });
+      settled = outcome.kind === "settle";
       return { outcome, prepared };
     } finally {
+      // A settled answer is learnt from by the caller; anything else ends a probe here.
+      if (!settled) this.#prepare.release(prepared);
       await prepared.close();
     }
   }

@@ -271,6 +271,8 @@ Deno.test("an archive that skips parts naming their syntax (like Orthanc's plugi
     for (const request of h.fake.requests) {
       assertEquals(new Set(request.partTypes).size, 1, "a request never mixes named and plain parts");
     }
+    const probes = h.fake.requests.filter((r) => r.partTypes.some((t) => t.includes("transfer-syntax")));
+    assertEquals(probes.length, 1, "one probe request names the syntax");
     const r = record(h.index);
     assertEquals([r.plainPartType, r.refused, r.compressed], [[h.fake.url], [], 4]);
   });

@@ -14,6 +14,8 @@ function recordOf(overrides: Partial<CompressionRecord>): CompressionRecord {
     bytesOut: 0,
     original: {},
     refused: [],
+    plainPartType: [],
+    namedPartOk: [],
     settings: settingsFingerprint(up),
     ...overrides,
   };

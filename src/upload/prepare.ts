@@ -234,15 +234,13 @@ export class PrepareStage {
     const compressor = this.#compressor;
     const compressed: SendCompressed[] = [];
     const url = this.#config!.url;
-    const plain = this.#record.plainPartType.includes(url);
-    const proven = this.#record.namedPartOk.includes(url);
     const prepared = await Promise.all(items.map(async (item): Promise<StowBatchItem> => {
       let cause: OriginalCause | "error";
       try {
         const out = await compressor.prepare(absolutePath(this.#dataDir, item.path), { syntax });
         if (out.kind === "compressed") {
           compressed.push(out);
-          const namedInPart = proven;
+          const namedInPart = false; // decided below, once the whole request is ready
           how.set(item.sopInstanceUid, {
             transferSyntaxUid: out.transferSyntaxUid,
             bytesIn: item.size,
@@ -271,9 +269,12 @@ export class PrepareStage {
     }));
     // Not yet known whether this destination stores parts naming their syntax: this request is
     // the probe (all its parts name it) unless another probe is out (then all are plain).
+    // Read now, not before compressing: another request's answer may have taught it meanwhile.
+    const plain = this.#record.plainPartType.includes(url);
+    const proven = this.#record.namedPartOk.includes(url);
     const probe = !plain && !proven && !this.#probing && compressed.length > 0;
-    if (probe) {
-      this.#probing = true;
+    if (probe) this.#probing = true;
+    if (proven || probe) {
       for (const item of prepared) if (item.content !== undefined) item.content.namedInPart = true;
       for (const entry of how.values()) if ("namedInPart" in entry) entry.namedInPart = true;
     }

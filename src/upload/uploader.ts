@@ -551,8 +551,12 @@ export class Uploader {
           again.push({ ...item, asReceived: true });
           return false;
         });
-        // Compressed parts the answer says nothing about: plain part type first, then as received.
+        // An answer that accounts for none of the request (an archive skipping parts that name their
+        // syntax): its compressed parts go again with a plain part type, then as received. A partial
+        // answer is only unproven, retried with backoff below.
+        const nothingAccounted = delivered.length === 0 && outcome.failed.length === 0 && again.length === 0;
         outcome.unproven = outcome.unproven.filter((uid) => {
+          if (!nothingAccounted) return true;
           const item = byUid.get(uid);
           const how = prepared?.how.get(uid);
           if (item === undefined || how === undefined || !("transferSyntaxUid" in how)) return true;

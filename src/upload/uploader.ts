@@ -54,7 +54,7 @@ import type { StowOutcome } from "./response.ts";
 import { DEFAULT_RETRY_BASE_MS } from "./retry.ts";
 import { sendStowBatch, type SyntaxRefused } from "./stow_request.ts";
 import { type CompressionRecord, type PreparedBatch, PrepareStage, refusesSyntax } from "./prepare.ts";
-import { RateLimiter } from "./rate_limit.ts";
+import { RateLimiter, type RateLimiterOptions } from "./rate_limit.ts";
 import type { Compressor } from "./compress/compressor.ts";
 
 export { stowUrl } from "./stow.ts";
@@ -87,6 +87,8 @@ export interface UploaderOptions {
   freeBytes?: () => number | null;
   /** Starts the compression worker pool (tests). */
   createCompressor?: (workers: number) => Compressor;
+  /** Clock, local time and sleep of the shared rate limiter (tests). */
+  rateLimiter?: RateLimiterOptions;
 }
 
 interface SendItem {
@@ -183,7 +185,7 @@ export class Uploader {
       ...(options.createCompressor === undefined ? {} : { createCompressor: options.createCompressor }),
     });
     this.#prepare.configure(this.#config);
-    this.#limiter = new RateLimiter(this.#config);
+    this.#limiter = new RateLimiter(this.#config, options.rateLimiter);
   }
 
   get #configured(): boolean {

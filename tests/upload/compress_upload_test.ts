@@ -301,3 +301,45 @@ Deno.test("an archive that silently drops every compressed instance gets them as
     assertEquals(record(h.index).refused.length, 1);
   });
 });
+
+Deno.test("max_rate: every request body passes the one shared bucket (fake sleep, no timing)", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "rate_upload_test_" });
+  const index = QueueIndex.open(`${dataDir}/queue.sqlite`);
+  const fake = startFakeStow();
+  const asked: number[] = [];
+  let now = 0;
+  const uploader = new Uploader({
+    index,
+    dataDir,
+    config: config(fake, { compression: "none", maxRateBitsPerSecond: 100_000, concurrency: 4 }),
+    retentionIntervalMs: 0,
+    rateLimiter: {
+      now: () => now,
+      sleep: (ms) => {
+        asked.push(ms);
+        now += ms; // the fake clock moves on instead of waiting
+        return Promise.resolve();
+      },
+    },
+  });
+  try {
+    await queueStudy(index, dataDir, { count: 3, rows: 64 });
+    await queueStudy(index, dataDir, { count: 3, rows: 64 });
+    uploader.start();
+    await waitFor(() => index.counts().delivered === 6, "delivered");
+    const bodyBytes = fake.requests.reduce((sum, r) => sum + r.bytes, 0);
+    // The fake clock advanced by the bucket's waits: at 12.5 kB/s, all the bytes took about their time.
+    const expectedMs = bodyBytes / 12_500 * 1000;
+    assert(asked.length > 0, "the limiter made the senders wait");
+    // The bucket lets a sender run at most one burst (50 ms) ahead, at the start and at the end.
+    assert(
+      now >= expectedMs - 2 * 50 - 5 && now <= expectedMs + 5,
+      `fake clock ${now} ms for ${bodyBytes} bytes`,
+    );
+  } finally {
+    await uploader.stop();
+    await fake.close();
+    index.close();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});

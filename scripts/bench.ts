@@ -11,6 +11,9 @@
  *     the lag from the last C-STORE response to the last instance present in Orthanc;
  * (e) verification: the pipelined upload with verify = "response" and "query": seconds from the
  *     last C-STORE to delivered and to verified, and the STOW-RS / QIDO-RS requests.
+ * (f) compression (issue 11): the real images repeated into series, compressed losslessly by the
+ *     uploader's worker pool (bytes, encoder speed), and the CT series over an emulated uplink
+ *     (../shared/tools/wan) against curl (scripts/bench/compress.ts; runs alone too).
  * It prints a Markdown table (also written to bench-out/results.md) and never asserts timings.
  *
  * This file is the runner: each scenario lives in scripts/bench/ (receive.ts, large_instance.ts,
@@ -25,7 +28,7 @@
  * --skip-upload, --skip-large, --keep (keep the temporary folder), --out DIR,
  * --gateway-entry FILE (default main.ts; scripts/bench_gateway.ts runs startGateway without the CLI),
  * --no-check (pass --no-check to `deno run` for the gateway), --only LIST (comma-separated scenarios
- * to run: receive, large, concurrent, lockout, upload, pipeline, verify; default all), --lockout-retry-ms N (how
+ * to run: receive, large, concurrent, lockout, upload, pipeline, verify, compression; default all), --lockout-retry-ms N (how
  * soon the misbehaving host of "lockout" reopens a closed connection; default 1000).
  * @module
  */
@@ -42,9 +45,10 @@ import { benchReceive } from "./bench/receive.ts";
 import { benchReceiveConcurrent } from "./bench/receive_concurrent.ts";
 import { type BenchContext, ratioLines, type Row, table, versions } from "./bench/report.ts";
 import { benchUpload } from "./bench/upload.ts";
+import { benchCompression } from "./bench/compress.ts";
 
 /** The scenarios, in the order they run (`--only` picks some). */
-const SCENARIOS = ["receive", "large", "concurrent", "lockout", "upload", "pipeline", "verify"] as const;
+const SCENARIOS = ["receive", "large", "concurrent", "lockout", "upload", "pipeline", "verify", "compression"] as const;
 type Scenario = typeof SCENARIOS[number];
 
 interface Options {
@@ -145,6 +149,7 @@ async function main(): Promise<number> {
   const work = await Deno.makeTempDir({ prefix: "dgw-bench-" });
   const rows: Row[] = [];
   const notes: string[] = [];
+  let compressionReport = "";
   try {
     console.error(`Working in ${work}`);
     const sourceDir = `${work}/series`;
@@ -195,6 +200,19 @@ async function main(): Promise<number> {
         await benchVerify(context);
       }
     }
+
+    if (options.only.has("compression") && !options.skipUpload) {
+      console.error("Compression: real images, bytes and encoder speed; the emulated uplink…");
+      const dir = `${work}/compression`;
+      await Deno.mkdir(dir);
+      compressionReport = await benchCompression({
+        work: dir,
+        ct: options.count,
+        mr: 100,
+        us: 100,
+        wan: true,
+      });
+    }
   } finally {
     if (options.keep) console.error(`Kept ${work}`);
     else await Deno.remove(work, { recursive: true }).catch(() => {});
@@ -213,6 +231,7 @@ async function main(): Promise<number> {
     "",
     ...ratioLines(rows),
     ...(notes.length ? ["", "Notes:", ...notes.map((n) => `- ${n.replaceAll("\n", " ")}`)] : []),
+    ...(compressionReport === "" ? [] : ["", compressionReport]),
     "",
   ].join("\n");
   console.log(report);

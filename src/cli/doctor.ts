@@ -18,6 +18,9 @@ import { formatBytes } from "../status/api.ts";
 import { studiesSuffixProblem } from "../dicomweb_url.ts";
 import { describeNetworkError, environmentProxy } from "../upload/http.ts";
 import { probeConnection, probeInstanceSearch } from "../upload/probe.ts";
+import { type CompressionRecord, readCompressionRecord, settingsFingerprint } from "../upload/prepare.ts";
+import { queueIndexPath } from "../config/types.ts";
+import { QueueIndex } from "../store/queue_index.ts";
 
 /** The outcome of one check. */
 export interface CheckResult {
@@ -597,6 +600,64 @@ export interface DoctorOptions {
   env?: (name: string) => string | undefined;
 }
 
+const SYNTAX_NAMES: Record<string, string> = { "jpeg-ls": "JPEG-LS lossless", htj2k: "HTJ2K lossless" };
+
+/**
+ * The upload compression (`upload.compression`) and what the uploader learnt (the record in the
+ * queue index): the syntax in force, the bytes saved, and whether this archive refused the syntax
+ * (then instances go as received until the upload settings change). Informational: always ok.
+ */
+export function compressionCheck(up: Config["upload"], record: CompressionRecord): CheckResult {
+  if (up.compression === "none") {
+    return { ok: true, title: "Upload compression is off: images go as received" };
+  }
+  const name = SYNTAX_NAMES[up.compression] ?? up.compression;
+  const current = record.settings === settingsFingerprint(up);
+  const refusal = current
+    ? record.refused.find((r) => r.url === up.url && r.syntax === up.compression)
+    : undefined;
+  const saved = record.bytesOut > 0
+    ? ` (so far ${(record.bytesIn / record.bytesOut).toFixed(1)}× fewer bytes)`
+    : "";
+  const originals = Object.entries(record.original).filter(([cause]) => cause !== "off");
+  const detail = originals.length === 0
+    ? undefined
+    : `Sent as received: ${originals.map(([cause, n]) => `${n} (${cause})`).join(", ")}.`;
+  if (refusal !== undefined) {
+    return {
+      ok: true,
+      title: `The central server refused ${name} on ${
+        new Date(refusal.at).toISOString()
+      }: images go uncompressed to it`,
+      detail:
+        `${refusal.reason}\nSaving the upload settings (or changing compression in [upload]) tries ${name} again.`,
+    };
+  }
+  return {
+    ok: true,
+    title: `Upload compression: ${name}${saved}`,
+    ...(detail === undefined ? {} : { detail }),
+  };
+}
+
+async function checkCompression(config: Config): Promise<CheckResult> {
+  const path = queueIndexPath(config.dataDir);
+  try {
+    await Deno.stat(path);
+  } catch {
+    return compressionCheck(config.upload, readCompressionRecord({ getState: () => undefined }));
+  }
+  let index: QueueIndex | null = null;
+  try {
+    index = QueueIndex.open(path);
+    return compressionCheck(config.upload, readCompressionRecord(index));
+  } catch {
+    return compressionCheck(config.upload, readCompressionRecord({ getState: () => undefined }));
+  } finally {
+    index?.close();
+  }
+}
+
 /**
  * Runs every check in order, printing each as it completes.
  * @returns 0 when all passed, 1 otherwise
@@ -663,6 +724,7 @@ export async function runDoctor(config: Config, options: DoctorOptions = {}): Pr
       }
     }
   }
+  report(await checkCompression(config));
   report(checkClock((options.now ?? (() => new Date()))(), serverDate));
   write("");
   write(formatSummary(results));

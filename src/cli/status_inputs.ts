@@ -31,6 +31,7 @@ export function statusInputs(gateway: Gateway, options: StatusInputsOptions): St
     startedAt: gateway.startedAt,
     addresses: localIpv4Addresses,
     uploadHealth: () => gateway.uploader.health(),
+    uploadCompression: () => gateway.uploader.compression(),
     uploadConfig: () => gateway.uploadConfig(),
     queueCounts: () => gateway.index.counts(),
     verificationCounts: () => gateway.index.verificationCounts(),

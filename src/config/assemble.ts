@@ -5,7 +5,14 @@
  * @module
  */
 import { joinPath } from "../platform/fs.ts";
-import { type Config, defaultConfig, type UploadAuth, type VerifyMode } from "./types.ts";
+import {
+  type Config,
+  defaultConfig,
+  type UploadAuth,
+  type UploadCompression,
+  type VerifyMode,
+} from "./types.ts";
+import { parseRateWindow, type RateWindow } from "./rate.ts";
 import { AUTH_FIELDS, CONFIG_KEYS, envName, flagName, keyId, KEYS_BY_ID } from "./schema.ts";
 import type { Merged } from "./origin.ts";
 
@@ -83,6 +90,14 @@ export function assemble(merged: Merged, baseDir: string, configFile: string, pr
       maxBackoffMs: n("upload.max_backoff_ms"),
       retentionDays: n("upload.retention_days"),
       minFreeBytes: n("upload.min_free_bytes"),
+      compression: s("upload.compression") as UploadCompression,
+      compressionWorkers: n("upload.compression_workers"),
+      maxRateBitsPerSecond: n("upload.max_rate"),
+      // Checked already (validate.ts): every entry parses.
+      rateWindows: l("upload.rate_windows").map((w) => parseRateWindow(w)).filter((w): w is RateWindow =>
+        w !== null
+      ),
+      urgentAeTitles: l("upload.urgent_ae_titles"),
       verify: s("upload.verify") as VerifyMode,
     },
     alerts: {

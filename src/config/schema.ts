@@ -40,7 +40,10 @@ export type ConfigKind =
   | "headerName"
   | "secret"
   | "authKind"
-  | "verifyMode";
+  | "verifyMode"
+  | "compression"
+  | "rate"
+  | "rateWindowList";
 
 /** A value as read from TOML, the environment or a flag, after checking. */
 export type ConfigValue = string | number | boolean | string[];
@@ -472,6 +475,52 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     doc: 'How delivery is proven before a local copy may be deleted: "query" asks the archive (QIDO-RS) ' +
       'whether it lists each image; "response" trusts the upload answer alone (archives without QIDO-RS).',
     read: (c) => c.upload.verify,
+  }),
+  row({
+    section: "upload",
+    name: "compression",
+    cliName: "upload-compression",
+    kind: "compression",
+    doc:
+      '"jpeg-ls" (lossless, readable by most archives), "htj2k" (lossless HTJ2K, some archives cannot decode it) or "none". Images are compressed for the upload only; the copy on this PC stays as received.',
+    read: (c) => c.upload.compression,
+  }),
+  row({
+    section: "upload",
+    name: "compression_workers",
+    cliName: "upload-compression-workers",
+    kind: "int",
+    min: 0,
+    max: 64,
+    doc: "Processor cores used for compressing. 0: all but one (at least one).",
+    read: (c) => c.upload.compressionWorkers,
+  }),
+  row({
+    section: "upload",
+    name: "max_rate",
+    cliName: "upload-max-rate",
+    kind: "rate",
+    doc:
+      'Most upload bandwidth used by all requests together, e.g. "8 Mbit/s", or "unlimited". Time windows below can set another rate.',
+    read: (c) => c.upload.maxRateBitsPerSecond,
+  }),
+  row({
+    section: "upload",
+    name: "rate_windows",
+    cliName: "upload-rate-windows",
+    kind: "rateWindowList",
+    doc:
+      'Rates for parts of the week (this PC\'s local time), e.g. ["Mon-Fri 07:00-19:00 8 Mbit/s"]; max_rate applies outside them. As an option or variable: separated by ";".',
+    read: (c) => c.upload.rateWindows.map((w) => w.text),
+  }),
+  row({
+    section: "upload",
+    name: "urgent_ae_titles",
+    cliName: "upload-urgent-ae-titles",
+    kind: "aeTitleList",
+    doc:
+      "Studies from these calling AE titles go before the queue, like studies marked STAT or HIGH priority.",
+    read: (c) => c.upload.urgentAeTitles,
   }),
   row({
     section: "upload.auth",

@@ -14,6 +14,7 @@ import {
   envName,
 } from "./schema.ts";
 import { tomlValue } from "./toml_edit.ts";
+import { formatRate } from "./rate.ts";
 
 const SECTION_INTRO: Record<ConfigSection, string[]> = {
   "": [
@@ -67,6 +68,7 @@ const AUTH_EXAMPLES = [
 
 function renderDefault(key: ConfigKey, value: ConfigValue): string {
   if (key.kind === "minutes" && typeof value === "number") return tomlValue(`${value} min`);
+  if (key.kind === "rate" && typeof value === "number") return tomlValue(formatRate(value));
   if (key.kind === "bytes" && typeof value === "number" && value > 0) {
     for (const [unit, size] of [["GiB", 1024 ** 3], ["MiB", 1024 ** 2], ["KiB", 1024]] as const) {
       if (value % size === 0) return tomlValue(`${value / size} ${unit}`);

@@ -6,6 +6,12 @@
  * @module
  */
 import { joinPath } from "../platform/fs.ts";
+import type { RateWindow } from "./rate.ts";
+
+export type { RateWindow } from "./rate.ts";
+
+/** `upload.compression`: the lossless transfer syntax instances are uploaded in, or none. */
+export type UploadCompression = "jpeg-ls" | "htj2k" | "none";
 
 /** How the gateway authenticates to the central DICOMweb server. Secrets come from the environment or file. */
 export type UploadAuth =
@@ -53,6 +59,16 @@ export interface UploadConfig {
    * search lists it, PS3.18 §10.6) or `"response"` (the STOW-RS answer listing it is the only proof).
    */
   verify: VerifyMode;
+  /** Lossless transfer syntax for the upload (JPEG-LS 1.2.840.10008.1.2.4.80, HTJ2K …4.201), or none. */
+  compression: UploadCompression;
+  /** Compression workers; 0 = logical cores − 1, at least 1. */
+  compressionWorkers: number;
+  /** Upload bandwidth of all requests together outside the windows, bits per second; 0 = unlimited. */
+  maxRateBitsPerSecond: number;
+  /** Other rates for parts of the week (local time); the first window that covers the moment wins. */
+  rateWindows: RateWindow[];
+  /** Studies from these calling AE titles are uploaded before the backlog. */
+  urgentAeTitles: string[];
 }
 
 /** Push alerts to a person: a webhook (Slack/Teams-style incoming webhook or any JSON receiver). */
@@ -162,6 +178,11 @@ export function defaultConfig(baseDir: string): Config {
       maxBackoffMs: 300_000,
       retentionDays: 7,
       minFreeBytes: 2 * 1024 * 1024 * 1024,
+      compression: "jpeg-ls",
+      compressionWorkers: 0,
+      maxRateBitsPerSecond: 0,
+      rateWindows: [],
+      urgentAeTitles: [],
       verify: "query",
     },
     alerts: {

@@ -7,6 +7,10 @@
 import { isIpv4, isIpv6, isLoopbackAddress, parseAddressRange, parsePeerAddress } from "../net/ip.ts";
 import { studiesSuffixProblem } from "../dicomweb_url.ts";
 import { AUTH_KINDS, type ConfigKey, type ConfigValue, VERIFY_MODES } from "./schema.ts";
+import { parseRate, parseRateWindow, RATE_ALLOWED, RATE_WINDOW_ALLOWED } from "./rate.ts";
+
+/** Values of `upload.compression`. */
+const COMPRESSIONS = ["jpeg-ls", "htj2k", "none"] as const;
 
 /** The outcome of checking one value: the value to use, or what is allowed. */
 export type Checked = { ok: true; value: ConfigValue } | {
@@ -197,6 +201,23 @@ export function checkValue(key: ConfigKey, raw: unknown, text: boolean): Checked
         ? { ok: true, value: list }
         : { ok: false, allowed, reason: reasons.join(" ") };
     }
+    case "rate": {
+      if (raw === 0 || raw === 0n) return { ok: true, value: 0 };
+      const bits = typeof raw === "string" ? parseRate(raw) : null;
+      return bits === null ? { ok: false, allowed: RATE_ALLOWED } : { ok: true, value: bits };
+    }
+    case "rateWindowList": {
+      const allowed = `a list of time windows, each ${RATE_WINDOW_ALLOWED.replace(/^a time window /, "")}`;
+      let items: unknown[] | null = null;
+      if (Array.isArray(raw)) items = raw;
+      else if (text && typeof raw === "string") items = raw.split(";").filter((s) => s.trim() !== "");
+      if (items === null || !items.every((i) => typeof i === "string")) return { ok: false, allowed };
+      const windows = (items as string[]).map((w) => ({ w, parsed: parseRateWindow(w) }));
+      const bad = windows.filter((x) => x.parsed === null).map((x) => JSON.stringify(x.w.trim()));
+      return bad.length === 0
+        ? { ok: true, value: windows.map((x) => x.parsed!.text) }
+        : { ok: false, allowed, reason: `Not a time window: ${bad.join(", ")}.` };
+    }
     default:
       break;
   }
@@ -254,6 +275,12 @@ export function checkValue(key: ConfigKey, raw: unknown, text: boolean): Checked
       return (VERIFY_MODES as readonly string[]).includes(mode)
         ? { ok: true, value: mode }
         : { ok: false, allowed: VERIFY_MODES.map((m) => `"${m}"`).join(" or ") };
+    }
+    case "compression": {
+      const c = raw.trim().toLowerCase();
+      return (COMPRESSIONS as readonly string[]).includes(c)
+        ? { ok: true, value: c }
+        : { ok: false, allowed: COMPRESSIONS.map((a) => `"${a}"`).join(", ") };
     }
     default:
       return { ok: false, allowed: "a valid value" };

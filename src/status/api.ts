@@ -106,6 +106,21 @@ export interface UploadHealth {
   settingsProblem: { title: string; fix: string } | null;
   /** How delivery is proven and whether the archive's searches answer. */
   verification?: VerificationView;
+  /** Lossless compression for the upload (issue 11); absent when the uploader does not report it. */
+  compression?: UploadCompressionView;
+}
+
+/** What the page shows about compression: the setting, the counts, the syntaxes refused. */
+export interface UploadCompressionView {
+  /** `upload.compression`: "jpeg-ls", "htj2k" or "none". */
+  setting: string;
+  compressed: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Instances sent as received, by cause ("pixel-format", "high-bits", "mismatch", "refused", …). */
+  original: Record<string, number>;
+  /** Syntaxes this destination refused (ISO 8601 `at`); cleared when the upload settings change. */
+  refused: { syntax: string; transferSyntaxUid: string; at: string; reason: string }[];
 }
 
 /** The destination as the settings form shows it: no secrets, only whether one is stored. */
@@ -304,6 +319,23 @@ export function toApiStatus(s: StatusSnapshot): StatusSnapshot {
           lastVerifiedAt: strOrNull(verification.lastVerifiedAt),
           problem: strOrNull(verification.problem),
           problemAt: strOrNull(verification.problemAt),
+        },
+      }),
+      ...(s.upload.compression === undefined ? {} : {
+        compression: {
+          setting: str(s.upload.compression.setting),
+          compressed: num(s.upload.compression.compressed),
+          bytesIn: num(s.upload.compression.bytesIn),
+          bytesOut: num(s.upload.compression.bytesOut),
+          original: Object.fromEntries(
+            Object.entries(s.upload.compression.original).map(([k, v]) => [str(k), num(v)]),
+          ),
+          refused: s.upload.compression.refused.map((r) => ({
+            syntax: str(r.syntax),
+            transferSyntaxUid: str(r.transferSyntaxUid),
+            at: str(r.at),
+            reason: str(r.reason),
+          })),
         },
       }),
     },

@@ -106,6 +106,33 @@ export function renderMetrics(s: StatusSnapshot): string {
       [[{}, lastSuccess]],
     );
   }
+  const compression = s.upload.compression;
+  if (compression !== undefined) {
+    metric("dicom_gateway_upload_compressed_total", "counter", "Instances delivered compressed (lossless).", [
+      [
+        {},
+        compression.compressed,
+      ],
+    ]);
+    metric(
+      "dicom_gateway_upload_compression_bytes_total",
+      "counter",
+      "Bytes of the instances delivered compressed: as received (in) and as sent (out).",
+      [[{ side: "in" }, compression.bytesIn], [{ side: "out" }, compression.bytesOut]],
+    );
+    metric(
+      "dicom_gateway_upload_original_total",
+      "counter",
+      "Instances delivered as received, by cause (pixel-format, high-bits, mismatch, refused, off …).",
+      Object.entries(compression.original).map(([cause, n]) => [{ cause }, n]),
+    );
+    metric(
+      "dicom_gateway_upload_compression_refused",
+      "gauge",
+      "1 when the destination refused the configured transfer syntax (images go uncompressed).",
+      [[{}, compression.refused.length > 0 ? 1 : 0]],
+    );
+  }
   if (s.disk.freeBytes !== null) {
     metric("dicom_gateway_disk_free_bytes", "gauge", "Free bytes on the disk holding the data folder.", [[
       {},

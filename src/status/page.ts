@@ -20,6 +20,7 @@ import {
 } from "./api.ts";
 import { addressKindText, kindOf } from "../net/interfaces.ts";
 import { secretOfKind } from "../config/upload_settings.ts";
+import type { UploadCompressionView } from "./api.ts";
 
 /** Markup that is already safe to insert. */
 export class SafeHtml {
@@ -132,6 +133,38 @@ function studyRows(s: StatusSnapshot, now: Date): SafeHtml {
   }`;
 }
 
+const SYNTAX_NAMES: Record<string, string> = { "jpeg-ls": "JPEG-LS lossless", htj2k: "HTJ2K lossless" };
+
+/** The "Compression" rows of the Central server box (issue 11): setting, savings, refusals, originals. */
+function compressionRows(c: UploadCompressionView | undefined): SafeHtml | string {
+  if (c === undefined) return "";
+  const name = SYNTAX_NAMES[c.setting] ?? "off";
+  const ratio = c.bytesOut > 0 ? `, ${(c.bytesIn / c.bytesOut).toFixed(1)}× fewer bytes` : "";
+  const originals = Object.entries(c.original).filter(([cause]) => cause !== "off");
+  return html`
+    <dt>Compression</dt>
+    <dd id="upload-compression">${name}${c.compressed > 0
+      ? ` (${c.compressed} images compressed${ratio})`
+      : ""}</dd>
+    ${c.refused.map((r) =>
+      html`
+        <dt>Refused</dt>
+        <dd class="error"
+          id="upload-compression-refused">The server does not take ${SYNTAX_NAMES[r.syntax] ??
+            r.syntax}: images go uncompressed until the upload settings change. ${r.reason}</dd>
+      `
+    )}
+    ${originals.length > 0
+      ? html`
+        <dt>Sent as received</dt>
+        <dd id="upload-compression-originals">${originals.map(([cause, n]) => `${n} (${cause})`).join(
+          ", ",
+        )}</dd>
+      `
+      : ""}
+  `;
+}
+
 function failureRows(s: StatusSnapshot, now: Date): SafeHtml {
   return html`${
     s.failures.map((f) =>
@@ -229,6 +262,7 @@ export function renderLive(snapshot: StatusSnapshot, now: Date = new Date()): Sa
               )}</span></dd>
             `
             : ""}
+          ${compressionRows(u.compression)}
           ${u.nextRetryAt
             ? html`
               <dt>Next attempt</dt>

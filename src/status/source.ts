@@ -25,6 +25,7 @@ import {
   checkCertificateFile,
   wrongCertificateProblem,
 } from "../net/tls_files.ts";
+import type { CompressionRecord } from "../upload/prepare.ts";
 
 const iso = (ms: number | null): string | null => ms === null ? null : new Date(ms).toISOString();
 
@@ -89,6 +90,8 @@ export interface StatusInputs {
   /** This PC's private addresses (re-read every minute). */
   addresses(): ModalityAddress[];
   uploadHealth(): UploaderReading;
+  /** Compression counts and refusals (`Uploader.compression()`); optional. */
+  uploadCompression?(): CompressionRecord;
   /** The upload settings in force. */
   uploadConfig(): UploadConfig;
   queueCounts(): StatusSnapshot["queue"];
@@ -154,6 +157,7 @@ export function createStatusSource(inputs: StatusInputs): StatusSource {
       }
       const upload = inputs.uploadHealth();
       const uploadConfig = inputs.uploadConfig();
+      const compression = inputs.uploadCompression?.();
       if (
         upload.lastErrorAt !== null &&
         (upload.lastSuccessAt === null || upload.lastErrorAt > upload.lastSuccessAt)
@@ -211,6 +215,23 @@ export function createStatusSource(inputs: StatusInputs): StatusSource {
               ...upload.verification,
               lastVerifiedAt: iso(upload.verification.lastVerifiedAt),
               problemAt: iso(upload.verification.problemAt),
+            },
+          }),
+          ...(compression === undefined ? {} : {
+            compression: {
+              setting: compression.setting,
+              compressed: compression.compressed,
+              bytesIn: compression.bytesIn,
+              bytesOut: compression.bytesOut,
+              original: compression.original,
+              refused: compression.refused
+                .filter((r) => r.url === uploadConfig.url)
+                .map((r) => ({
+                  syntax: r.syntax,
+                  transferSyntaxUid: r.transferSyntaxUid,
+                  at: iso(r.at)!,
+                  reason: r.reason,
+                })),
             },
           }),
         },

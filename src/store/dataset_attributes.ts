@@ -46,6 +46,10 @@ const Tag = {
   SeriesInstanceUid: 0x0020000E,
   SeriesNumber: 0x00200011,
   InstanceNumber: 0x00200013,
+  /** (0032,000C) Study Priority ID (CS, retired but still written: HIGH, ROUTINE, …). */
+  StudyPriorityId: 0x0032000C,
+  /** (0040,1003) Requested Procedure Priority (SH: STAT, HIGH, ROUTINE, MEDIUM, LOW). */
+  RequestedProcedurePriority: 0x00401003,
 } as const;
 
 /** The top-level elements the scanner keeps (every other value is skipped unread). */
@@ -247,6 +251,7 @@ export function attributesOf(
     accessionNumber: string(Tag.AccessionNumber),
     seriesNumber: number(Tag.SeriesNumber),
     instanceNumber: number(Tag.InstanceNumber),
+    priority: (string(Tag.RequestedProcedurePriority) || string(Tag.StudyPriorityId)).trim().toUpperCase(),
   };
   const missing = [
     ["SOP Instance UID (0008,0018)", attributes.sopInstanceUid],

@@ -93,6 +93,7 @@ export function receivedInstanceRow(attributes: DatasetAttributes, file: StoredF
     studyDate: attributes.studyDate,
     studyDescription: attributes.studyDescription,
     accessionNumber: attributes.accessionNumber,
+    priority: attributes.priority,
   };
 }
 

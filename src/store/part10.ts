@@ -323,4 +323,10 @@ export interface DatasetAttributes {
   seriesNumber: number | null;
   /** (0020,0013) IS */
   instanceNumber: number | null;
+  /**
+   * Upload priority as written, upper case: (0040,1003) Requested Procedure Priority (SH: STAT,
+   * HIGH, ROUTINE, MEDIUM, LOW; PS3.3 C.4.11), else (0032,000C) Study Priority ID (CS: HIGH, MED,
+   * LOW; retired but still sent). Top level only. "" when absent.
+   */
+  priority: string;
 }

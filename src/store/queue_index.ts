@@ -60,6 +60,8 @@ export interface ReceivedInstance {
   studyDate: string;
   studyDescription: string;
   accessionNumber: string;
+  /** Upload priority from the data set (`DatasetAttributes.priority`, e.g. "STAT"); "" when absent. */
+  priority?: string;
 }
 
 /** What {@linkcode QueueIndex.recordReceived} found about the SOP Instance UID. */
@@ -232,13 +234,18 @@ export function planBatch<T extends { size: number }>(candidates: readonly T[], 
 
 const SCHEMA_VERSION = "2";
 
-/** Columns added by schema version 2 (verified delivery); added to an index of version 1 on open. */
-const VERIFY_COLUMNS: readonly [name: string, definition: string][] = [
+/**
+ * Columns added since schema version 1, each added on open to an index that lacks it: verified
+ * delivery (version 2) and the upload priority (issue 11; `priority` holds
+ * `DatasetAttributes.priority`: "STAT", "HIGH", … or "").
+ */
+const ADDED_COLUMNS: readonly [name: string, definition: string][] = [
   ["verified_at", "INTEGER"],
   ["verify_due_at", "INTEGER NOT NULL DEFAULT 0"],
   ["verify_misses", "INTEGER NOT NULL DEFAULT 0"],
   ["missing_at", "INTEGER"],
   ["resends", "INTEGER NOT NULL DEFAULT 0"],
+  ["priority", "TEXT NOT NULL DEFAULT ''"],
 ];
 
 /** Longest wait before an instance the archive still does not list is sent again (6 h). */
@@ -270,7 +277,8 @@ CREATE TABLE IF NOT EXISTS instances (
   verify_due_at INTEGER NOT NULL DEFAULT 0,
   verify_misses INTEGER NOT NULL DEFAULT 0,
   missing_at INTEGER,
-  resends INTEGER NOT NULL DEFAULT 0
+  resends INTEGER NOT NULL DEFAULT 0,
+  priority TEXT NOT NULL DEFAULT ''
 ) STRICT;
 CREATE INDEX IF NOT EXISTS instances_queue ON instances (status, next_attempt_at, received_at);
 CREATE INDEX IF NOT EXISTS instances_study ON instances (study_instance_uid, status);
@@ -309,6 +317,15 @@ CREATE TABLE IF NOT EXISTS state (
 
 type Row = Record<string, SQLInputValue>;
 
+/** Priorities uploaded before the backlog: (0040,1003) STAT/HIGH, (0032,000C) HIGH. */
+export const URGENT_PRIORITIES: readonly string[] = ["STAT", "HIGH"];
+
+/** Options of {@linkcode QueueIndex.claimBatch}. */
+export interface ClaimOptions {
+  /** Instances received from these calling AE titles are urgent too (`upload.urgent_ae_titles`). */
+  urgentAeTitles?: readonly string[];
+}
+
 function text(row: Row, column: string): string {
   const value = row[column];
   return value === null || value === undefined ? "" : String(value);
@@ -333,7 +350,7 @@ function migrate(db: DatabaseSync): void {
   const columns = new Set(
     (db.prepare("PRAGMA table_info(instances)").all() as Row[]).map((row) => text(row, "name")),
   );
-  const missing = VERIFY_COLUMNS.filter(([name]) => !columns.has(name));
+  const missing = ADDED_COLUMNS.filter(([name]) => !columns.has(name));
   if (missing.length > 0) {
     db.exec("BEGIN IMMEDIATE");
     try {
@@ -517,6 +534,11 @@ export class QueueIndex {
         instance.size,
         instance.callingAeTitle,
         instance.receivedAt,
+      );
+      this.#run(
+        "UPDATE instances SET priority = ? WHERE sop_instance_uid = ?",
+        instance.priority ?? "",
+        instance.sopInstanceUid,
       );
       this.#run(
         `INSERT INTO studies (study_instance_uid, patient_id, patient_name, modality, study_date,
@@ -789,16 +811,20 @@ export class QueueIndex {
   }
 
   /**
-   * Claims the next batch: the oldest due pending instance, then more due pending instances of the
-   * same study in arrival order, within `limits` (see {@linkcode planBatch}). The claimed rows become
-   * "sending". Returns an empty array when nothing is due at `now`.
+   * Claims the next batch: the oldest due pending urgent instance (priority STAT or HIGH, or from
+   * one of `options.urgentAeTitles`), else the oldest due pending instance; then more due pending
+   * instances of the same study in arrival order, within `limits` (see {@linkcode planBatch}). The
+   * claimed rows become "sending". Returns an empty array when nothing is due at `now`.
    */
-  claimBatch(limits: BatchLimits, now: number): ClaimedInstance[] {
+  claimBatch(limits: BatchLimits, now: number, options: ClaimOptions = {}): ClaimedInstance[] {
     return this.#transaction(() => {
       const first = this.#get(
         `SELECT study_instance_uid FROM instances WHERE status = 'pending' AND next_attempt_at <= ?
-         ORDER BY received_at, rowid LIMIT 1`,
+         ORDER BY (priority IN (SELECT value FROM json_each(?))
+           OR trim(calling_ae_title) IN (SELECT value FROM json_each(?))) DESC, received_at, rowid LIMIT 1`,
         now,
+        JSON.stringify(URGENT_PRIORITIES),
+        JSON.stringify((options.urgentAeTitles ?? []).map((t) => t.trim())),
       );
       if (first === undefined) return [];
       const candidates = this.#all(

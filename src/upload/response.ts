@@ -255,8 +255,11 @@ export type StowOutcome =
     kind: "settle";
     /** Proven stored (or already held by the server); `note` for warnings. */
     delivered: { sopInstanceUid: string; note: string | null }[];
-    /** Rejected by the server for their content, with the reason (shown to the operator). */
-    failed: { sopInstanceUid: string; reason: string }[];
+    /**
+     * Rejected by the server for their content, with the reason (shown to the operator) and the
+     * Failure Reason (0008,1197) code when the answer gave one.
+     */
+    failed: { sopInstanceUid: string; reason: string; failureReason?: number | null }[];
     /** Not accounted for by a failure response covering several instances: send again in smaller batches. */
     isolate: string[];
     /**
@@ -440,7 +443,7 @@ export function interpretStowResponse(
   const byUid = new Map(sent.map((s) => [s.sopInstanceUid, s]));
   const pending = new Set(byUid.keys());
   const delivered: { sopInstanceUid: string; note: string | null }[] = [];
-  const failed: { sopInstanceUid: string; reason: string }[] = [];
+  const failed: { sopInstanceUid: string; reason: string; failureReason?: number | null }[] = [];
   const otherClass: string[] = [];
   if (parsed !== null && readable) {
     for (const item of parsed.failed) {
@@ -455,6 +458,7 @@ export function interpretStowResponse(
         failed.push({
           sopInstanceUid: item.sopInstanceUid,
           reason: `${line}, ${describeFailureReason(item.failureReason)}${detail}`,
+          failureReason: item.failureReason,
         });
       }
     }

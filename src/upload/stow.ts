@@ -5,7 +5,10 @@
  *
  * PS3.18 §10.5.1: "The Store Transaction … POST … {/studies}[/{study}]"; the request payload is
  * "a multipart/related payload containing one or more DICOM instances" (§10.5.1.2, §8.6.1.2), each
- * part `Content-Type: application/dicom` carrying one PS3.10 file (§8.7.3.5.1 "application/dicom").
+ * part `Content-Type: application/dicom` carrying one PS3.10 file (§8.7.3.5.1 "application/dicom");
+ * a part compressed for the upload names its transfer syntax: §8.7.9 "a DICOM Media Type used as
+ * the value of a Content-Type Header Field shall have zero or one Transfer Syntax parameter",
+ * §8.7.3.5.2 `transfer-syntax-mtp = "transfer-syntax=" UID`.
  * Framing follows RFC 2046 §5.1.1: each part starts with `--boundary CRLF`, headers, CRLF, the
  * bytes; the CRLF before the next delimiter belongs to the delimiter; the last one is
  * `CRLF --boundary--`.
@@ -38,9 +41,16 @@ export function multipartContentType(boundary: string): string {
 
 const encoder = new TextEncoder();
 
+/** A part's media type: `application/dicom`, with `; transfer-syntax=UID` when given (PS3.18 §8.7.3.5.2). */
+export function partContentType(transferSyntaxUid?: string): string {
+  return transferSyntaxUid === undefined
+    ? "application/dicom"
+    : `application/dicom; transfer-syntax=${transferSyntaxUid}`;
+}
+
 /** The bytes before one part's content: delimiter line and part headers (PS3.18 §8.6.1.2, RFC 2046 §5.1.1). */
-export function partPreamble(boundary: string, first: boolean): Uint8Array {
-  return encoder.encode(`${first ? "" : "\r\n"}--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`);
+export function partPreamble(boundary: string, first: boolean, contentType = partContentType()): Uint8Array {
+  return encoder.encode(`${first ? "" : "\r\n"}--${boundary}\r\nContent-Type: ${contentType}\r\n\r\n`);
 }
 
 /** The close delimiter (RFC 2046 §5.1.1 `close-delimiter := delimiter "--"`), then a final CRLF. */
@@ -48,10 +58,14 @@ export function closeDelimiter(boundary: string): Uint8Array {
   return encoder.encode(`\r\n--${boundary}--\r\n`);
 }
 
-/** Exact byte length of a multipart body with parts of the given sizes. */
-export function multipartLength(sizes: readonly number[], boundary: string): number {
+/** Exact byte length of a multipart body with parts of the given sizes (and part media types). */
+export function multipartLength(
+  sizes: readonly number[],
+  boundary: string,
+  contentTypes: readonly (string | undefined)[] = [],
+): number {
   let total = closeDelimiter(boundary).length;
-  sizes.forEach((size, i) => total += partPreamble(boundary, i === 0).length + size);
+  sizes.forEach((size, i) => total += partPreamble(boundary, i === 0, contentTypes[i]).length + size);
   return total;
 }
 
@@ -67,6 +81,30 @@ export interface MultipartPart {
   open(): Promise<ByteSource>;
   /** Names the part in errors (e.g. the file path). */
   label: string;
+  /** The part's Content-Type (default `application/dicom`, see {@link partContentType}). */
+  contentType?: string;
+}
+
+/** A ReadableStream read like a file: for parts made in memory or by the compressor. */
+export function streamSource(stream: ReadableStream<Uint8Array>): ByteSource {
+  const reader = stream.getReader();
+  let rest: Uint8Array = new Uint8Array(0);
+  return {
+    async read(buffer: Uint8Array): Promise<number | null> {
+      while (rest.length === 0) {
+        const next = await reader.read();
+        if (next.done) return null;
+        rest = next.value;
+      }
+      const n = Math.min(buffer.length, rest.length);
+      buffer.set(rest.subarray(0, n));
+      rest = rest.subarray(n);
+      return n;
+    },
+    close(): void {
+      reader.cancel().catch(() => {});
+    },
+  };
 }
 
 /** A streamed multipart body. */
@@ -130,7 +168,7 @@ export function multipartBody(
           }
           source = await part.open();
           remaining = part.size;
-          emit(controller, partPreamble(boundary, partIndex === 0));
+          emit(controller, partPreamble(boundary, partIndex === 0, part.contentType));
           return;
         }
         const part = parts[partIndex]!;
@@ -153,7 +191,7 @@ export function multipartBody(
           } else {
             source = await next.open();
             remaining = next.size;
-            emit(controller, partPreamble(boundary, false));
+            emit(controller, partPreamble(boundary, false, next.contentType));
           }
           return;
         }
@@ -186,7 +224,7 @@ export function multipartBody(
 
   return {
     stream,
-    length: multipartLength(parts.map((p) => p.size), boundary),
+    length: multipartLength(parts.map((p) => p.size), boundary, parts.map((p) => p.contentType)),
     dispose: () => {
       closeSource();
       if (!finished) {

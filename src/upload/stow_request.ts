@@ -2,7 +2,8 @@
  * One STOW-RS request (PS3.18 §10.5): the sign-in headers, the multipart body streamed from the
  * stored files, the POST (never redirected; credentials only over https), and what the answer
  * proves for each instance (`response.ts`). Returns an outcome for the uploader to settle; marks
- * nothing itself.
+ * nothing itself. A part compressed for the upload (`prepare.ts`) is sent from the compressor with
+ * its transfer syntax named in the part's Content-Type; the body passes the shared rate limiter.
  * @module
  */
 import { messageOf } from "../errors.ts";
@@ -18,7 +19,16 @@ import {
   StoppedError,
 } from "./http.ts";
 import { interpretStowResponse, type SentInstance, type StowOutcome } from "./response.ts";
-import { makeBoundary, multipartBody, multipartContentType, type MultipartPart, stowUrl } from "./stow.ts";
+import {
+  makeBoundary,
+  multipartBody,
+  multipartContentType,
+  type MultipartPart,
+  partContentType,
+  stowUrl,
+  streamSource,
+} from "./stow.ts";
+import { limitedStream, type RateLimiter } from "./rate_limit.ts";
 
 const log = logger("upload");
 
@@ -27,6 +37,27 @@ export interface StowBatchItem extends SentInstance {
   /** "/"-separated path relative to the data folder. */
   path: string;
   size: number;
+  /** Sent instead of the stored file: the instance compressed for the upload (the file stays as received). */
+  content?: {
+    size: number;
+    transferSyntaxUid: string;
+    stream(): ReadableStream<Uint8Array>;
+    /**
+     * Name the syntax in the part's Content-Type (PS3.18 §8.7.3.5.2). False for archives that
+     * ignore such parts (Orthanc's DICOMweb plugin 1.7): the File Meta Information names it anyway,
+     * and "the latter has precedence" (PS3.18 §8.7.9).
+     */
+    namedInPart: boolean;
+  };
+}
+
+/**
+ * The server refused the request's media type (HTTP 415) while parts named a compressed transfer
+ * syntax: the uploader sends them again as received (the fallback, `prepare.ts`).
+ */
+export interface SyntaxRefused {
+  kind: "syntax-refused";
+  reason: string;
 }
 
 /** What {@linkcode sendStowBatch} needs from the uploader. */
@@ -40,6 +71,8 @@ export interface StowRequestContext {
   /** The address as shown to the operator (no secret). */
   where: string;
   now: () => number;
+  /** The uplink share of all requests together (`upload.max_rate`); none: unlimited. */
+  limiter?: RateLimiter;
 }
 
 function isStopped(error: unknown): boolean {
@@ -50,7 +83,7 @@ function isStopped(error: unknown): boolean {
 export async function sendStowBatch(
   items: readonly StowBatchItem[],
   context: StowRequestContext,
-): Promise<StowOutcome | { kind: "stopped" }> {
+): Promise<StowOutcome | SyntaxRefused | { kind: "stopped" }> {
   let authorization: Record<string, string>;
   try {
     authorization = await context.auth.headers(context.stopSignal);
@@ -67,12 +100,27 @@ export async function sendStowBatch(
   }
   const timer = startIdleTimer(context.config.idleTimeoutMs);
   const boundary = makeBoundary();
-  const parts: MultipartPart[] = items.map((item) => ({
-    size: item.size,
-    label: item.path,
-    open: () => Deno.open(absolutePath(context.dataDir, item.path), { read: true }),
-  }));
+  const parts: MultipartPart[] = items.map((item) => {
+    const content = item.content;
+    if (content === undefined) {
+      return {
+        size: item.size,
+        label: item.path,
+        open: () => Deno.open(absolutePath(context.dataDir, item.path), { read: true }),
+      };
+    }
+    return {
+      size: content.size,
+      label: `${item.path} (compressed for the upload)`,
+      contentType: partContentType(content.namedInPart ? content.transferSyntaxUid : undefined),
+      open: () => Promise.resolve(streamSource(content.stream())),
+    };
+  });
   const body = multipartBody(parts, { boundary, onProgress: () => timer.touch() });
+  const limiter = context.limiter;
+  const stream = limiter === undefined || limiter.unlimited
+    ? body.stream
+    : limitedStream(body.stream, limiter, context.stopSignal);
   const started = context.now();
   try {
     const result = await sendRequest(context.transport, stowUrl(context.config.url), {
@@ -82,7 +130,7 @@ export async function sendStowBatch(
         "content-type": multipartContentType(boundary),
         accept: "application/dicom+json",
       },
-      body: body.stream,
+      body: stream,
       timer,
       stopSignal: context.stopSignal,
       ...(context.config.auth.kind === "none" ? {} : { credentials: "the upload address" }),
@@ -93,11 +141,40 @@ export async function sendStowBatch(
       status: result.status,
       ms: context.now() - started,
     });
-    return interpretStowResponse(
+    if (result.status === 415 && items.some((item) => item.content !== undefined)) {
+      return {
+        kind: "syntax-refused",
+        reason: `the server answered HTTP 415 (unsupported media type) to instances compressed as ${
+          [
+            ...new Set(
+              items.flatMap((item) => item.content === undefined ? [] : [item.content.transferSyntaxUid]),
+            ),
+          ]
+            .join(", ")
+        }`,
+      };
+    }
+    const outcome = interpretStowResponse(
       { status: result.status, statusText: result.statusText, headers: result.headers, body: result.body },
       items.map((item) => ({ sopInstanceUid: item.sopInstanceUid, sopClassUid: item.sopClassUid })),
       { now: context.now(), where: context.where },
     );
+    if (
+      outcome.kind === "retry" && result.status >= 200 && result.status < 300 &&
+      items.some((item) => item.content !== undefined)
+    ) {
+      // A success that accounts for none of the instances (Orthanc's plugin skipping parts that name
+      // their syntax): per instance, so the uploader can try the compressed parts another way.
+      return {
+        kind: "settle",
+        delivered: [],
+        failed: [],
+        isolate: [],
+        unproven: items.map((item) => item.sopInstanceUid),
+        unprovenReason: outcome.reason,
+      };
+    }
+    return outcome;
   } catch (error) {
     if (isStopped(error)) return { kind: "stopped" };
     if (error instanceof InsecureCredentialsError) {

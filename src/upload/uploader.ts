@@ -27,6 +27,10 @@
  * QIDO-RS which instances of each delivered series it holds, marks those verified, and puts back to
  * pending the ones it never lists. Retention deletes only verified files (only delivered ones with
  * `verify = "response"`).
+ * Each batch passes the prepare stage (`prepare.ts`: lossless compression in the worker pool, the
+ * fallback to the instance as received when the archive refuses the syntax) while other batches are
+ * being sent, and every request body shares one rate limiter (`rate_limit.ts`, `upload.max_rate`).
+ * Urgent studies (STAT/HIGH, `upload.urgent_ae_titles`) are claimed first.
  * @module
  */
 import { messageOf } from "../errors.ts";
@@ -53,8 +57,11 @@ import { probeConnection } from "./probe.ts";
 import { StudyProgressLog } from "./progress_log.ts";
 import type { StowOutcome } from "./response.ts";
 import { DEFAULT_RETRY_BASE_MS } from "./retry.ts";
-import { sendStowBatch } from "./stow_request.ts";
 import { type VerificationHealth, Verifier } from "./verifier.ts";
+import { sendStowBatch, type SyntaxRefused } from "./stow_request.ts";
+import { type CompressionRecord, type PreparedBatch, PrepareStage, refusesSyntax } from "./prepare.ts";
+import { RateLimiter, type RateLimiterOptions } from "./rate_limit.ts";
+import type { Compressor } from "./compress/compressor.ts";
 
 export { stowUrl } from "./stow.ts";
 export { HEALTH_STATE_KEY, type UploadHealth } from "./health.ts";
@@ -92,11 +99,17 @@ export interface UploaderOptions {
     maxWaitMs?: number;
     recheckDelaysMs?: readonly number[];
   };
+  /** Starts the compression worker pool (tests). */
+  createCompressor?: (workers: number) => Compressor;
+  /** Clock, local time and sleep of the shared rate limiter (tests). */
+  rateLimiter?: RateLimiterOptions;
 }
 
 interface SendItem {
   claim: ClaimedInstance;
   size: number;
+  /** Send the stored file even if compression is on (the archive refused the compressed one). */
+  asReceived?: boolean;
 }
 
 const log = logger("upload");
@@ -154,6 +167,8 @@ export class Uploader {
   #lastErrorAt: number | null = null;
   readonly #healthRecord: HealthRecord;
   readonly #progress: StudyProgressLog;
+  readonly #prepare: PrepareStage;
+  readonly #limiter: RateLimiter;
 
   /** Creates an uploader; nothing happens until {@linkcode Uploader.start}. */
   constructor(options: UploaderOptions) {
@@ -195,6 +210,14 @@ export class Uploader {
     this.#progress = new StudyProgressLog((study) => this.#index.studyProgress(study), this.#now);
     this.#healthRecord = new HealthRecord(this.#index);
     this.#lastSuccessAt = this.#healthRecord.savedLastSuccessAt();
+    this.#prepare = new PrepareStage({
+      index: this.#index,
+      dataDir: this.#dataDir,
+      now: this.#now,
+      ...(options.createCompressor === undefined ? {} : { createCompressor: options.createCompressor }),
+    });
+    this.#prepare.configure(this.#config);
+    this.#limiter = new RateLimiter(this.#config, options.rateLimiter);
   }
 
   get #configured(): boolean {
@@ -234,6 +257,8 @@ export class Uploader {
   /** Replaces the configuration (e.g. new credentials): the pause and backoff are cleared and everything due now. */
   async setConfig(config: UploadConfig): Promise<void> {
     this.#config = config;
+    this.#prepare.configure(config);
+    this.#limiter.setSchedule(config);
     this.#learnedMaxBytes = null;
     this.#learnedMaxInstances = null;
     this.#gate = OPEN_GATE;
@@ -313,6 +338,7 @@ export class Uploader {
     this.#transport?.close();
     this.#transport = null;
     this.#closeRetired();
+    this.#prepare.close();
     try {
       this.#publish(true);
     } catch {
@@ -353,6 +379,11 @@ export class Uploader {
   async testConnection(): Promise<{ ok: boolean; message: string }> {
     const probe = await probeConnection(this.#config, { fetch: this.#fetch, now: this.#now });
     return { ok: probe.ok, message: this.#redact(probe.message) };
+  }
+
+  /** Compression counts and the syntaxes destinations refused (see `prepare.ts`). */
+  compression(): CompressionRecord {
+    return this.#prepare.record();
   }
 
   /** Runs one retention pass now (also runs periodically). Returns what it did, or null if it failed. */
@@ -418,7 +449,9 @@ export class Uploader {
     // While failing, one probe at a time; full concurrency once the server answers again.
     const limit = concurrencyLimit(this.#gate, this.#config.concurrency);
     while (this.#inFlight < limit) {
-      const batch = this.#index.claimBatch(this.#limits(), now);
+      const batch = this.#index.claimBatch(this.#limits(), now, {
+        urgentAeTitles: this.#config.urgentAeTitles,
+      });
       if (batch.length === 0) break;
       this.#launch(batch);
     }
@@ -485,8 +518,12 @@ export class Uploader {
       this.#index.release(refs(items), { nextAttemptAt: this.#gate.closedUntil, countAttempt: false });
       return;
     }
-    const outcome = await this.#post(items);
+    const { outcome, prepared } = await this.#post(items);
     switch (outcome.kind) {
+      case "syntax-refused":
+        this.#onServerAnswered();
+        this.#noteRefused(prepared, outcome.reason);
+        return await this.#sendBatch(items.map((item) => ({ ...item, asReceived: true })), authRetried);
       case "stopped":
         this.#index.release(refs(items), { nextAttemptAt: 0, countAttempt: false });
         return;
@@ -543,6 +580,36 @@ export class Uploader {
         });
         const at = this.#now();
         this.#index.markDelivered(delivered.map((d) => refs([d.item])[0]!), at);
+        if (prepared !== null) {
+          this.#prepare.delivered(
+            prepared,
+            delivered.map((d) => d.item.claim.sopInstanceUid),
+          );
+        }
+        // The fallback: a compressed instance refused for its transfer syntax goes again as received.
+        const again: SendItem[] = [];
+        outcome.failed = outcome.failed.filter((f) => {
+          const item = byUid.get(f.sopInstanceUid);
+          const how = prepared?.how.get(f.sopInstanceUid);
+          if (item === undefined || how === undefined || !("transferSyntaxUid" in how)) return true;
+          if (!refusesSyntax(f, how.transferSyntaxUid)) return true;
+          this.#noteRefused(prepared, f.reason);
+          again.push({ ...item, asReceived: true });
+          return false;
+        });
+        // An answer that accounts for none of the request (an archive skipping parts that name their
+        // syntax): its compressed parts go again with a plain part type, then as received. A partial
+        // answer is only unproven, retried with backoff below.
+        const nothingAccounted = delivered.length === 0 && outcome.failed.length === 0 && again.length === 0;
+        outcome.unproven = outcome.unproven.filter((uid) => {
+          if (!nothingAccounted) return true;
+          const item = byUid.get(uid);
+          const how = prepared?.how.get(uid);
+          if (item === undefined || how === undefined || !("transferSyntaxUid" in how)) return true;
+          const next = this.#prepare.noteUnproven(how.transferSyntaxUid, how.namedInPart);
+          again.push({ ...item, asReceived: next === "as-received" });
+          return false;
+        });
         for (const d of delivered) {
           if (d.note !== null) {
             log.info("Instance {uid}: {note}", {
@@ -585,8 +652,16 @@ export class Uploader {
           );
           await this.#sendHalves(isolate);
         }
+        if (again.length > 0) await this.#sendBatch(again, false);
         return;
       }
+    }
+  }
+
+  #noteRefused(prepared: PreparedBatch | null, reason: string): void {
+    const syntax = [...(prepared?.how.values() ?? [])].find((h) => "transferSyntaxUid" in h);
+    if (syntax !== undefined && "transferSyntaxUid" in syntax) {
+      this.#prepare.noteRefused(syntax.transferSyntaxUid, this.#redact(reason));
     }
   }
 
@@ -612,20 +687,28 @@ export class Uploader {
     }
   }
 
-  async #post(items: SendItem[]): Promise<StowOutcome | { kind: "stopped" }> {
+  async #post(
+    items: SendItem[],
+  ): Promise<{ outcome: StowOutcome | SyntaxRefused | { kind: "stopped" }; prepared: PreparedBatch | null }> {
     const transport = this.#transport;
     const auth = this.#auth;
     if (transport === null || auth === null) {
-      return { kind: "retry", reason: this.#setupError ?? "the uploader is not ready", retryAfterMs: null };
+      const reason = this.#setupError ?? "the uploader is not ready";
+      return { outcome: { kind: "retry", reason, retryAfterMs: null }, prepared: null };
     }
-    return await sendStowBatch(
+    // Compressed here, in the worker pool, while other batches are on the wire.
+    const prepared = await this.#prepare.prepare(
       items.map((item) => ({
         sopInstanceUid: item.claim.sopInstanceUid,
         sopClassUid: item.claim.sopClassUid,
         path: item.claim.path,
         size: item.size,
       })),
-      {
+      { asReceived: items.some((item) => item.asReceived === true) },
+    );
+    let settled = false;
+    try {
+      const outcome = await sendStowBatch(prepared.items, {
         transport,
         auth,
         config: this.#config,
@@ -633,8 +716,15 @@ export class Uploader {
         stopSignal: this.#stopController.signal,
         where: this.#safeUrl(),
         now: this.#now,
-      },
-    );
+        limiter: this.#limiter,
+      });
+      settled = outcome.kind === "settle";
+      return { outcome, prepared };
+    } finally {
+      // A settled answer is learnt from by the caller; anything else ends a probe here.
+      if (!settled) this.#prepare.release(prepared);
+      await prepared.close();
+    }
   }
 
   #closeRetired(): void {

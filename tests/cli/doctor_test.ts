@@ -318,7 +318,8 @@ interopTest(
       const checks = lines.filter((l) => /^[✔✘]/.test(l));
       assertEquals(code, 0, lines.join("\n"));
       assert(checks.every((l) => l.startsWith("✔")), lines.join("\n"));
-      assertEquals(checks.length, 10, lines.join("\n")); // 10: the verification search (QIDO-RS)
+      // 9 checks, plus the verification search (QIDO-RS) and the upload compression line.
+      assertEquals(checks.length, 11, lines.join("\n"));
       assertEquals(lines.at(-1), "All checks passed.");
       assert(checks.some((l) => l.includes("Clock agrees with the central server's")));
 

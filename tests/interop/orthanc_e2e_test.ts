@@ -56,6 +56,9 @@ function uploadConfig(central: CentralServer): UploadConfig {
     auth: { kind: "basic", username: central.username, password: central.password },
     caFile: central.ca.caCertPath,
     maxBackoffMs: 300,
+    // As received: the data sets in Orthanc are compared with the originals byte for byte. The
+    // compressed path to Orthanc is tested in orthanc_compress_test.ts.
+    compression: "none",
   };
 }
 

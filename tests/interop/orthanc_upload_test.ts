@@ -97,6 +97,9 @@ function uploadConfig(central: CentralServer, overrides: Partial<UploadConfig> =
     batchMaxInstances: 10,
     maxBackoffMs: 500,
     idleTimeoutMs: 20_000,
+    // As received: the data sets are compared with the originals byte for byte. Compressed uploads
+    // to Orthanc are tested in orthanc_compress_test.ts.
+    compression: "none",
     ...overrides,
   };
 }

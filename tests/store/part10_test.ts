@@ -123,6 +123,7 @@ const EXPECTED: DatasetAttributes = {
   accessionNumber: "ACC-0001",
   seriesNumber: 3,
   instanceNumber: 17,
+  priority: "",
 };
 
 interface Sample {

@@ -18,6 +18,8 @@ export interface SeenRequest {
   uids: string[];
   bytes: number;
   status: number;
+  /** The Content-Type of each part, in order. */
+  partTypes: string[];
 }
 
 /** Context given to the hooks. */
@@ -116,6 +118,7 @@ export function startFakeStow(
       uids: [],
       bytes: 0,
       status: 0,
+      partTypes: [],
     };
     state.requests.push(seen);
     const ctx: HookContext = { request, count: state.requests.length };
@@ -178,6 +181,7 @@ export function startFakeStow(
       const parts = parseMultipart(body, boundary);
       const byUid = new Map<string, Uint8Array>();
       for (const part of parts) {
+        seen.partTypes.push(part.headers.get("content-type") ?? "");
         const uid = parseMetaHeader(part.body).values.get("00020003") ?? "";
         byUid.set(uid, part.body);
       }

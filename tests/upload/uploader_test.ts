@@ -82,7 +82,8 @@ Deno.test("uploader: uploads every instance once, per-study batches within limit
     fake.delayMs = 30;
     const a = await queueStudy(h.index, h.dataDir, { count: 10 });
     const b = await queueStudy(h.index, h.dataDir, { count: 7 });
-    const uploader = h.uploader({ url: fake.url, batchMaxInstances: 3, concurrency: 2 });
+    // As received (no compression), so the bytes on the wire can be compared with the files.
+    const uploader = h.uploader({ url: fake.url, batchMaxInstances: 3, concurrency: 2, compression: "none" });
     assertEquals(uploader.health().state, "idle");
     uploader.start();
     await waitFor(() => h.index.counts().delivered === 17, "17 delivered");

@@ -48,7 +48,16 @@ import { benchUpload } from "./bench/upload.ts";
 import { benchCompression } from "./bench/compress.ts";
 
 /** The scenarios, in the order they run (`--only` picks some). */
-const SCENARIOS = ["receive", "large", "concurrent", "lockout", "upload", "pipeline", "verify", "compression"] as const;
+const SCENARIOS = [
+  "receive",
+  "large",
+  "concurrent",
+  "lockout",
+  "upload",
+  "pipeline",
+  "verify",
+  "compression",
+] as const;
 type Scenario = typeof SCENARIOS[number];
 
 interface Options {

@@ -156,8 +156,9 @@ export async function startGateway(config: Config): Promise<Gateway> {
       // or rejected and not yet closed) gets the next one closed at once, not an A-ASSOCIATE-RJ
       // once its A-ASSOCIATE-RQ arrives: waiting for that request (up to the ARTIM timeout) would
       // keep the connection open, and connections that never complete a request are how one host
-      // fills the connection cap. A modality has only a few connections negotiating at once, for
-      // milliseconds each; it retries a closed connection as it retries a rejection.
+      // fills the connection cap. A modality or PACS opening its parallel associations at once has
+      // as many negotiating for a few milliseconds (the default cap equals max_associations_per_host,
+      // so those are never cut); it retries a closed connection as it retries a rejection.
       const slot: HostSlot | undefined = hostLimits.open(host);
       if (!slot) {
         logRefusal(

@@ -541,3 +541,21 @@ Deno.test("per-host negotiating cap: a host's next silent connection is closed a
     await logs.dispose();
   }
 });
+
+Deno.test("default per-host caps: a sender opening 8 associations at the same instant gets all 8", async () => {
+  const gw = await startTestGateway();
+  try {
+    // All 8 TCP connections first (none has sent its A-ASSOCIATE-RQ yet: 8 negotiating at once),
+    // then the 8 requests, as a PACS with 8 parallel associations does.
+    const peers = await Promise.all(Array.from({ length: 8 }, () => ScriptedPeer.connect(gw.port)));
+    await Promise.all(peers.map((p) => p.send(encodePdu(associateRq([CT_CONTEXT])))));
+    const answers = await Promise.all(peers.map((p) => p.receive()));
+    for (const ac of answers) {
+      assert(typeof ac !== "string" && ac.type === "A-ASSOCIATE-AC", `got ${JSON.stringify(ac)}`);
+    }
+    await Promise.all(peers.map((p, i) => storeTiny(p, `1.2.3.60.${i}`).then((s) => assertEquals(s, 0))));
+    await Promise.all(peers.map(release));
+  } finally {
+    await gw.dispose();
+  }
+});

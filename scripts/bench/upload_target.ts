@@ -36,7 +36,12 @@ export async function startUploadTarget(): Promise<UploadTarget> {
   };
 }
 
-/** Gateway flags and environment to upload to `target` with basic auth (the password only in the environment). */
+/**
+ * Gateway flags and environment to upload to `target` with basic auth (the password only in the
+ * environment). Compression is off here: these scenarios compare the transport with curl sending
+ * the same bytes, and the synthetic CT pixels are noise that compresses 1.0× (the compression
+ * scenario measures compression on real images).
+ */
 export function uploadSettings(target: UploadTarget): { args: string[]; env: Record<string, string> } {
   return {
     args: [
@@ -48,6 +53,8 @@ export function uploadSettings(target: UploadTarget): { args: string[]; env: Rec
       "basic",
       "--upload-username",
       target.username,
+      "--upload-compression",
+      "none",
     ],
     env: { DICOM_GATEWAY_UPLOAD_PASSWORD: target.password },
   };

@@ -155,7 +155,7 @@ export function defaultConfig(baseDir: string): Config {
     statusBindAddress: "127.0.0.1",
     maxAssociations: 32,
     maxAssociationsPerHost: 8,
-    maxNegotiatingPerHost: 4,
+    maxNegotiatingPerHost: 8,
     maxPduLength: 262144,
     artimTimeoutMs: 30_000,
     idleTimeoutMs: 60_000,

@@ -39,6 +39,28 @@ import type { StowBatchItem } from "./stow_request.ts";
 
 const log = logger("upload");
 
+/**
+ * Codestream bytes of one instance kept in memory until its request is sent; a larger compressed
+ * instance waits in a temporary file. With up to `concurrency` requests of `batch_max_instances`
+ * each, this keeps what compression holds to a few tens of MB.
+ */
+const CODESTREAM_MEMORY_BYTES = 256 * 1024;
+
+/** `fn` over `items` with at most `limit` calls running at once; results in the order of `items`. */
+async function mapLimited<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
+  return out;
+}
+
 /** Key of the compression record (JSON, {@link CompressionRecord}) in the index's state table. */
 export const COMPRESSION_STATE_KEY = "upload.compression";
 
@@ -167,7 +189,8 @@ export class PrepareStage {
     this.#index = options.index;
     this.#dataDir = options.dataDir;
     this.#now = options.now ?? Date.now;
-    this.#createCompressor = options.createCompressor ?? ((workers) => createCompressor({ workers }));
+    this.#createCompressor = options.createCompressor ??
+      ((workers) => createCompressor({ workers, memoryLimit: CODESTREAM_MEMORY_BYTES }));
     this.#record = readCompressionRecord(this.#index);
   }
 
@@ -213,8 +236,11 @@ export class PrepareStage {
   }
 
   /**
-   * Prepares `items` for one request: compressed in the worker pool (all at once, so the pool
-   * stays busy), or as received when `asReceived`, compression is off, or refused here.
+   * Prepares `items` for one request: compressed in the worker pool, or as received when
+   * `asReceived`, compression is off, or refused here. A few instances at a time (one more than the
+   * pool has workers, so the pool stays busy), not the whole batch: each one in progress holds its
+   * frames, so memory stays flat whatever the batch. An instance whose compressed form is not
+   * smaller (noise, tiny images) goes as received ("no-gain").
    */
   async prepare(
     items: readonly PrepareItem[],
@@ -234,10 +260,15 @@ export class PrepareStage {
     const compressor = this.#compressor;
     const compressed: SendCompressed[] = [];
     const url = this.#config!.url;
-    const prepared = await Promise.all(items.map(async (item): Promise<StowBatchItem> => {
-      let cause: OriginalCause | "error";
+    const prepareOne = async (item: PrepareItem): Promise<StowBatchItem> => {
+      let cause: OriginalCause | "error" | "no-gain";
       try {
         const out = await compressor.prepare(absolutePath(this.#dataDir, item.path), { syntax });
+        if (out.kind === "compressed" && out.size >= item.size) {
+          await out.close();
+          how.set(item.sopInstanceUid, { cause: "no-gain" });
+          return { ...item };
+        }
         if (out.kind === "compressed") {
           compressed.push(out);
           const namedInPart = false; // decided below, once the whole request is ready
@@ -266,7 +297,8 @@ export class PrepareStage {
       }
       how.set(item.sopInstanceUid, { cause });
       return { ...item };
-    }));
+    };
+    const prepared = await mapLimited(items, compressor.workers + 1, prepareOne);
     // Not yet known whether this destination stores parts naming their syntax: this request is
     // the probe (all its parts name it) unless another probe is out (then all are plain).
     // Read now, not before compressing: another request's answer may have taught it meanwhile.

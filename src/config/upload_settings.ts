@@ -199,7 +199,10 @@ export async function writeUploadSettings(
   const check = (id: string, raw: string, field: string) => {
     const key = KEYS_BY_ID.get(id)!;
     const c = checkValue(key, raw, true);
-    if (!c.ok) problems.push(formProblem(field, c.allowed, key.secret ? "(hidden)" : raw));
+    if (!c.ok) {
+      const problem = formProblem(field, c.allowed, key.secret ? "(hidden)" : raw);
+      problems.push(c.reason === undefined ? problem : `${problem}. ${c.reason}`);
+    }
     else updates.set(id, c.value);
   };
   check("upload.url", settings.url ?? "", "Server address");

@@ -128,3 +128,16 @@ Deno.test("the settings form refuses a CA file that does not exist or is not a c
     assert(Deno.env.get("CI") !== "true", "openssl is needed in CI");
   }
 });
+
+Deno.test("the form refuses an upload address ending in /studies and says which root to give", async () => {
+  const dir = await tempDir();
+  const path = `${dir}/dicom-gateway.toml`;
+  const error = await assertRejects(() =>
+    writeUploadSettings(path, { url: "https://pacs.example.org/dicom-web/studies", authKind: "none" }, {
+      baseDir: dir,
+      env: {},
+    })
+  );
+  assertStringIncludes(String(error), "give the DICOMweb root instead (https://pacs.example.org/dicom-web)");
+  assertEquals(await Deno.stat(path).then(() => true, () => false), false, "nothing written");
+});

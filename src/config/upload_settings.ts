@@ -202,8 +202,7 @@ export async function writeUploadSettings(
     if (!c.ok) {
       const problem = formProblem(field, c.allowed, key.secret ? "(hidden)" : raw);
       problems.push(c.reason === undefined ? problem : `${problem}. ${c.reason}`);
-    }
-    else updates.set(id, c.value);
+    } else updates.set(id, c.value);
   };
   check("upload.url", settings.url ?? "", "Server address");
   check("upload.ca_file", settings.caFile ?? "", "CA certificate file");

@@ -14,9 +14,9 @@
  * The namespaces get names of their own (cmpC, cmpS), so other users of the wan tool are left alone.
  * @module
  */
+import { queueFile } from "../harness/queue.ts";
 import { parseArgs } from "node:util";
 import { runCommand, spawnChild } from "../harness/process.ts";
-import { readDatasetAttributes } from "../../src/store/dataset_attributes.ts";
 import { QueueIndex } from "../../src/store/queue_index.ts";
 import { createCompressor } from "../../src/upload/compress/compressor.ts";
 
@@ -116,25 +116,10 @@ async function queuedDataDir(files: string[], dir: string): Promise<void> {
   };
   try {
     for (const [i, file] of files.entries()) {
-      const relative = `instances/${i}.dcm`;
-      await Deno.copyFile(file, `${dir}/${relative}`);
-      const a = await readDatasetAttributes(file);
-      index.recordReceived({
-        sopInstanceUid: a.sopInstanceUid,
-        sopClassUid: a.sopClassUid,
-        studyInstanceUid: a.studyInstanceUid,
-        seriesInstanceUid: a.seriesInstanceUid,
-        transferSyntaxUid: "",
-        path: relative,
-        size: (await Deno.stat(file)).size,
+      await queueFile(index, dir, file, {
+        relativePath: `instances/${i}.dcm`,
         callingAeTitle: "BENCH",
         receivedAt: Date.now() + i,
-        patientId: a.patientId,
-        patientName: a.patientName,
-        modality: a.modality,
-        studyDate: a.studyDate,
-        studyDescription: a.studyDescription,
-        accessionNumber: a.accessionNumber,
       });
       // curl's body: the same instances uncompressed, one request (PS3.18 §10.5).
       await write(encoder.encode(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`));

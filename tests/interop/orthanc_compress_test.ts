@@ -5,10 +5,10 @@
  * header) is JPEG-LS, and DCMTK's dcmdjpls decodes the stored file to exactly the original pixels
  * and data set. The real images (CT, MR, ultrasound RGB) and a dcmjs CT series.
  */
+import { queueFile } from "../../scripts/harness/queue.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 import { defaultConfig } from "../../src/config/types.ts";
 import { QueueIndex } from "../../src/store/queue_index.ts";
-import { readDatasetAttributes } from "../../src/store/dataset_attributes.ts";
 import { Uploader } from "../../src/upload/uploader.ts";
 import { datasetFingerprint, makeCtSeries, parseMetaHeader } from "../../scripts/harness/data.ts";
 import {
@@ -42,26 +42,7 @@ interopTest(
       ];
       const originals = new Map<string, string>();
       for (const [i, file] of files.entries()) {
-        const relative = `instances/${i}.dcm`;
-        await Deno.copyFile(file, `${dataDir}/${relative}`);
-        const a = await readDatasetAttributes(file);
-        index.recordReceived({
-          sopInstanceUid: a.sopInstanceUid,
-          sopClassUid: a.sopClassUid,
-          studyInstanceUid: a.studyInstanceUid,
-          seriesInstanceUid: a.seriesInstanceUid,
-          transferSyntaxUid: "",
-          path: relative,
-          size: (await Deno.stat(file)).size,
-          callingAeTitle: "TEST",
-          receivedAt: Date.now(),
-          patientId: a.patientId,
-          patientName: a.patientName,
-          modality: a.modality,
-          studyDate: a.studyDate,
-          studyDescription: a.studyDescription,
-          accessionNumber: a.accessionNumber,
-        });
+        const a = await queueFile(index, dataDir, file, { relativePath: `instances/${i}.dcm` });
         originals.set(a.sopInstanceUid, file);
       }
       uploader = new Uploader({

@@ -6,10 +6,10 @@
  * resend of what Orthanc already holds, a wrong password, nginx down and back, 503/500 from nginx,
  * a body limit (413), a wrong CA.
  */
+import { queueFile } from "../../scripts/harness/queue.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 import { defaultConfig, type UploadConfig } from "../../src/config/types.ts";
 import { QueueIndex } from "../../src/store/queue_index.ts";
-import { readDatasetAttributes } from "../../src/store/dataset_attributes.ts";
 import { parseStoreInstancesResponse } from "../../src/upload/response.ts";
 import { Uploader } from "../../src/upload/uploader.ts";
 import {
@@ -54,27 +54,7 @@ async function queueFiles(files: readonly string[]): Promise<Queue> {
   const originals = new Map<string, string>();
   await Deno.mkdir(`${dataDir}/instances`, { recursive: true });
   for (const [i, file] of files.entries()) {
-    const relative = `instances/${i}.dcm`;
-    await Deno.copyFile(file, `${dataDir}/${relative}`);
-    const a = await readDatasetAttributes(file);
-    const size = (await Deno.stat(file)).size;
-    index.recordReceived({
-      sopInstanceUid: a.sopInstanceUid,
-      sopClassUid: a.sopClassUid,
-      studyInstanceUid: a.studyInstanceUid,
-      seriesInstanceUid: a.seriesInstanceUid,
-      transferSyntaxUid: "",
-      path: relative,
-      size,
-      callingAeTitle: "TEST",
-      receivedAt: Date.now(),
-      patientId: a.patientId,
-      patientName: a.patientName,
-      modality: a.modality,
-      studyDate: a.studyDate,
-      studyDescription: a.studyDescription,
-      accessionNumber: a.accessionNumber,
-    });
+    const a = await queueFile(index, dataDir, file, { relativePath: `instances/${i}.dcm` });
     originals.set(a.sopInstanceUid, file);
   }
   return {

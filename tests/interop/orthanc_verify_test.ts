@@ -5,10 +5,10 @@
  * from Orthanc (REST DELETE /instances/{id}) between its delivery and the search is found missing,
  * sent again, and verified in the end. Retention deletes a file only once it is verified.
  */
+import { queueFile } from "../../scripts/harness/queue.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 import { defaultConfig, type UploadConfig } from "../../src/config/types.ts";
 import { QueueIndex } from "../../src/store/queue_index.ts";
-import { readDatasetAttributes } from "../../src/store/dataset_attributes.ts";
 import { Uploader } from "../../src/upload/uploader.ts";
 import { makeCtSeries } from "../../scripts/harness/data.ts";
 import {
@@ -36,26 +36,7 @@ async function queueFiles(
   await Deno.mkdir(`${dataDir}/instances`, { recursive: true });
   const uids: string[] = [];
   for (const [i, file] of files.entries()) {
-    const relative = `instances/${i}.dcm`;
-    await Deno.copyFile(file, `${dataDir}/${relative}`);
-    const a = await readDatasetAttributes(file);
-    index.recordReceived({
-      sopInstanceUid: a.sopInstanceUid,
-      sopClassUid: a.sopClassUid,
-      studyInstanceUid: a.studyInstanceUid,
-      seriesInstanceUid: a.seriesInstanceUid,
-      transferSyntaxUid: "",
-      path: relative,
-      size: (await Deno.stat(file)).size,
-      callingAeTitle: "TEST",
-      receivedAt: Date.now(),
-      patientId: a.patientId,
-      patientName: a.patientName,
-      modality: a.modality,
-      studyDate: a.studyDate,
-      studyDescription: a.studyDescription,
-      accessionNumber: a.accessionNumber,
-    });
+    const a = await queueFile(index, dataDir, file, { relativePath: `instances/${i}.dcm` });
     uids.push(a.sopInstanceUid);
   }
   return { dataDir, index, uids };

@@ -54,7 +54,7 @@ const log = logger("ul");
 
 /** Starts receiving (and uploading, when a destination is configured). */
 export async function startGateway(config: Config): Promise<Gateway> {
-  const spool = new Spool({ dataDir: config.dataDir, fsync: config.fsync });
+  const spool = new Spool({ dataDir: config.dataDir, fsync: config.fsync, openAhead: true });
   await spool.init();
   const index = QueueIndex.open(queueIndexPath(config.dataDir));
   try {
@@ -232,6 +232,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
       const deadline = new Promise((r) => setTimeout(r, 5000));
       await Promise.race([Promise.allSettled([...running]), deadline]);
       await uploader.stop();
+      await spool.close();
       index.close();
     },
   };

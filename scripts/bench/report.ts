@@ -106,6 +106,18 @@ export function ratioLines(rows: Row[]): string[] {
   if (scpSync && gwFsync) {
     lines.push(`- Throughput gateway (fsync on) / (storescp + one sync): **${ratio(gwFsync, scpSync)}×**`);
   }
+  const floor = find("durability floor");
+  const scpRow = find("storescu → DCMTK storescp");
+  const scpSyncRow = find("storescp +B, then one sync");
+  if (floor?.seconds && scpRow?.seconds && scpSyncRow?.seconds) {
+    // A receiver answering each C-STORE after its instance is durable needs at least storescp's
+    // transfer time plus the floor: the best ratio against storescp + one sync it can reach.
+    lines.push(
+      `- Best ratio any receiver can reach that makes each instance durable before answering it (storescp's time + the durability floor, against storescp + one sync): ${
+        ratio(scpSyncRow.seconds, scpRow.seconds + floor.seconds)
+      }×`,
+    );
+  }
   if (scpSync && gwResent) {
     lines.push(
       `- Throughput gateway (fsync on), re-sent study / (storescp + one sync): ${ratio(gwResent, scpSync)}×`,

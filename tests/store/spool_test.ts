@@ -59,9 +59,69 @@ Deno.test("init creates the folders and removes stale .part files only", async (
     await Deno.writeTextFile(`${dataDir}/tmp/keep.txt`, "not ours");
     await Deno.mkdir(`${dataDir}/tmp/dir.part`);
     await Deno.writeTextFile(`${dataDir}/instances/kept.dcm`, "stored");
-    assertEquals(await spool.init(), 2);
+    // Both are removed; only the one holding bytes was an instance (an empty one was opened ahead).
+    assertEquals(await spool.init(), 1);
     assertEquals(await list(`${dataDir}/tmp`), ["dir.part", "keep.txt"]);
     assertEquals(await list(`${dataDir}/instances`), ["kept.dcm"]);
+  });
+});
+
+Deno.test("openAhead: the next file is opened while one is received, used next, deleted by close", async () => {
+  await withDataDir(async (dataDir) => {
+    const spool = new Spool({ dataDir, fsync: true, openAhead: true });
+    await spool.init();
+    const first = await spool.begin();
+    await first.write(pattern(1000, 1));
+    // The spare is opened off the event loop; give it its turn.
+    for (let i = 0; i < 50 && (await list(`${dataDir}/tmp`)).length < 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const names = await list(`${dataDir}/tmp`);
+    assertEquals(names.length, 2, "the instance's file and the one opened ahead");
+    const spare = names.find((name) => !first.tempPath.endsWith(name))!;
+    assertEquals((await Deno.stat(`${dataDir}/tmp/${spare}`)).size, 0);
+    await first.commit("instances/a/1.dcm");
+    const second = await spool.begin();
+    assert(second.tempPath.endsWith(spare), `${second.tempPath} is the file opened ahead (${spare})`);
+    await second.write(pattern(500, 2));
+    await second.commit("instances/a/2.dcm");
+    assertEquals(await Deno.readFile(`${dataDir}/instances/a/2.dcm`), pattern(500, 2));
+    await spool.close();
+    assertEquals(await list(`${dataDir}/tmp`), []);
+    // A spare left by a crash is empty: removed at start, not counted as a half-received instance.
+    await Deno.writeTextFile(`${dataDir}/tmp/left.part`, "");
+    assertEquals(await new Spool({ dataDir, fsync: true }).init(), 0);
+    assertEquals(await list(`${dataDir}/tmp`), []);
+  });
+});
+
+Deno.test("openAhead: a spare that failed to open is opened again, and a second failure is the caller's", async () => {
+  await withDataDir(async (dataDir) => {
+    let opens = 0;
+    let failFrom = Infinity;
+    const spool = new Spool({
+      dataDir,
+      fsync: false,
+      openAhead: true,
+      openFile: (path) => {
+        opens++;
+        if (opens >= failFrom) return Promise.reject(new Error("No space left on device (os error 28)"));
+        return diskFullAfter(Infinity)(path);
+      },
+    });
+    await spool.init();
+    failFrom = 2; // the spare opened by this begin fails
+    const file = await spool.begin();
+    await file.write(pattern(10, 1));
+    await file.commit("instances/b/1.dcm");
+    await assertRejects(() => spool.begin(), SpoolWriteError, "No space left on device");
+    failFrom = Infinity;
+    const again = await spool.begin();
+    await again.write(pattern(10, 2));
+    await again.commit("instances/b/2.dcm");
+    await spool.close();
+    assertEquals(await list(`${dataDir}/tmp`), []);
+    assertEquals(await list(`${dataDir}/instances/b`), ["1.dcm", "2.dcm"]);
   });
 });
 

@@ -360,9 +360,28 @@ class Reception implements InstanceReception {
     }
     this.#logNonConformant(attributes);
     const relativePath = instanceRelativePath(attributes);
-    let size: number;
+    const size = file.bytesWritten;
+    // The index row is written once the file is in place, while its folder's fsync is under way
+    // (the two waits overlap); Success still waits for both. A row recorded for a file whose
+    // folder fsync then fails points at a complete file (it is uploaded; the modality's resend
+    // replaces it), and a power cut before the fsync loses either the row (re-indexed from the
+    // file at start-up) or both (the instance was never answered Success).
+    const indexed: { recorded?: RecordedInstance | void; error?: unknown } = {};
+    const record = () => {
+      try {
+        indexed.recorded = this.#ctx.options.index.recordReceived(receivedInstanceRow(attributes, {
+          transferSyntaxUid: instance.transferSyntaxUid,
+          path: relativePath,
+          size,
+          callingAeTitle: instance.callingAeTitle,
+          receivedAt: (this.#ctx.options.now ?? Date.now)(),
+        }));
+      } catch (error) {
+        indexed.error = error ?? new Error("unknown error");
+      }
+    };
     try {
-      ({ size } = await file.commit(relativePath));
+      await file.commit(relativePath, record);
     } catch (error) {
       await file.discard();
       log.error("Association {id} from {ae}: cannot save instance {uid}: {error}", {
@@ -373,26 +392,17 @@ class Reception implements InstanceReception {
       });
       return { status: Status.OutOfResources, comment: "Cannot save the instance to disk" };
     }
-    let recorded: RecordedInstance | void;
-    try {
-      recorded = this.#ctx.options.index.recordReceived(receivedInstanceRow(attributes, {
-        transferSyntaxUid: instance.transferSyntaxUid,
-        path: relativePath,
-        size,
-        callingAeTitle: instance.callingAeTitle,
-        receivedAt: (this.#ctx.options.now ?? Date.now)(),
-      }));
-    } catch (error) {
+    if (indexed.error !== undefined) {
       // The file is durable but not indexed: start-up reconciliation will index it. The modality
       // is told to retry, which is safe (a resend replaces the file).
       log.error("Association {id}: cannot record instance {uid} in the index: {error}", {
         id: instance.associationId,
         uid: attributes.sopInstanceUid,
-        error: messageOf(error),
+        error: messageOf(indexed.error),
       });
       return { status: Status.OutOfResources, comment: "Cannot record the instance in the queue index" };
     }
-    const previousStudy = recorded?.previousStudyInstanceUid;
+    const previousStudy = indexed.recorded?.previousStudyInstanceUid;
     if (previousStudy !== undefined && previousStudy !== attributes.studyInstanceUid) {
       // The newest copy wins; the status page lists these (QueueIndex.studyChanges).
       log.warn(

@@ -64,8 +64,13 @@ export interface SpoolFile {
    * (if `fsync`), close, create missing directories (fsyncing the parent of each created one),
    * rename over any existing file, fsync the destination directory (not on Windows). Throws
    * {@link SpoolWriteError} (and deletes the temporary file) if any step fails.
+   *
+   * `whilePlaced` runs once the file is in place (renamed), while the directory fsync is under way,
+   * so that work which needs the file in place (recording it in the queue index) overlaps the
+   * wait for the disk. It must not throw. The commit resolves only when the directory fsync has
+   * finished; if that fails, the file stays in place (it is complete) and the commit throws.
    */
-  commit(relativePath: string): Promise<{ path: string; size: number }>;
+  commit(relativePath: string, whilePlaced?: () => void): Promise<{ path: string; size: number }>;
   /** Closes and deletes the temporary file. Never throws; a no-op after commit. */
   discard(): Promise<void>;
 }
@@ -293,7 +298,7 @@ class SpoolFileImpl implements SpoolFile {
     return result;
   }
 
-  async commit(relativePath: string): Promise<{ path: string; size: number }> {
+  async commit(relativePath: string, whilePlaced?: () => void): Promise<{ path: string; size: number }> {
     if (this.#state !== "open") {
       throw this.#failure ??
         new SpoolWriteError(`Cannot commit ${this.tempPath}: the file is ${this.#state}`);
@@ -317,7 +322,12 @@ class SpoolFileImpl implements SpoolFile {
         await this.#renameWithRetry(this.tempPath, destination);
       }
       // POSIX: the rename is durable only once the directory holding the new entry is fsynced.
-      if (this.#ctx.fsync) await this.#syncDirectory(directory);
+      const folderSynced = this.#ctx.fsync ? this.#syncDirectory(directory) : Promise.resolve();
+      try {
+        whilePlaced?.();
+      } finally {
+        await folderSynced;
+      }
     } catch (error) {
       await this.#fail(
         new SpoolWriteError(`Cannot commit ${this.tempPath} to ${destination}: ${messageOf(error)}`, {

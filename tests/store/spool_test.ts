@@ -125,6 +125,39 @@ Deno.test("openAhead: a spare that failed to open is opened again, and a second 
   });
 });
 
+Deno.test("commit's whilePlaced runs with the file in place, before the folder fsync is awaited", async () => {
+  await withDataDir(async (dataDir) => {
+    const spool = new Spool({ dataDir, fsync: true });
+    await spool.init();
+    const file = await spool.begin();
+    await file.write(pattern(300, 7));
+    let seen: { inPlace: boolean; tempGone: boolean } | undefined;
+    let resolved = false;
+    const committing = file.commit("instances/w/1.dcm", () => {
+      seen = {
+        inPlace: Deno.statSync(`${dataDir}/instances/w/1.dcm`).size === 300,
+        tempGone: !existsSync(file.tempPath),
+      };
+    }).then((result) => {
+      resolved = true;
+      return result;
+    });
+    const result = await committing;
+    assert(resolved);
+    assertEquals(seen, { inPlace: true, tempGone: true });
+    assertEquals(result.size, 300);
+  });
+});
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 Deno.test("write then commit: exact bytes at the destination, nothing left in tmp", async () => {
   await withDataDir(async (dataDir) => {
     const spool = new Spool({ dataDir, fsync: true });

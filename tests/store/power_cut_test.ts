@@ -53,7 +53,7 @@ const CUTS: readonly Cut[] = [
   { request: 12, delayMs: 8, bytesPerSecond: 2_000_000 },
   { request: 20, delayMs: 1 },
   { request: 28, delayMs: 2 },
-  { request: 36, delayMs: 3 },
+  { request: 33, delayMs: 3 },
 ];
 
 /** One power cut. */
@@ -398,10 +398,11 @@ interopTest(
         );
         // Nothing half-written was ever put in place: the start-up check indexed every file.
         assert(!rebooted.log.includes("Cannot index"), rebooted.log);
+        const check = rebooted.log.match(/Start-up check: (\d+) file\(s\) added/)?.[1] ?? "0";
         report.push(
           `cut ${i + 1} after ${acked.length}/${series.length}${
             cut.bytesPerSecond ? " (paced)" : ""
-          }: ${left}`,
+          }: ${left}; the restart re-indexed ${check} file(s)`,
         );
       }
 

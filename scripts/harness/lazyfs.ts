@@ -8,7 +8,8 @@
  * What LazyFS does and does not model (read from its source, a47a5ba): file data written and not
  * fsynced (or fdatasynced) is lost; metadata operations (create, mkdir, rename, unlink) go straight
  * to the file system underneath and are never lost; directory fsync is ignored. So a file renamed
- * into place before its data was synced comes back present but short (often empty).
+ * into place before its data was synced comes back present but short (often empty). It has no
+ * statfs either, so free space reads 0 bytes on it (the gateway warns that the disk is full).
  *
  * Linux only, needs `/dev/fuse` and root (or `fusermount3` set-uid) to mount.
  * @module

@@ -7,8 +7,10 @@
  * LazyFS is remounted, the gateway restarted on the same folder (its start-up check re-indexes the
  * files) and stopped, and then every instance storescu was answered Success for must be in
  * place, its data set byte-identical to the file sent, and queued (`pending`) in the index.
- * Three cuts at different moments go to the same data folder, so earlier survivors must survive
- * the later cuts too.
+ * Five cuts at different moments (between instances, receiving one, making one durable) go to the
+ * same data folder, so earlier survivors must survive the later cuts too. Each cut also loses the
+ * queue index rows of its run (WAL with synchronous=NORMAL, not checkpointed yet): the restart's
+ * start-up check re-indexes them from the files, which is what the `pending` check relies on.
  *
  * The negative control proves the cut is real: with `--no-fsync` the same cut loses acknowledged
  * instances (their files come back empty: LazyFS keeps renames, it drops unsynced data).
@@ -101,13 +103,18 @@ async function makeSeries(dir: string, tag: string): Promise<Sent[]> {
   return out;
 }
 
-/** `deno run -A main.ts --port P --bind 127.0.0.1 --data-dir D --status-port 0 --log-dir ""`, up. */
-async function startGateway(dataDir: string, extraArgs: string[] = []): Promise<ChildHandle> {
+/**
+ * `deno run -A main.ts --port P --bind 127.0.0.1 --data-dir D --status-port 0 --log-dir ""`, up.
+ * Run from `cwd` (the test's folder), so that no dicom-gateway.toml of the checkout applies.
+ */
+async function startGateway(dataDir: string, cwd: string, extraArgs: string[] = []): Promise<ChildHandle> {
   for (let attempt = 0;; attempt++) {
     const child = spawnChild(Deno.execPath(), [
       "run",
       "-A",
-      "main.ts",
+      "--config",
+      `${REPO_ROOT}/deno.json`,
+      `${REPO_ROOT}/main.ts`,
       "--port",
       String(freePort()),
       "--bind",
@@ -119,7 +126,7 @@ async function startGateway(dataDir: string, extraArgs: string[] = []): Promise<
       "--log-dir",
       "",
       ...extraArgs,
-    ], { cwd: REPO_ROOT, env: { NO_COLOR: "1" } });
+    ], { cwd, env: { NO_COLOR: "1" } });
     try {
       await child.waitForOutput(/^\s*Port:\s+(\d+)/m, 60_000);
       return child;
@@ -348,13 +355,12 @@ async function inFlight(dataDir: string, next: Sent | undefined): Promise<string
  */
 async function reboot(
   lazyfs: LazyFsMount,
-  controlDir: string,
-  dataDir: string,
-  extraArgs: string[] = [],
+  options: { controlDir: string; dataDir: string; cwd: string; extraArgs?: string[] },
 ): Promise<{ lazyfs: LazyFsMount; log: string; index: Map<string, Row> }> {
+  const { controlDir, dataDir } = options;
   await lazyfs.unmount();
   const again = await mountLazyFs({ root: lazyfs.root, mountPoint: lazyfs.mountPoint, controlDir });
-  const gateway = await startGateway(dataDir, extraArgs);
+  const gateway = await startGateway(dataDir, options.cwd, options.extraArgs);
   const status = await gateway.stop("SIGTERM", 15_000);
   assertEquals(status.code, 0, gateway.output());
   return { lazyfs: again, log: gateway.output(), index: readIndex(dataDir) };
@@ -378,7 +384,7 @@ interopTest(
       const report: string[] = [];
       for (const [i, cut] of CUTS.entries()) {
         const series = await makeSeries(work, `cut${i}`);
-        const gateway = await startGateway(dataDir);
+        const gateway = await startGateway(dataDir, work);
         const acked = await sendAndCut(gateway, lazyfs, series, cut);
         assert(
           acked.length >= cut.request - 1 && acked.length < series.length,
@@ -386,7 +392,7 @@ interopTest(
         );
         acknowledged.push(...acked);
         const left = await inFlight(dataDir, series[acked.length]);
-        const rebooted = await reboot(lazyfs, controlDir, dataDir);
+        const rebooted = await reboot(lazyfs, { controlDir, dataDir, cwd: work });
         lazyfs = rebooted.lazyfs;
         const found = await problems(dataDir, acknowledged, rebooted.index);
         assertEquals(
@@ -409,9 +415,14 @@ interopTest(
       // Negative control: the same cut without fsync loses what was answered Success.
       const noFsyncDir = `${mountPoint}/nofsync`;
       const series = await makeSeries(work, "nofsync");
-      const gateway = await startGateway(noFsyncDir, ["--no-fsync"]);
+      const gateway = await startGateway(noFsyncDir, work, ["--no-fsync"]);
       const acked = await sendAndCut(gateway, lazyfs, series, { request: 18, delayMs: 0 });
-      const rebooted = await reboot(lazyfs, controlDir, noFsyncDir, ["--no-fsync"]);
+      const rebooted = await reboot(lazyfs, {
+        controlDir,
+        dataDir: noFsyncDir,
+        cwd: work,
+        extraArgs: ["--no-fsync"],
+      });
       lazyfs = rebooted.lazyfs;
       const lost = await problems(noFsyncDir, acked, rebooted.index);
       assert(

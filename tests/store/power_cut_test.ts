@@ -438,7 +438,10 @@ interopTest(
       );
     } finally {
       await lazyfs.unmount();
-      await Deno.remove(work, { recursive: true });
+      // A failed unmount must not hide the test's own failure: say so and leave the folder.
+      await Deno.remove(work, { recursive: true }).catch((error) =>
+        console.error(`cannot remove ${work}: ${error}`)
+      );
     }
   },
 );

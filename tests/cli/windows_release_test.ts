@@ -98,3 +98,9 @@ Deno.test(".ci/run installs the workflow linter the tests use", async () => {
   const ci = await Deno.readTextFile(`${ROOT}.ci/run`);
   assert(/npm install -g [^\n]*@action-validator\/cli@0\.6\.0/.test(ci), ci);
 });
+
+Deno.test(".ci/run builds LazyFS for the power-cut test and puts it on PATH", async () => {
+  const ci = await Deno.readTextFile(`${ROOT}.ci/run`);
+  assert(/shared\/tools\/lazyfs/.test(ci) && /build\.sh" \/opt\/lazyfs/.test(ci), ci);
+  assert(ci.includes('ln -sf "$lazyfs_bin" /usr/local/bin/lazyfs'), ci);
+});

@@ -5,7 +5,7 @@
 import { assert, assertEquals } from "./support/assert.ts";
 import { associateRq, cStorePdus, encodePdu, ScriptedPeer } from "./support/peer.ts";
 import { concatBytes as concat } from "../src/bytes.ts";
-import { listFiles, startTestGateway } from "./support/gateway.ts";
+import { leftoverTemporaryFiles, listFiles, startTestGateway } from "./support/gateway.ts";
 import { CT_IMAGE_STORAGE, IMPLICIT_VR_LE, tinyDataset } from "./support/dataset.ts";
 import { decodeCommandSet, encodeCommandSet } from "../src/dimse/command.ts";
 import { encodePDataTf } from "../src/ul/pdu_encode.ts";
@@ -100,7 +100,7 @@ Deno.test("PDUs split into 1..7-byte reads and merged into one write are both re
     const files = await listFiles(`${gw.dataDir}/instances`);
     assertEquals(files.length, 2);
     assertEquals(gw.index.counts().pending, 2);
-    assertEquals(await listFiles(`${gw.dataDir}/tmp`), []);
+    assertEquals(await leftoverTemporaryFiles(`${gw.dataDir}/tmp`), []);
   } finally {
     await gw.dispose();
   }
@@ -208,7 +208,7 @@ Deno.test("an A-ABORT or a dropped connection mid-instance leaves nothing behind
       await new Promise((r) => setTimeout(r, 50));
     }
     assertEquals({ total: gw.associations.total, active: gw.associations.active }, { total: 2, active: 0 });
-    assertEquals(await listFiles(`${gw.dataDir}/tmp`), []);
+    assertEquals(await leftoverTemporaryFiles(`${gw.dataDir}/tmp`), []);
     assertEquals(await listFiles(`${gw.dataDir}/instances`), []);
     assertEquals(gw.index.counts().pending, 0);
   } finally {
@@ -342,7 +342,7 @@ Deno.test("DIMSE statuses: 0xA900 on UID mismatch, 0xC000 on garbage data set, 0
     // Still usable.
     assertEquals(await storeTiny(peer, "1.2.3.9.3"), 0);
     await release(peer);
-    assertEquals(await listFiles(`${gw.dataDir}/tmp`), []);
+    assertEquals(await leftoverTemporaryFiles(`${gw.dataDir}/tmp`), []);
     assertEquals(gw.index.counts().pending, 1);
   } finally {
     await gw.dispose();

@@ -139,7 +139,8 @@ export class Spool {
     this.#ahead = null;
     let opened = ahead ? await ahead : null;
     if (opened === null) opened = await this.#open(this.#options.openFile ?? openFileSink);
-    if (this.#options.openAhead && !this.#closed) {
+    // Another begin may have started one while this one waited: one spare at a time.
+    if (this.#options.openAhead && !this.#closed && this.#ahead === null) {
       this.#ahead = this.#open(this.#options.openFile ?? openFileSinkOffThread).catch(() => null);
     }
     const { tempPath, sink } = opened;

@@ -95,6 +95,26 @@ Deno.test("openAhead: the next file is opened while one is received, used next, 
   });
 });
 
+Deno.test("openAhead: concurrent instances leave no spare behind but one, and close removes it", async () => {
+  await withDataDir(async (dataDir) => {
+    const spool = new Spool({ dataDir, fsync: false, openAhead: true });
+    await spool.init();
+    await Promise.all(Array.from({ length: 8 }, async (_, i) => {
+      for (let round = 0; round < 3; round++) {
+        const file = await spool.begin();
+        await file.write(pattern(100, i));
+        if (round === 1) await file.discard();
+        else await file.commit(`instances/c/${i}-${round}.dcm`);
+      }
+    }));
+    const left = await list(`${dataDir}/tmp`);
+    assert(left.length <= 1, `at most the one spare is left: ${left.join(", ")}`);
+    await spool.close();
+    assertEquals(await list(`${dataDir}/tmp`), []);
+    assertEquals((await list(`${dataDir}/instances/c`)).length, 16);
+  });
+});
+
 Deno.test("openAhead: a spare that failed to open is opened again, and a second failure is the caller's", async () => {
   await withDataDir(async (dataDir) => {
     let opens = 0;

@@ -33,6 +33,22 @@ export async function startTestGateway(overrides: Partial<Config> = {}): Promise
   });
 }
 
+/**
+ * The files in a running gateway's `tmp/` folder that are not the one it opened ahead for the next
+ * instance (`SpoolOptions.openAhead`: at most one empty `.part` file). A refused or failed instance
+ * must leave nothing here.
+ */
+export async function leftoverTemporaryFiles(tmpDir: string): Promise<string[]> {
+  const names = await listFiles(tmpDir);
+  const spare: string[] = [];
+  for (const name of names) {
+    if (name.endsWith(".part") && !name.includes("/") && (await Deno.stat(`${tmpDir}/${name}`)).size === 0) {
+      spare.push(name);
+    }
+  }
+  return spare.length === 1 ? names.filter((name) => name !== spare[0]) : names;
+}
+
 /** Lists files under a folder, relative, sorted. */
 export async function listFiles(dir: string, prefix = ""): Promise<string[]> {
   const out: string[] = [];

@@ -141,6 +141,11 @@ interface WanRun {
   seconds: number;
   sent: number;
   utilisation: number;
+  /** Instances delivered compressed, and as received because the encoder was behind. */
+  compressed: number | null;
+  behind: number | null;
+  /** 1-minute load average right after the run (the machine is shared). */
+  load: string;
 }
 
 /** The wan tool with namespaces of our own (cmpC/cmpS) and its own state folder. */
@@ -168,7 +173,7 @@ async function wanRuns(dataDir: string, work: string): Promise<WanRun[]> {
   try {
     const plans: [number, number, string[]][] = [
       [20, 40, ["curl", "jpeg-ls", "jpeg-ls:2"]],
-      [100, 20, ["curl", "none", "jpeg-ls", "jpeg-ls:2"]],
+      [100, 20, ["curl", "none", "jpeg-ls", "jpeg-ls:2", "jpeg-ls:wait"]],
     ];
     for (const [rate, rtt, senders] of plans) {
       await net("link", String(rate), String(rtt));
@@ -211,7 +216,12 @@ async function wanRuns(dataDir: string, work: string): Promise<WanRun[]> {
           ], { timeoutMs: 1_800_000 });
           if (!result.success) throw new Error(`client ${sender}: ${result.stderr}`);
           const line = result.stdout.trim().split("\n").at(-1)!;
-          const { seconds, sent } = JSON.parse(line) as { seconds: number; sent: number };
+          const { seconds, sent, record } = JSON.parse(line) as {
+            seconds: number;
+            sent: number;
+            record: { compressed: number; original: Record<string, number> } | null;
+          };
+          const workers = sender.split(":").find((p) => /^\d+$/.test(p));
           runs.push({
             link: `${rate} Mbit/s, ${rtt} ms`,
             rateMbit: rate,
@@ -219,12 +229,15 @@ async function wanRuns(dataDir: string, work: string): Promise<WanRun[]> {
               ? "curl, uncompressed, 1 request"
               : sender === "none"
               ? "gateway, uncompressed"
-              : `gateway, JPEG-LS, ${
-                sender.includes(":") ? `${sender.split(":")[1]} workers` : "default workers"
+              : `gateway, JPEG-LS, ${workers === undefined ? "default workers" : `${workers} workers`}${
+                sender.endsWith(":wait") ? ", compression_adaptive = false" : ""
               }`,
             seconds,
             sent,
             utilisation: (sent * 8) / (rate * 1e6 * seconds),
+            compressed: record?.compressed ?? null,
+            behind: record?.original["encoder-behind"] ?? (record === null ? null : 0),
+            load: (await Deno.readTextFile("/proc/loadavg")).split(" ")[0]!,
           });
         } finally {
           await archive.stop();
@@ -289,13 +302,15 @@ export async function benchCompression(options: {
             Math.max(1, cores - 1)
           }). Bytes on the link: tunC transmit counter (TCP/IP and TLS included).`,
         "",
-        "| link | sender | seconds | MB on the link | link utilisation | vs curl |",
-        "|---|---|---|---|---|---|",
+        "| link | sender | seconds | MB on the link | link utilisation | vs curl | compressed / encoder behind | load |",
+        "|---|---|---|---|---|---|---|---|",
         ...runs.map((r) => {
           const curl = runs.find((c) => c.rateMbit === r.rateMbit && c.sender.startsWith("curl"));
           return `| ${r.link} | ${r.sender} | ${r.seconds.toFixed(1)} | ${(r.sent / MB).toFixed(1)} | ${
             (100 * r.utilisation).toFixed(1)
-          } % | ${curl === undefined ? "" : `${(r.seconds / curl.seconds).toFixed(2)}×`} |`;
+          } % | ${curl === undefined ? "" : `${(r.seconds / curl.seconds).toFixed(2)}×`} | ${
+            r.compressed === null ? "" : `${r.compressed} / ${r.behind}`
+          } | ${r.load} |`;
         }),
       );
       const jls20 = runs.find((r) => r.rateMbit === 20 && r.sender === "gateway, JPEG-LS, default workers");

@@ -392,14 +392,15 @@ export class PrepareStage {
   }
 
   /**
-   * The request of `batch` is being sent now: its instances go before those claimed ahead, and
+   * The request of `batch` is being sent now (once; later calls do nothing): its instances go
+   * before those claimed ahead, and
    * whether its compressed parts name their syntax is decided. Not yet known whether this
    * destination stores such parts: this request is the probe (all its compressed parts name it)
    * unless another probe is out (then all are plain). A request never mixes the two. Read now,
    * not when the batch was claimed: another request's answer may have taught it meanwhile.
    */
   start(batch: PreparedBatch): void {
-    if (!(batch instanceof CompressedBatch)) return;
+    if (!(batch instanceof CompressedBatch) || batch.lot.startedAt !== null) return;
     const url = this.#config?.url ?? "";
     const plain = this.#record.plainPartType.includes(url);
     const proven = this.#record.namedPartOk.includes(url);

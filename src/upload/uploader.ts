@@ -480,7 +480,7 @@ export class Uploader {
     while (this.#inFlight < limit) {
       const next = this.#nextBatch(now);
       if (next === null) break;
-      this.#launch(next.claims, next.prepared);
+      this.#launch(next.claims, next.prepared ?? this.#stage(next.claims).prepared);
     }
     if (limit < this.#config.concurrency) {
       this.#releaseStaged(0);
@@ -545,7 +545,9 @@ export class Uploader {
     }
   }
 
-  #launch(batch: ClaimedInstance[], staged?: PreparedBatch): void {
+  #launch(batch: ClaimedInstance[], staged: PreparedBatch): void {
+    // Sending from now on: its instances go before the look-ahead's in the pool.
+    this.#prepare.start(staged);
     this.#inFlight++;
     const task = this.#process(batch, staged)
       .catch((error) => {

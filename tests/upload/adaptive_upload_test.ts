@@ -1,0 +1,219 @@
+/**
+ * Adaptive sending through the uploader (issue 11): while the compression pool is behind, the
+ * instances it has not started go as received and are counted as "encoder-behind"; instances it
+ * is encoding are waited for; a batch is claimed ahead while every request slot is busy, so the
+ * pool compresses it before its request starts; an urgent study queued after that look-ahead was
+ * claimed still goes first. No timing assertions: the pool is held shut by the test, or the
+ * server answers late so that the order of events is fixed.
+ */
+import { assert, assertEquals } from "../support/assert.ts";
+import { defaultConfig, type UploadConfig } from "../../src/config/types.ts";
+import { QueueIndex } from "../../src/store/queue_index.ts";
+import { Uploader } from "../../src/upload/uploader.ts";
+import { COMPRESSION_STATE_KEY, type CompressionRecord } from "../../src/upload/prepare.ts";
+import { type Compressor, createCompressor } from "../../src/upload/compress/compressor.ts";
+import { parseMetaHeader } from "../../scripts/harness/data.ts";
+import { type FakeStowServer, queueStudy, startFakeStow, waitFor } from "./fake_stow.ts";
+
+const JPEG_LS = "1.2.840.10008.1.2.4.80";
+const EXPLICIT_LITTLE = "1.2.840.10008.1.2.1";
+
+interface Harness {
+  dataDir: string;
+  index: QueueIndex;
+  fake: FakeStowServer;
+  uploader(config: Partial<UploadConfig>, createCompressor?: (workers: number) => Compressor): Uploader;
+}
+
+async function harness(body: (h: Harness) => Promise<void>): Promise<void> {
+  const dataDir = await Deno.makeTempDir({ prefix: "adaptive_upload_test_" });
+  const index = QueueIndex.open(`${dataDir}/queue.sqlite`);
+  const fake = startFakeStow();
+  const uploaders: Uploader[] = [];
+  try {
+    await body({
+      dataDir,
+      index,
+      fake,
+      uploader(overrides, create) {
+        const uploader = new Uploader({
+          index,
+          dataDir,
+          config: {
+            ...defaultConfig("/unused").upload,
+            url: fake.url,
+            maxBackoffMs: 200,
+            idleTimeoutMs: 10_000,
+            compressionWorkers: 1,
+            ...overrides,
+          },
+          retryBaseMs: 20,
+          retentionIntervalMs: 0,
+          stopGraceMs: 200,
+          ...(create === undefined ? {} : { createCompressor: create }),
+        });
+        uploaders.push(uploader);
+        return uploader;
+      },
+    });
+  } finally {
+    for (const uploader of uploaders) await uploader.stop();
+    await fake.close();
+    index.close();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+}
+
+function record(index: QueueIndex): CompressionRecord {
+  return JSON.parse(index.getState(COMPRESSION_STATE_KEY)!) as CompressionRecord;
+}
+
+function syntaxOf(bytes: Uint8Array): string {
+  return parseMetaHeader(bytes).values.get("00020010") ?? "";
+}
+
+/** The real pool, held shut until `open()`: what it starts waits. */
+function heldPool(): { create: (workers: number) => Compressor; open: () => void; started: string[] } {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => open = resolve);
+  const started: string[] = [];
+  return {
+    started,
+    open: () => open(),
+    create: (workers) => {
+      const real = createCompressor({ workers });
+      return {
+        workers,
+        prepare: async (source, options) => {
+          started.push(String(source));
+          await gate;
+          return await real.prepare(source, options);
+        },
+        close: () => real.close(),
+      };
+    },
+  };
+}
+
+Deno.test("adaptive: instances the pool has not started go as received (encoder-behind); those being encoded are waited for", async () => {
+  await harness(async (h) => {
+    const study = await queueStudy(h.index, h.dataDir, { count: 6, rows: 64 });
+    const pool = heldPool();
+    // The pool opens when the request reaches the server: by then the body has begun without it.
+    h.fake.before = () => {
+      pool.open();
+      return undefined;
+    };
+    h.uploader({ concurrency: 1, batchMaxInstances: 6 }, pool.create).start();
+    await waitFor(() => h.index.counts().delivered === 6, "6 delivered");
+    const syntaxes = study.uids.map((uid) => syntaxOf(h.fake.files.get(uid)!));
+    // Workers + 1 = 2 were being encoded from the start (the first two): waited for, compressed.
+    assertEquals(syntaxes.slice(0, 2), [JPEG_LS, JPEG_LS]);
+    // The first part was decided before the request, the pool shut: the last instance, as received.
+    assertEquals(syntaxes[5], EXPLICIT_LITTLE);
+    assertEquals(pool.started.some((path) => path.endsWith(study.paths.get(study.uids[5]!)!)), false);
+    const r = record(h.index);
+    const behind = r.original["encoder-behind"] ?? 0;
+    assertEquals(
+      behind,
+      syntaxes.filter((s) => s === EXPLICIT_LITTLE).length,
+      "counted under their own cause",
+    );
+    assertEquals(r.compressed + behind, 6);
+    assertEquals(h.fake.requests.length, 1, "one request: nothing waits for a second");
+  });
+});
+
+Deno.test("adaptive off: with the pool behind, every instance still waits for its compression", async () => {
+  await harness(async (h) => {
+    const study = await queueStudy(h.index, h.dataDir, { count: 4, rows: 64 });
+    const pool = heldPool();
+    setTimeout(() => pool.open(), 200);
+    h.uploader({ concurrency: 1, compressionAdaptive: false }, pool.create).start();
+    await waitFor(() => h.index.counts().delivered === 4, "4 delivered");
+    for (const uid of study.uids) assertEquals(syntaxOf(h.fake.files.get(uid)!), JPEG_LS);
+    const r = record(h.index);
+    assertEquals([r.compressed, r.original["encoder-behind"] ?? 0], [4, 0]);
+  });
+});
+
+Deno.test("look-ahead: the next batch is claimed and compressed while every request slot is busy, and goes compressed", async () => {
+  await harness(async (h) => {
+    const study = await queueStudy(h.index, h.dataDir, { count: 6, rows: 64 });
+    // The first request is read only when the look-ahead batch is compressed: the second request
+    // then finds every instance ready (a thin link, where the pool is ahead of the sender).
+    let finished = 0;
+    const counting = (workers: number): Compressor => {
+      const real = createCompressor({ workers });
+      return {
+        workers,
+        prepare: async (source, options) => {
+          const out = await real.prepare(source, options);
+          finished++;
+          return out;
+        },
+        close: () => real.close(),
+      };
+    };
+    let firstAnswered = false;
+    h.fake.before = async ({ count }) => {
+      if (count === 1) {
+        await waitFor(() => h.index.counts().sending === 6, "the second batch claimed ahead", 10_000);
+        // Workers + 1 = 2 of the first batch (its third went as received at once), then the three ahead.
+        await waitFor(() => finished === 5, "the look-ahead compressed", 10_000);
+      }
+      firstAnswered = true;
+      return undefined;
+    };
+    h.uploader({ concurrency: 1, batchMaxInstances: 3 }, counting).start();
+    await waitFor(() => h.index.counts().delivered === 6, "6 delivered");
+    assert(firstAnswered);
+    assertEquals(h.fake.requests.length, 2);
+    const second = h.fake.requests[1]!.uids;
+    assertEquals(
+      [...second].sort(),
+      study.uids.slice(3).sort(),
+      "the look-ahead is the next batch in queue order",
+    );
+    for (const uid of second) assertEquals(syntaxOf(h.fake.files.get(uid)!), JPEG_LS);
+  });
+});
+
+Deno.test("look-ahead and urgent first: an urgent study queued after the look-ahead was claimed goes before it", async () => {
+  await harness(async (h) => {
+    const a = await queueStudy(h.index, h.dataDir, { count: 2, rows: 16 });
+    const b = await queueStudy(h.index, h.dataDir, { count: 2, rows: 16 });
+    const urgent = await queueStudy(h.index, h.dataDir, { count: 1, rows: 16, record: false });
+    const uid = urgent.uids[0]!;
+    const size = (await Deno.stat(`${h.dataDir}/${urgent.paths.get(uid)}`)).size;
+    h.fake.before = async ({ count }) => {
+      if (count !== 1) return undefined;
+      // Study B is claimed ahead by now (every slot busy); the urgent study arrives after it.
+      await waitFor(() => h.index.counts().sending === 4, "study B claimed ahead", 10_000);
+      h.index.recordReceived({
+        sopInstanceUid: uid,
+        sopClassUid: "1.2.840.10008.5.1.4.1.1.2",
+        studyInstanceUid: urgent.studyInstanceUid,
+        seriesInstanceUid: "1.2.3",
+        transferSyntaxUid: EXPLICIT_LITTLE,
+        path: urgent.paths.get(uid)!,
+        size,
+        callingAeTitle: "ER_CT",
+        receivedAt: Date.now(),
+        patientId: "",
+        patientName: "",
+        modality: "CT",
+        studyDate: "",
+        studyDescription: "",
+        accessionNumber: "",
+      });
+      return undefined;
+    };
+    h.uploader({ concurrency: 1, batchMaxInstances: 2, urgentAeTitles: ["ER_CT"] }).start();
+    await waitFor(() => h.index.counts().delivered === 5, "5 delivered");
+    // Parts go in the order they are ready, so compare each request's instances as a set.
+    const sorted = (uids: string[]) => [...uids].sort();
+    assertEquals(h.fake.requests.map((r) => sorted(r.uids)), [sorted(a.uids), [uid], sorted(b.uids)]);
+    assertEquals(h.index.counts().failed, 0);
+  });
+});

@@ -26,7 +26,7 @@ const PEER = new URL("./compress_peer.ts", import.meta.url).pathname;
 const MB = 1e6;
 
 /** Copies `source` into `count` instances of one new series (dcmodify: new study, series, SOP UIDs). */
-async function repeatedSeries(source: string, dir: string, count: number): Promise<string[]> {
+export async function repeatedSeries(source: string, dir: string, count: number): Promise<string[]> {
   await Deno.mkdir(dir, { recursive: true });
   const base = `${dir}/base.dcm`;
   await Deno.copyFile(source, base);
@@ -104,7 +104,7 @@ async function measureRatio(name: string, files: string[]): Promise<RatioRow> {
 }
 
 /** A data folder holding `files` queued as the receiver would, kept as a template index. */
-async function queuedDataDir(files: string[], dir: string): Promise<void> {
+export async function queuedDataDir(files: string[], dir: string): Promise<void> {
   await Deno.mkdir(`${dir}/instances`, { recursive: true });
   const index = QueueIndex.open(`${dir}/queue-template.sqlite`);
   const boundary = `dgw-bench-${crypto.randomUUID()}`;
@@ -134,7 +134,7 @@ async function queuedDataDir(files: string[], dir: string): Promise<void> {
   await Deno.writeTextFile(`${dir}/stow-body.boundary`, boundary);
 }
 
-interface WanRun {
+export interface WanRun {
   link: string;
   rateMbit: number;
   sender: string;
@@ -162,7 +162,14 @@ async function wanScript(work: string): Promise<{ script: string; env: Record<st
   return { script, env: { ...Deno.env.toObject(), WAN_STATE: `${work}/wan-state` } };
 }
 
-async function wanRuns(dataDir: string, work: string): Promise<WanRun[]> {
+export async function wanRuns(
+  dataDir: string,
+  work: string,
+  plans: [number, number, string[]][] = [
+    [20, 40, ["curl", "jpeg-ls", "jpeg-ls:2"]],
+    [100, 20, ["curl", "none", "jpeg-ls", "jpeg-ls:2", "jpeg-ls:wait"]],
+  ],
+): Promise<WanRun[]> {
   const wan = await wanScript(work);
   const net = async (...args: string[]) => {
     const r = await runCommand("bash", [wan.script, ...args], { env: wan.env });
@@ -171,10 +178,6 @@ async function wanRuns(dataDir: string, work: string): Promise<WanRun[]> {
   const runs: WanRun[] = [];
   await net("up");
   try {
-    const plans: [number, number, string[]][] = [
-      [20, 40, ["curl", "jpeg-ls", "jpeg-ls:2"]],
-      [100, 20, ["curl", "none", "jpeg-ls", "jpeg-ls:2", "jpeg-ls:wait"]],
-    ];
     for (const [rate, rtt, senders] of plans) {
       await net("link", String(rate), String(rtt));
       for (const sender of senders) {

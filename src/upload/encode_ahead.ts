@@ -7,7 +7,7 @@
  * the encoder is behind. Generic over the preparation's result, so tests drive it with fake timing.
  * @module
  */
-import { chooseEncode, choosePart, type TicketState } from "./part_policy.ts";
+import { chooseEncode, choosePart, encodeOrder, ENCODER_GRACE_MS, type TicketState } from "./part_policy.ts";
 
 /** What {@link Lot.next} gives: an instance as prepared, or as received because the encoder is behind. */
 export type LotPart<T, R> =
@@ -24,6 +24,11 @@ export interface EncodeAheadOptions<T, R> {
   failed: (item: T, error: unknown) => R;
   /** Frees a result nobody will send (its request ended or was given up). */
   discard: (result: R) => void;
+  /** Grace before a not-started instance goes as received, ms (see `part_policy.ts`). */
+  graceMs?: number;
+  /** Clock and sleep of the grace (tests); `sleep` gives a way to cancel it. */
+  now?: () => number;
+  sleep?: (ms: number) => { done: Promise<void>; cancel(): void };
 }
 
 interface Ticket<T, R> {
@@ -39,6 +44,8 @@ export class Lot<T, R> {
   /** Order of opening, then of starting to send (lower first). */
   readonly openedAt: number;
   startedAt: number | null = null;
+  /** Since when the body has been waiting for a part (clock time), or null. */
+  waitingSince: number | null = null;
   #closed = false;
   #waiters: (() => void)[] = [];
 
@@ -69,21 +76,43 @@ export class Lot<T, R> {
    * instance is in the body, or the lot was closed.
    */
   async next(options: { adaptive: boolean }): Promise<LotPart<T, R> | null> {
-    for (;;) {
-      if (this.#closed) return null;
-      const choice = choosePart(this.states(), options);
-      if (choice.kind === "done") return null;
-      if (choice.kind === "wait") {
-        await new Promise<void>((resolve) => this.#waiters.push(resolve));
-        continue;
+    const since = this.#owner.now();
+    try {
+      for (;;) {
+        if (this.#closed) return null;
+        const waitedMs = this.#owner.now() - since;
+        const choice = choosePart(this.states(), { ...options, waitedMs, graceMs: this.#owner.graceMs });
+        if (choice.kind === "done") return null;
+        if (choice.kind === "wait") {
+          if (this.waitingSince === null) {
+            // Waiting: this body's instances go first in the pool.
+            this.waitingSince = since;
+            this.#owner.pump();
+          }
+          const changed = new Promise<void>((resolve) => this.#waiters.push(resolve));
+          if (!("retryInMs" in choice)) {
+            await changed;
+            continue;
+          }
+          const timer = this.#owner.sleep(choice.retryInMs);
+          await Promise.race([changed, timer.done]);
+          timer.cancel();
+          continue;
+        }
+        return this.#take(choice.index, choice.kind === "as-received");
       }
-      const ticket = this.tickets[choice.index]!;
-      ticket.state = "taken";
-      if (choice.kind === "as-received") return { item: ticket.item, index: choice.index, behind: true };
-      const result = ticket.result as R;
-      delete ticket.result;
-      return { item: ticket.item, index: choice.index, result };
+    } finally {
+      this.waitingSince = null;
     }
+  }
+
+  #take(index: number, asReceived: boolean): LotPart<T, R> {
+    const ticket = this.tickets[index]!;
+    ticket.state = "taken";
+    if (asReceived) return { item: ticket.item, index, behind: true };
+    const result = ticket.result as R;
+    delete ticket.result;
+    return { item: ticket.item, index, result };
   }
 
   /** Gives the lot up: results not taken are discarded (now, or when their preparation ends). */
@@ -123,9 +152,22 @@ export class EncodeAhead<T, R> {
   readonly #lots: Lot<T, R>[] = [];
   #running = 0;
   #order = 0;
+  /** @internal */
+  readonly graceMs: number;
+  /** @internal */
+  readonly now: () => number;
+  /** @internal */
+  readonly sleep: (ms: number) => { done: Promise<void>; cancel(): void };
 
   constructor(options: EncodeAheadOptions<T, R>) {
     this.#options = options;
+    this.graceMs = options.graceMs ?? ENCODER_GRACE_MS;
+    this.now = options.now ?? (() => performance.now());
+    this.sleep = options.sleep ?? ((ms) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = new Promise<void>((resolve) => timer = setTimeout(resolve, ms));
+      return { done, cancel: () => clearTimeout(timer) };
+    });
   }
 
   /** Instances being prepared now. */
@@ -165,11 +207,8 @@ export class EncodeAhead<T, R> {
   /** Starts preparations while fewer than `limit` run. */
   pump(): void {
     while (this.#running < Math.max(1, this.#options.limit())) {
-      // Sending requests first (oldest first), then the look-ahead (oldest first).
-      const lots = [
-        ...this.#lots.filter((l) => l.startedAt !== null).sort((a, b) => a.startedAt! - b.startedAt!),
-        ...this.#lots.filter((l) => l.startedAt === null),
-      ];
+      // Waiting bodies first, then the other requests being sent, then the look-ahead.
+      const lots = encodeOrder(this.#lots).map((i) => this.#lots[i]!);
       const pick = chooseEncode(lots.map((l) => l.states()));
       if (pick === null) return;
       const lot = lots[pick.request]!;

@@ -6,10 +6,14 @@
  * The body of a sending request takes, each time it reaches a new part:
  * 1. the first instance whose preparation is finished (compressed, or going as received for a
  *    cause of its own: not native, no gain …);
- * 2. with adaptive sending (`upload.compression_adaptive`, the default), when none is finished,
- *    the *last* instance whose compression has not started: it goes as received ("encoder
- *    behind"), so the link never waits for the encoder. The last, because the pool works from the
- *    front: the sender and the encoder meet in the middle, and no finished work is thrown away;
+ * 2. with adaptive sending (`upload.compression_adaptive`, the default), when none has been
+ *    finished for a grace period ({@link ENCODER_GRACE_MS}), the *last* instance whose
+ *    compression has not started: it goes as received ("encoder behind"), so the link does not
+ *    wait for the encoder. The last, because the pool works from the front: the sender and the
+ *    encoder meet in the middle, and no finished work is thrown away. The grace, because a body
+ *    is read far ahead of the link (socket and TLS buffers hold megabytes): a body asking for its
+ *    next part does not yet mean the link is idle, and an encoder that answers within the grace
+ *    keeps up; only one that does not is behind;
  * 3. otherwise it waits — only for instances already being encoded (adaptive), or for any
  *    (`compression_adaptive = false`: fewest bytes). An instance being encoded is waited for, not
  *    sent as received: its CPU time is spent already, at most workers + 1 instances are being
@@ -17,11 +21,20 @@
  *    the other requests in flight keep the link busy; and for a large multi-frame instance the
  *    bytes saved outweigh the wait on any clinic uplink.
  *
- * The pool starts the first not-started instance of the first request, in this order: the requests
- * being sent (oldest first), then the batches claimed ahead of a free request slot (the look-ahead,
- * oldest first), so it never idles while a request sends instances as received.
+ * The pool starts the first not-started instance of the first request in {@link encodeOrder}:
+ * requests whose body is waiting for a part (longest waiting first), then the other requests being
+ * sent (oldest first), then the batches claimed ahead of a free request slot (the look-ahead,
+ * oldest first), so it is never idle while a request sends instances as received.
  * @module
  */
+
+/**
+ * How long a request body waits for the encoder before it sends a not-started instance as
+ * received. Of the order of a few instances' encoding time on one core (a 512² CT slice: 20–40 ms)
+ * and of what a clinic uplink drains from the socket buffers meanwhile; short enough that on a
+ * fast link the encoder's shortfall is made up within a fraction of a second.
+ */
+export const ENCODER_GRACE_MS = 100;
 
 /** Where one instance of a request stands: not started, being encoded, finished, or put in the body. */
 export type TicketState = "waiting" | "encoding" | "ready" | "taken";
@@ -37,19 +50,62 @@ export type PartChoice =
   /** Every instance is in the body. */
   | { kind: "done" };
 
-/** The next part of a sending request (see the module documentation). */
-export function choosePart(states: readonly TicketState[], options: { adaptive: boolean }): PartChoice {
+/** Options of {@link choosePart}. */
+export interface PartPolicyOptions {
+  /** Adaptive sending (`upload.compression_adaptive`). */
+  adaptive: boolean;
+  /** How long the body has been waiting for this part, ms (0 on the first look). */
+  waitedMs: number;
+  /** The grace before a not-started instance goes as received (default {@link ENCODER_GRACE_MS}). */
+  graceMs?: number;
+}
+
+/**
+ * The next part of a sending request (see the module documentation). A `wait` with `retryInMs`
+ * asks to be called again after that long even if nothing is finished by then.
+ */
+export function choosePart(
+  states: readonly TicketState[],
+  options: PartPolicyOptions,
+): PartChoice | { kind: "wait"; retryInMs: number } {
   const ready = states.indexOf("ready");
   if (ready >= 0) return { kind: "ready", index: ready };
   const waiting = states.lastIndexOf("waiting");
   if (waiting < 0 && !states.includes("encoding")) return { kind: "done" };
-  if (options.adaptive && waiting >= 0) return { kind: "as-received", index: waiting };
-  return { kind: "wait" };
+  if (!options.adaptive || waiting < 0) return { kind: "wait" };
+  const grace = options.graceMs ?? ENCODER_GRACE_MS;
+  if (options.waitedMs >= grace) return { kind: "as-received", index: waiting };
+  return { kind: "wait", retryInMs: grace - options.waitedMs };
+}
+
+/** What {@link encodeOrder} needs to know of a request (or of a batch claimed ahead). */
+export interface RequestStanding {
+  /** When it began to be sent (an order, lower first); null: claimed ahead, not sent yet. */
+  startedAt: number | null;
+  /** Since when its body has been waiting for a part; null: not waiting. */
+  waitingSince: number | null;
+  /** Order of claiming. */
+  openedAt: number;
+}
+
+/**
+ * The order in which the pool serves requests: bodies waiting for a part (longest waiting first),
+ * then the other requests being sent (oldest first), then the look-ahead (oldest first). Indices
+ * into `requests`.
+ */
+export function encodeOrder(requests: readonly RequestStanding[]): number[] {
+  const rank = (r: RequestStanding) => r.waitingSince !== null ? 0 : r.startedAt !== null ? 1 : 2;
+  const key = (r: RequestStanding) => r.waitingSince ?? r.startedAt ?? r.openedAt;
+  return requests.map((_, i) => i).sort((a, b) => {
+    const ra = requests[a]!;
+    const rb = requests[b]!;
+    return rank(ra) - rank(rb) || key(ra) - key(rb) || ra.openedAt - rb.openedAt;
+  });
 }
 
 /**
  * The instance the pool starts next: the first not-started one of the first request that has one,
- * `requests` in priority order (sending ones oldest first, then the look-ahead). Null: nothing left.
+ * `requests` in the pool's order ({@link encodeOrder}). Null: nothing left.
  */
 export function chooseEncode(
   requests: readonly (readonly TicketState[])[],

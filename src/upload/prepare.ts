@@ -198,6 +198,19 @@ class CompressedBatch implements PreparedBatch {
     const part = await this.lot.next({ adaptive });
     if (part === null) return null;
     const { item } = part;
+    // TRACE-TEMP
+    if (Deno.env.get("DGW_TRACE")) {
+      const st = this.lot.states();
+      Deno.writeTextFileSync(
+        Deno.env.get("DGW_TRACE")!,
+        `${performance.now().toFixed(0)} lot${this.lot.openedAt} s${this.lot.startedAt} ${
+          "behind" in part ? "RAW" : "ok "
+        } ${st.filter((x) => x === "taken").length}t ${st.filter((x) => x === "ready").length}r ${
+          st.filter((x) => x === "encoding").length
+        }e ${st.filter((x) => x === "waiting").length}w\n`,
+        { append: true },
+      );
+    }
     if ("behind" in part) {
       this.how.set(item.sopInstanceUid, { cause: ENCODER_BEHIND });
       return { ...item };

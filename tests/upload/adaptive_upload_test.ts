@@ -142,14 +142,14 @@ Deno.test("look-ahead: the next batch is claimed and compressed while every requ
     const study = await queueStudy(h.index, h.dataDir, { count: 6, rows: 64 });
     // The first request is read only when the look-ahead batch is compressed: the second request
     // then finds every instance ready (a thin link, where the pool is ahead of the sender).
-    let finished = 0;
+    const finished = new Set<string>();
     const counting = (workers: number): Compressor => {
       const real = createCompressor({ workers });
       return {
         workers,
         prepare: async (source, options) => {
           const out = await real.prepare(source, options);
-          finished++;
+          finished.add(String(source));
           return out;
         },
         close: () => real.close(),
@@ -159,8 +159,12 @@ Deno.test("look-ahead: the next batch is claimed and compressed while every requ
     h.fake.before = async ({ count }) => {
       if (count === 1) {
         await waitFor(() => h.index.counts().sending === 6, "the second batch claimed ahead", 10_000);
-        // Workers + 1 = 2 of the first batch (its third went as received at once), then the three ahead.
-        await waitFor(() => finished === 5, "the look-ahead compressed", 10_000);
+        const ahead = study.uids.slice(3).map((uid) => study.paths.get(uid)!);
+        await waitFor(
+          () => ahead.every((path) => [...finished].some((f) => f.endsWith(path))),
+          "the look-ahead compressed",
+          10_000,
+        );
       }
       firstAnswered = true;
       return undefined;

@@ -6,12 +6,26 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { EncodeAhead } from "../../src/upload/encode_ahead.ts";
 
-/** A pool whose preparations finish one by one when `finish` is called. */
-function fakePool(limit = 2) {
+/**
+ * A pool whose preparations finish one by one when `finish` is called, and a fake clock: the
+ * grace is over as soon as a body asks to wait for it, unless `holdGrace` keeps the sleeps for
+ * the test to end (`endGrace`).
+ */
+function fakePool(limit = 2, holdGrace = false) {
   const running: { item: string; resolve: (r: string) => void }[] = [];
   const started: string[] = [];
   const discarded: string[] = [];
+  let clock = 0;
+  const sleeps: { ms: number; resolve: () => void }[] = [];
   const ahead = new EncodeAhead<string, string>({
+    now: () => clock,
+    sleep: (ms) => {
+      if (!holdGrace) return { done: Promise.resolve().then(() => void (clock += ms)), cancel() {} };
+      let resolve!: () => void;
+      const done = new Promise<void>((r) => resolve = r);
+      sleeps.push({ ms, resolve });
+      return { done, cancel() {} };
+    },
     limit: () => limit,
     prepare: (item) =>
       new Promise<string>((resolve) => {
@@ -26,6 +40,14 @@ function fakePool(limit = 2) {
     running,
     started,
     discarded,
+    /** The grace a waiting body sleeps ends now (the clock moves on by it). */
+    async endGrace() {
+      for (const sleep of sleeps.splice(0)) {
+        clock += sleep.ms;
+        sleep.resolve();
+      }
+      await flush();
+    },
     /** Finishes the oldest preparation(s) and lets the schedule react. */
     async finish(n = 1) {
       for (let i = 0; i < n; i++) {
@@ -78,6 +100,46 @@ Deno.test("encode ahead: a body takes finished parts first, not-started ones as 
   assertEquals(pool.started, ["i1", "i2"], "i3 and i4 were never encoded");
   assertEquals(pool.discarded, []);
   lot.close();
+});
+
+Deno.test("encode ahead: within the grace a body gets what the encoder finishes; after it, a not-started instance as received", async () => {
+  const pool = fakePool(1, true);
+  const lot = pool.ahead.open(["i1", "i2", "i3"]);
+  lot.start();
+  let got: unknown = null;
+  let asked = lot.next({ adaptive: true }).then((part) => got = part);
+  await flush();
+  assertEquals(got, null, "waiting: the grace is not over");
+  await pool.finish(1);
+  await asked;
+  assertEquals(got, { item: "i1", index: 0, result: "encoded i1" }, "finished within the grace");
+  got = null;
+  asked = lot.next({ adaptive: true }).then((part) => got = part);
+  await flush();
+  assertEquals(got, null);
+  await pool.endGrace();
+  await asked;
+  assertEquals(got, { item: "i3", index: 2, behind: true }, "the grace is over: the encoder is behind");
+  await pool.finish(1);
+  assertEquals(await lot.next({ adaptive: true }), { item: "i2", index: 1, result: "encoded i2" });
+  lot.close();
+});
+
+Deno.test("encode ahead: the pool serves the body that waits, before older requests that do not", async () => {
+  const pool = fakePool(1, true);
+  const older = pool.ahead.open(["o1", "o2", "o3"]);
+  older.start();
+  const newer = pool.ahead.open(["n1", "n2"]);
+  newer.start();
+  assertEquals(pool.started, ["o1"]);
+  const asked = newer.next({ adaptive: true });
+  await pool.finish(1);
+  assertEquals(pool.started, ["o1", "n1"], "the waiting body's instance next, not o2");
+  await pool.finish(1);
+  assertEquals(await asked, { item: "n1", index: 0, result: "encoded n1" });
+  older.close();
+  newer.close();
+  await pool.finish(2);
 });
 
 Deno.test("encode ahead: without adaptive sending every part waits for its compression", async () => {

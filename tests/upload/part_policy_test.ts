@@ -3,10 +3,17 @@
  * instance the compression pool starts.
  */
 import { assertEquals } from "../support/assert.ts";
-import { chooseEncode, choosePart, type TicketState } from "../../src/upload/part_policy.ts";
+import {
+  chooseEncode,
+  choosePart,
+  encodeOrder,
+  ENCODER_GRACE_MS,
+  type TicketState,
+} from "../../src/upload/part_policy.ts";
 
-const adaptive = { adaptive: true };
-const waiting = { adaptive: false };
+/** Adaptive, the body having waited out the grace. */
+const adaptive = { adaptive: true, waitedMs: ENCODER_GRACE_MS };
+const waiting = { adaptive: false, waitedMs: 10 * ENCODER_GRACE_MS };
 
 Deno.test("choosePart: a finished instance goes first, the first one finished", () => {
   const states: TicketState[] = ["taken", "encoding", "ready", "waiting", "ready"];
@@ -19,6 +26,38 @@ Deno.test("choosePart: nothing finished — adaptive sends the last not-started 
   // The last: the pool works from the front, so sender and encoder meet in the middle.
   assertEquals(choosePart(states, adaptive), { kind: "as-received", index: 4 });
   assertEquals(choosePart(states, waiting), { kind: "wait" });
+});
+
+Deno.test("choosePart: within the grace a body waits for the encoder, and is told when to look again", () => {
+  const states: TicketState[] = ["encoding", "waiting", "waiting"];
+  assertEquals(choosePart(states, { adaptive: true, waitedMs: 0 }), {
+    kind: "wait",
+    retryInMs: ENCODER_GRACE_MS,
+  });
+  assertEquals(choosePart(states, { adaptive: true, waitedMs: 30, graceMs: 50 }), {
+    kind: "wait",
+    retryInMs: 20,
+  });
+  assertEquals(choosePart(states, { adaptive: true, waitedMs: 50, graceMs: 50 }), {
+    kind: "as-received",
+    index: 2,
+  });
+  // Finished within the grace: it goes as prepared at once.
+  assertEquals(choosePart(["ready", "waiting"], { adaptive: true, waitedMs: 0 }), {
+    kind: "ready",
+    index: 0,
+  });
+});
+
+Deno.test("encodeOrder: waiting bodies first (longest waiting), then requests being sent (oldest), then the look-ahead", () => {
+  const order = encodeOrder([
+    { startedAt: null, waitingSince: null, openedAt: 0 }, // look-ahead
+    { startedAt: 2, waitingSince: null, openedAt: 1 }, // being sent
+    { startedAt: 3, waitingSince: 500, openedAt: 2 }, // waiting since 500
+    { startedAt: 1, waitingSince: 200, openedAt: 3 }, // waiting since 200
+    { startedAt: 4, waitingSince: null, openedAt: 4 }, // being sent, later
+  ]);
+  assertEquals(order, [3, 2, 1, 4, 0]);
 });
 
 Deno.test("choosePart: an instance being encoded is waited for, never sent as received", () => {

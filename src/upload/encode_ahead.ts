@@ -81,7 +81,12 @@ export class Lot<T, R> {
       for (;;) {
         if (this.#closed) return null;
         const waitedMs = this.#owner.now() - since;
-        const choice = choosePart(this.states(), { ...options, waitedMs, graceMs: this.#owner.graceMs });
+        const choice = choosePart(this.states(), {
+          ...options,
+          waitedMs,
+          graceMs: this.#owner.graceMs,
+          sinceAsReceivedMs: this.#owner.now() - this.#owner.lastAsReceivedAt,
+        });
         if (choice.kind === "done") return null;
         if (choice.kind === "wait") {
           if (this.waitingSince === null) {
@@ -109,6 +114,7 @@ export class Lot<T, R> {
   #take(index: number, asReceived: boolean): LotPart<T, R> {
     const ticket = this.tickets[index]!;
     ticket.state = "taken";
+    if (asReceived) this.#owner.lastAsReceivedAt = this.#owner.now();
     if (asReceived) return { item: ticket.item, index, behind: true };
     const result = ticket.result as R;
     delete ticket.result;
@@ -154,6 +160,8 @@ export class EncodeAhead<T, R> {
   #order = 0;
   /** @internal */
   readonly graceMs: number;
+  /** @internal When the last instance went as received (clock time). */
+  lastAsReceivedAt = -Infinity;
   /** @internal */
   readonly now: () => number;
   /** @internal */

@@ -58,6 +58,8 @@ export interface PartPolicyOptions {
   waitedMs: number;
   /** The grace before a not-started instance goes as received (default {@link ENCODER_GRACE_MS}). */
   graceMs?: number;
+  /** Since the last instance any request sent as received because the encoder was behind, ms. */
+  sinceAsReceivedMs?: number;
 }
 
 /**
@@ -74,8 +76,11 @@ export function choosePart(
   if (waiting < 0 && !states.includes("encoding")) return { kind: "done" };
   if (!options.adaptive || waiting < 0) return { kind: "wait" };
   const grace = options.graceMs ?? ENCODER_GRACE_MS;
-  if (options.waitedMs >= grace) return { kind: "as-received", index: waiting };
-  return { kind: "wait", retryInMs: grace - options.waitedMs };
+  // At most one instance as received per grace, across all requests: several bodies waiting at
+  // once share one encoder, and their buffers absorb a burst far faster than the link drains it.
+  const retryInMs = Math.max(grace - options.waitedMs, grace - (options.sinceAsReceivedMs ?? Infinity));
+  if (retryInMs <= 0) return { kind: "as-received", index: waiting };
+  return { kind: "wait", retryInMs };
 }
 
 /** What {@link encodeOrder} needs to know of a request (or of a batch claimed ahead). */

@@ -13,7 +13,9 @@
  *    encoder meet in the middle, and no finished work is thrown away. The grace, because a body
  *    is read far ahead of the link (socket and TLS buffers hold megabytes): a body asking for its
  *    next part does not yet mean the link is idle, and an encoder that answers within the grace
- *    keeps up; only one that does not is behind;
+ *    keeps up; only one that does not is behind. At most one instance goes as received per grace
+ *    across all requests: the bodies waiting at once share one encoder, and a burst of instances
+ *    as received would only fill those buffers;
  * 3. otherwise it waits — only for instances already being encoded (adaptive), or for any
  *    (`compression_adaptive = false`: fewest bytes). An instance being encoded is waited for, not
  *    sent as received: its CPU time is spent already, at most workers + 1 instances are being

@@ -492,6 +492,7 @@ export class Uploader {
         this.#staged.push(this.#stage(claims));
       }
     }
+    if (this.#inFlight === 0) this.#prepare.noteIdle();
     if (this.#inFlight < limit) {
       const due = this.#index.nextDueAt();
       const rescan = this.#rescanMs > 0 ? now + this.#rescanMs : Infinity;
@@ -832,6 +833,7 @@ export class Uploader {
   // ---- state changes ----
 
   #onServerAnswered(): void {
+    this.#prepare.noteAnswered();
     const { gate, resumed } = afterAnswer(this.#gate);
     if (resumed) log.info("Upload resumed: {url} is answering again", { url: this.#safeUrl() });
     this.#gate = gate;

@@ -72,8 +72,12 @@ function syntaxOf(bytes: Uint8Array): string {
   return parseMetaHeader(bytes).values.get("00020010") ?? "";
 }
 
-/** The real pool, held shut until `open()`: what it starts waits. */
-function heldPool(): { create: (workers: number) => Compressor; open: () => void; started: string[] } {
+/** The real pool; instances whose path passes `held` wait until `open()`. */
+function heldPool(held: (path: string) => boolean = () => true): {
+  create: (workers: number) => Compressor;
+  open: () => void;
+  started: string[];
+} {
   let open!: () => void;
   const gate = new Promise<void>((resolve) => open = resolve);
   const started: string[] = [];
@@ -86,7 +90,7 @@ function heldPool(): { create: (workers: number) => Compressor; open: () => void
         workers,
         prepare: async (source, options) => {
           started.push(String(source));
-          await gate;
+          if (held(String(source))) await gate;
           return await real.prepare(source, options);
         },
         close: () => real.close(),
@@ -95,32 +99,40 @@ function heldPool(): { create: (workers: number) => Compressor; open: () => void
   };
 }
 
-Deno.test("adaptive: instances the pool has not started go as received (encoder-behind); those being encoded are waited for", async () => {
+Deno.test("adaptive: before the first answer every instance waits for the encoder (the bodies only fill buffers)", async () => {
+  await harness(async (h) => {
+    const study = await queueStudy(h.index, h.dataDir, { count: 4, rows: 64 });
+    const pool = heldPool();
+    setTimeout(() => pool.open(), 400); // well past the grace
+    h.uploader({ concurrency: 1 }, pool.create).start();
+    await waitFor(() => h.index.counts().delivered === 4, "4 delivered");
+    for (const uid of study.uids) assertEquals(syntaxOf(h.fake.files.get(uid)!), JPEG_LS);
+    assertEquals(record(h.index).original["encoder-behind"] ?? 0, 0);
+  });
+});
+
+Deno.test("adaptive: once answered, instances the pool has not started go as received (encoder-behind); those being encoded are waited for", async () => {
   await harness(async (h) => {
     const study = await queueStudy(h.index, h.dataDir, { count: 6, rows: 64 });
-    const pool = heldPool();
-    // The pool opens when the request reaches the server: by then the body has begun without it.
-    h.fake.before = () => {
-      pool.open();
+    const second = study.uids.slice(3).map((uid) => study.paths.get(uid)!);
+    // The second batch's instances are held in the pool until its request reaches the server.
+    const pool = heldPool((path) => second.some((p) => path.endsWith(p)));
+    h.fake.before = ({ count }) => {
+      if (count === 2) pool.open();
       return undefined;
     };
-    h.uploader({ concurrency: 1, batchMaxInstances: 6 }, pool.create).start();
+    h.uploader({ concurrency: 1, batchMaxInstances: 3 }, pool.create).start();
     await waitFor(() => h.index.counts().delivered === 6, "6 delivered");
+    assertEquals(h.fake.requests.length, 2);
     const syntaxes = study.uids.map((uid) => syntaxOf(h.fake.files.get(uid)!));
-    // Workers + 1 = 2 were being encoded from the start (the first two): waited for, compressed.
-    assertEquals(syntaxes.slice(0, 2), [JPEG_LS, JPEG_LS]);
-    // The first part was decided before the request, the pool shut: the last instance, as received.
+    assertEquals(syntaxes.slice(0, 3), [JPEG_LS, JPEG_LS, JPEG_LS], "the first request: all compressed");
+    // Workers + 1 = 2 of the second batch were being encoded (claimed ahead): waited for.
+    assertEquals(syntaxes.slice(3, 5), [JPEG_LS, JPEG_LS]);
+    // Its last had not started when the body reached it, the first answer in: as received.
     assertEquals(syntaxes[5], EXPLICIT_LITTLE);
-    assertEquals(pool.started.some((path) => path.endsWith(study.paths.get(study.uids[5]!)!)), false);
+    assertEquals(pool.started.some((path) => path.endsWith(second[2]!)), false, "never encoded");
     const r = record(h.index);
-    const behind = r.original["encoder-behind"] ?? 0;
-    assertEquals(
-      behind,
-      syntaxes.filter((s) => s === EXPLICIT_LITTLE).length,
-      "counted under their own cause",
-    );
-    assertEquals(r.compressed + behind, 6);
-    assertEquals(h.fake.requests.length, 1, "one request: nothing waits for a second");
+    assertEquals([r.compressed, r.original["encoder-behind"] ?? 0], [5, 1], "counted under their own cause");
   });
 });
 

@@ -125,6 +125,26 @@ Deno.test("encode ahead: within the grace a body gets what the encoder finishes;
   lot.close();
 });
 
+Deno.test("encode ahead: two bodies waiting out the grace at once — one instance as received, the other waits another grace", async () => {
+  const pool = fakePool(1, true);
+  const a = pool.ahead.open(["a1", "a2", "a3"]);
+  const b = pool.ahead.open(["b1", "b2", "b3"]);
+  a.start();
+  b.start();
+  const got: unknown[] = [];
+  const askA = a.next({ adaptive: true }).then((part) => got.push(part));
+  const askB = b.next({ adaptive: true }).then((part) => got.push(part));
+  await flush();
+  await pool.endGrace();
+  assertEquals(got, [{ item: "a3", index: 2, behind: true }], "one as received per grace");
+  await pool.endGrace();
+  await Promise.all([askA, askB]);
+  assertEquals(got[1], { item: "b3", index: 2, behind: true }, "the other after another grace");
+  a.close();
+  b.close();
+  await pool.finish(2);
+});
+
 Deno.test("encode ahead: the pool serves the body that waits, before older requests that do not", async () => {
   const pool = fakePool(1, true);
   const older = pool.ahead.open(["o1", "o2", "o3"]);

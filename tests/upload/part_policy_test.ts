@@ -49,6 +49,18 @@ Deno.test("choosePart: within the grace a body waits for the encoder, and is tol
   });
 });
 
+Deno.test("choosePart: at most one instance as received per grace, across all requests", () => {
+  const states: TicketState[] = ["encoding", "waiting", "waiting"];
+  const waited = { adaptive: true, waitedMs: 500, graceMs: 100 };
+  assertEquals(choosePart(states, { ...waited, sinceAsReceivedMs: 40 }), { kind: "wait", retryInMs: 60 });
+  assertEquals(choosePart(states, { ...waited, sinceAsReceivedMs: 100 }), { kind: "as-received", index: 2 });
+  // Both limits: the later one counts.
+  assertEquals(
+    choosePart(states, { adaptive: true, waitedMs: 10, graceMs: 100, sinceAsReceivedMs: 70 }),
+    { kind: "wait", retryInMs: 90 },
+  );
+});
+
 Deno.test("encodeOrder: waiting bodies first (longest waiting), then requests being sent (oldest), then the look-ahead", () => {
   const order = encodeOrder([
     { startedAt: null, waitingSince: null, openedAt: 0 }, // look-ahead

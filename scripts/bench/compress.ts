@@ -166,7 +166,7 @@ export async function wanRuns(
   dataDir: string,
   work: string,
   plans: [number, number, string[]][] = [
-    [20, 40, ["curl", "jpeg-ls", "jpeg-ls:2"]],
+    [20, 40, ["curl", "jpeg-ls", "jpeg-ls:2", "jpeg-ls:wait"]],
     [100, 20, ["curl", "none", "jpeg-ls", "jpeg-ls:2", "jpeg-ls:wait"]],
   ],
 ): Promise<WanRun[]> {

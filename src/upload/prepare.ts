@@ -496,7 +496,9 @@ export class PrepareStage {
    * and {@link noteUnproven}, called at once after it.)
    */
   release(batch: PreparedBatch): void {
-    if (batch.probe) this.#probing = false;
+    if (!batch.probe) return;
+    this.#probing = false;
+    batch.probe = false; // once: a later call must not end another request's probe
   }
 
   /** Counts the delivered instances of `batch` (compressed, or original by cause). */

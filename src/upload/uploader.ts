@@ -534,7 +534,7 @@ export class Uploader {
   /** Gives the look-ahead back to the queue (not an attempt): a pause, a settings change, a stop. */
   #releaseStaged(nextAttemptAt: number): void {
     for (const staged of this.#staged.splice(0)) {
-      void staged.prepared.close();
+      void this.#discard(staged.prepared);
       try {
         this.#index.release(
           staged.claims.map((c) => ({ sopInstanceUid: c.sopInstanceUid, generation: c.generation })),
@@ -553,6 +553,7 @@ export class Uploader {
     const task = this.#process(batch, staged)
       .catch((error) => {
         log.error("Unexpected upload error: {error}", { error: this.#redact(String(error)) });
+        void this.#discard(staged);
         try {
           this.#index.release(batch, { nextAttemptAt: this.#now() + 5_000, countAttempt: true });
         } catch {
@@ -595,17 +596,17 @@ export class Uploader {
       staged !== undefined &&
       (missing.length > 0 || items.some((item) => item.size !== item.claim.size))
     ) {
-      await staged.close();
+      await this.#discard(staged);
       staged = undefined;
     }
     if (items.length > 0) await this.#sendBatch(items, false, staged);
-    else await staged?.close();
+    else if (staged !== undefined) await this.#discard(staged);
   }
 
   async #sendBatch(items: SendItem[], authRetried: boolean, staged?: PreparedBatch): Promise<void> {
     const now = this.#now();
     if (this.#stopping || !isOpen(this.#gate, now)) {
-      await staged?.close();
+      if (staged !== undefined) await this.#discard(staged);
       const nextAttemptAt = this.#stopping ? 0 : this.#gate.closedUntil;
       this.#index.release(refs(items), { nextAttemptAt, countAttempt: false });
       return;
@@ -757,6 +758,12 @@ export class Uploader {
     }
   }
 
+  /** A prepared batch that will not be sent: a probe it was is over, its pool results are freed. */
+  async #discard(prepared: PreparedBatch): Promise<void> {
+    this.#prepare.release(prepared);
+    await prepared.close();
+  }
+
   #noteRefused(prepared: PreparedBatch | null, reason: string): void {
     const syntax = [...(prepared?.how.values() ?? [])].find((h) => "transferSyntaxUid" in h);
     if (syntax !== undefined && "transferSyntaxUid" in syntax) {
@@ -793,7 +800,7 @@ export class Uploader {
     const transport = this.#transport;
     const auth = this.#auth;
     if (transport === null || auth === null) {
-      await staged?.close();
+      if (staged !== undefined) await this.#discard(staged);
       const reason = this.#setupError ?? "the uploader is not ready";
       return { outcome: { kind: "retry", reason, retryAfterMs: null }, prepared: null };
     }

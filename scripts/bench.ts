@@ -13,7 +13,9 @@
  *     last C-STORE to delivered and to verified, and the STOW-RS / QIDO-RS requests.
  * (f) compression (issue 11): the real images repeated into series, compressed losslessly by the
  *     uploader's worker pool (bytes, encoder speed), and the CT series over an emulated uplink
- *     (../shared/tools/wan) against curl (scripts/bench/compress.ts; runs alone too).
+ *     (../shared/tools/wan) against curl (scripts/bench/compress.ts; runs alone too); then the
+ *     gateway's peak memory uploading the large multi-frame instance with compression off and on
+ *     (scripts/bench/compress_memory.ts; runs alone too).
  * It prints a Markdown table (also written to bench-out/results.md) and never asserts timings.
  *
  * This file is the runner: each scenario lives in scripts/bench/ (receive.ts, large_instance.ts,
@@ -46,6 +48,7 @@ import { benchReceiveConcurrent } from "./bench/receive_concurrent.ts";
 import { type BenchContext, ratioLines, type Row, table, versions } from "./bench/report.ts";
 import { benchUpload } from "./bench/upload.ts";
 import { benchCompression } from "./bench/compress.ts";
+import { benchCompressionMemory } from "./bench/compress_memory.ts";
 
 /** The scenarios, in the order they run (`--only` picks some). */
 const SCENARIOS = [
@@ -221,6 +224,12 @@ async function main(): Promise<number> {
         us: 100,
         wan: true,
       });
+      if (options.largeMb > 0) {
+        // Issue 11's memory target: the large multi-frame instance uploaded with compression off and on.
+        const memoryDir = `${work}/compression-memory`;
+        await Deno.mkdir(memoryDir);
+        compressionReport += "\n\n" + await benchCompressionMemory({ work: memoryDir, mb: options.largeMb });
+      }
     }
   } finally {
     if (options.keep) console.error(`Kept ${work}`);

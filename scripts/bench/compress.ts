@@ -26,7 +26,7 @@ const PEER = new URL("./compress_peer.ts", import.meta.url).pathname;
 const MB = 1e6;
 
 /** Copies `source` into `count` instances of one new series (dcmodify: new study, series, SOP UIDs). */
-async function repeatedSeries(source: string, dir: string, count: number): Promise<string[]> {
+export async function repeatedSeries(source: string, dir: string, count: number): Promise<string[]> {
   await Deno.mkdir(dir, { recursive: true });
   const base = `${dir}/base.dcm`;
   await Deno.copyFile(source, base);
@@ -104,7 +104,7 @@ async function measureRatio(name: string, files: string[]): Promise<RatioRow> {
 }
 
 /** A data folder holding `files` queued as the receiver would, kept as a template index. */
-async function queuedDataDir(files: string[], dir: string): Promise<void> {
+export async function queuedDataDir(files: string[], dir: string): Promise<void> {
   await Deno.mkdir(`${dir}/instances`, { recursive: true });
   const index = QueueIndex.open(`${dir}/queue-template.sqlite`);
   const boundary = `dgw-bench-${crypto.randomUUID()}`;
@@ -134,13 +134,18 @@ async function queuedDataDir(files: string[], dir: string): Promise<void> {
   await Deno.writeTextFile(`${dir}/stow-body.boundary`, boundary);
 }
 
-interface WanRun {
+export interface WanRun {
   link: string;
   rateMbit: number;
   sender: string;
   seconds: number;
   sent: number;
   utilisation: number;
+  /** Instances delivered compressed, and as received because the encoder was behind. */
+  compressed: number | null;
+  behind: number | null;
+  /** 1-minute load average right after the run (the machine is shared). */
+  load: string;
 }
 
 /** The wan tool with namespaces of our own (cmpC/cmpS) and its own state folder. */
@@ -157,7 +162,14 @@ async function wanScript(work: string): Promise<{ script: string; env: Record<st
   return { script, env: { ...Deno.env.toObject(), WAN_STATE: `${work}/wan-state` } };
 }
 
-async function wanRuns(dataDir: string, work: string): Promise<WanRun[]> {
+export async function wanRuns(
+  dataDir: string,
+  work: string,
+  plans: [number, number, string[]][] = [
+    [20, 40, ["curl", "jpeg-ls", "jpeg-ls:2", "jpeg-ls:wait"]],
+    [100, 20, ["curl", "none", "jpeg-ls", "jpeg-ls:2", "jpeg-ls:wait"]],
+  ],
+): Promise<WanRun[]> {
   const wan = await wanScript(work);
   const net = async (...args: string[]) => {
     const r = await runCommand("bash", [wan.script, ...args], { env: wan.env });
@@ -166,10 +178,6 @@ async function wanRuns(dataDir: string, work: string): Promise<WanRun[]> {
   const runs: WanRun[] = [];
   await net("up");
   try {
-    const plans: [number, number, string[]][] = [
-      [20, 40, ["curl", "jpeg-ls", "jpeg-ls:2"]],
-      [100, 20, ["curl", "none", "jpeg-ls", "jpeg-ls:2"]],
-    ];
     for (const [rate, rtt, senders] of plans) {
       await net("link", String(rate), String(rtt));
       for (const sender of senders) {
@@ -211,7 +219,12 @@ async function wanRuns(dataDir: string, work: string): Promise<WanRun[]> {
           ], { timeoutMs: 1_800_000 });
           if (!result.success) throw new Error(`client ${sender}: ${result.stderr}`);
           const line = result.stdout.trim().split("\n").at(-1)!;
-          const { seconds, sent } = JSON.parse(line) as { seconds: number; sent: number };
+          const { seconds, sent, record } = JSON.parse(line) as {
+            seconds: number;
+            sent: number;
+            record: { compressed: number; original: Record<string, number> } | null;
+          };
+          const workers = sender.split(":").find((p) => /^\d+$/.test(p));
           runs.push({
             link: `${rate} Mbit/s, ${rtt} ms`,
             rateMbit: rate,
@@ -219,12 +232,15 @@ async function wanRuns(dataDir: string, work: string): Promise<WanRun[]> {
               ? "curl, uncompressed, 1 request"
               : sender === "none"
               ? "gateway, uncompressed"
-              : `gateway, JPEG-LS, ${
-                sender.includes(":") ? `${sender.split(":")[1]} workers` : "default workers"
+              : `gateway, JPEG-LS, ${workers === undefined ? "default workers" : `${workers} workers`}${
+                sender.endsWith(":wait") ? ", compression_adaptive = false" : ""
               }`,
             seconds,
             sent,
             utilisation: (sent * 8) / (rate * 1e6 * seconds),
+            compressed: record?.compressed ?? null,
+            behind: record?.original["encoder-behind"] ?? (record === null ? null : 0),
+            load: (await Deno.readTextFile("/proc/loadavg")).split(" ")[0]!,
           });
         } finally {
           await archive.stop();
@@ -289,13 +305,15 @@ export async function benchCompression(options: {
             Math.max(1, cores - 1)
           }). Bytes on the link: tunC transmit counter (TCP/IP and TLS included).`,
         "",
-        "| link | sender | seconds | MB on the link | link utilisation | vs curl |",
-        "|---|---|---|---|---|---|",
+        "| link | sender | seconds | MB on the link | link utilisation | vs curl | compressed / encoder behind | load |",
+        "|---|---|---|---|---|---|---|---|",
         ...runs.map((r) => {
           const curl = runs.find((c) => c.rateMbit === r.rateMbit && c.sender.startsWith("curl"));
           return `| ${r.link} | ${r.sender} | ${r.seconds.toFixed(1)} | ${(r.sent / MB).toFixed(1)} | ${
             (100 * r.utilisation).toFixed(1)
-          } % | ${curl === undefined ? "" : `${(r.seconds / curl.seconds).toFixed(2)}×`} |`;
+          } % | ${curl === undefined ? "" : `${(r.seconds / curl.seconds).toFixed(2)}×`} | ${
+            r.compressed === null ? "" : `${r.compressed} / ${r.behind}`
+          } | ${r.load} |`;
         }),
       );
       const jls20 = runs.find((r) => r.rateMbit === 20 && r.sender === "gateway, JPEG-LS, default workers");

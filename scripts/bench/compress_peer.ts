@@ -127,8 +127,10 @@ async function client(stateFile: string, mode: string, dataDir: string): Promise
         url,
         auth: { kind: "basic", username: state.username, password: state.password },
         caFile: state.caFile,
+        // MODE[:WORKERS][:wait] — "wait": compression_adaptive = false (every instance waits for its compression).
         compression: mode.split(":")[0] as UploadCompression,
-        compressionWorkers: Number(mode.split(":")[1] ?? 0),
+        compressionWorkers: Number(mode.split(":").find((p) => /^\d+$/.test(p)) ?? 0),
+        compressionAdaptive: !mode.split(":").includes("wait"),
       },
       retentionIntervalMs: 0,
     });
@@ -154,7 +156,9 @@ if (import.meta.main) {
     await client(stateFile, mode, dataDir);
     Deno.exit(0);
   } else {
-    console.error("usage: compress_peer.ts archive STATE | client STATE curl|jpeg-ls|none DATA");
+    console.error(
+      "usage: compress_peer.ts archive STATE | client STATE curl|none|jpeg-ls[:WORKERS][:wait] DATA",
+    );
     Deno.exit(2);
   }
 }

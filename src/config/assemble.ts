@@ -92,6 +92,7 @@ export function assemble(merged: Merged, baseDir: string, configFile: string, pr
       minFreeBytes: n("upload.min_free_bytes"),
       compression: s("upload.compression") as UploadCompression,
       compressionWorkers: n("upload.compression_workers"),
+      compressionAdaptive: b("upload.compression_adaptive"),
       maxRateBitsPerSecond: n("upload.max_rate"),
       // Checked already (validate.ts): every entry parses.
       rateWindows: l("upload.rate_windows").map((w) => parseRateWindow(w)).filter((w): w is RateWindow =>

@@ -497,6 +497,15 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   }),
   row({
     section: "upload",
+    name: "compression_adaptive",
+    cliName: "upload-compression-adaptive",
+    kind: "bool",
+    doc:
+      "When compressing is slower than the link, images not compressed yet go as received so the upload never waits (fastest delivery). false: every image waits for its compression (fewest bytes).",
+    read: (c) => c.upload.compressionAdaptive,
+  }),
+  row({
+    section: "upload",
     name: "max_rate",
     cliName: "upload-max-rate",
     kind: "rate",

@@ -63,6 +63,12 @@ export interface UploadConfig {
   compression: UploadCompression;
   /** Compression workers; 0 = logical cores − 1, at least 1. */
   compressionWorkers: number;
+  /**
+   * Adaptive sending: when the compression workers fall behind the link, instances they have not
+   * started go as received, so the upload never waits for them (true, the default); false: every
+   * instance waits for its compression (fewest bytes).
+   */
+  compressionAdaptive: boolean;
   /** Upload bandwidth of all requests together outside the windows, bits per second; 0 = unlimited. */
   maxRateBitsPerSecond: number;
   /** Other rates for parts of the week (local time); the first window that covers the moment wins. */
@@ -180,6 +186,7 @@ export function defaultConfig(baseDir: string): Config {
       minFreeBytes: 2 * 1024 * 1024 * 1024,
       compression: "jpeg-ls",
       compressionWorkers: 0,
+      compressionAdaptive: true,
       maxRateBitsPerSecond: 0,
       rateWindows: [],
       urgentAeTitles: [],

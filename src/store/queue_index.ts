@@ -153,6 +153,8 @@ export interface ClaimedInstance {
   generation: number;
   /** Failed attempts so far (retryable failures only). */
   attempts: number;
+  /** Claimed as an urgent study (STAT/HIGH or an urgent calling AE title); absent: not urgent. */
+  urgent?: boolean;
 }
 
 /** Identifies one claim of one instance when settling it. */
@@ -814,19 +816,21 @@ export class QueueIndex {
    * Claims the next batch: the oldest due pending urgent instance (priority STAT or HIGH, or from
    * one of `options.urgentAeTitles`), else the oldest due pending instance; then more due pending
    * instances of the same study in arrival order, within `limits` (see {@linkcode planBatch}). The
-   * claimed rows become "sending". Returns an empty array when nothing is due at `now`.
+   * claimed rows become "sending"; an urgent study's instances say `urgent`. Returns an empty array when nothing is due at `now`.
    */
   claimBatch(limits: BatchLimits, now: number, options: ClaimOptions = {}): ClaimedInstance[] {
     return this.#transaction(() => {
       const first = this.#get(
-        `SELECT study_instance_uid FROM instances WHERE status = 'pending' AND next_attempt_at <= ?
-         ORDER BY (priority IN (SELECT value FROM json_each(?))
-           OR trim(calling_ae_title) IN (SELECT value FROM json_each(?))) DESC, received_at, rowid LIMIT 1`,
-        now,
+        `SELECT study_instance_uid, (priority IN (SELECT value FROM json_each(?))
+           OR trim(calling_ae_title) IN (SELECT value FROM json_each(?))) AS urgent
+         FROM instances WHERE status = 'pending' AND next_attempt_at <= ?
+         ORDER BY urgent DESC, received_at, rowid LIMIT 1`,
         JSON.stringify(URGENT_PRIORITIES),
         JSON.stringify((options.urgentAeTitles ?? []).map((t) => t.trim())),
+        now,
       );
       if (first === undefined) return [];
+      const urgent = num(first, "urgent") === 1;
       const candidates = this.#all(
         `SELECT sop_instance_uid, sop_class_uid, study_instance_uid, transfer_syntax_uid, path, size, generation,
            attempts FROM instances
@@ -844,6 +848,7 @@ export class QueueIndex {
         size: num(row, "size"),
         generation: num(row, "generation"),
         attempts: num(row, "attempts"),
+        ...(urgent ? { urgent } : {}),
       }));
       const batch = planBatch(candidates, limits);
       for (const instance of batch) {

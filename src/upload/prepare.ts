@@ -6,6 +6,14 @@
  * - The local copy is never changed: the compressed Part 10 file exists only in the request body.
  * - An instance the codec cannot carry bit for bit (format, bits above Bits Stored, a decoded frame
  *   that differs) goes as received; these are counted by cause for the status page.
+ * - Adaptive sending (`upload.compression_adaptive`, the default): the pool compresses ahead of
+ *   the sender, across batches (the batches being sent first, then those the uploader claimed
+ *   ahead of a free request slot, `encode_ahead.ts`), and a request body decides each part when it
+ *   reaches it (`part_policy.ts`): compressed if ready; when nothing is ready, an instance whose
+ *   compression has not started goes as received (counted as "encoder-behind"), so the link never
+ *   waits for the encoder; one being encoded is waited for. On a thin link the pool is ahead and
+ *   everything goes compressed; on a fast one the link stays full. Memory stays flat: at most
+ *   workers + 1 instances are being compressed, codestreams over 256 KiB wait in temporary files.
  * - Fallback: when the archive refuses the syntax — a Failed SOP Sequence item with Failure Reason
  *   (0008,1197) C122 "Referenced Transfer Syntax not supported" (PS3.18 Table I.2-2), a failure
  *   text naming the syntax, or HTTP 415 — those instances are sent again as received, and the
@@ -32,9 +40,9 @@ import {
   type Compressor,
   createCompressor,
   defaultWorkerCount,
-  type OriginalCause,
   type SendCompressed,
 } from "./compress/compressor.ts";
+import { EncodeAhead, type Lot } from "./encode_ahead.ts";
 import type { StowBatchItem } from "./stow_request.ts";
 
 const log = logger("upload");
@@ -45,21 +53,6 @@ const log = logger("upload");
  * each, this keeps what compression holds to a few tens of MB.
  */
 const CODESTREAM_MEMORY_BYTES = 256 * 1024;
-
-/** `fn` over `items` with at most `limit` calls running at once; results in the order of `items`. */
-async function mapLimited<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const lane = async () => {
-    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
-  return out;
-}
 
 /** Key of the compression record (JSON, {@link CompressionRecord}) in the index's state table. */
 export const COMPRESSION_STATE_KEY = "upload.compression";
@@ -150,18 +143,92 @@ export interface PrepareItem {
   size: number;
 }
 
-/** A prepared batch: what to send, and how each instance goes. */
+/** How one instance goes: the compressed transfer syntax, or the cause of sending it as received. */
+export type PartHow =
+  | { transferSyntaxUid: string; bytesIn: number; bytesOut: number; namedInPart: boolean }
+  | { cause: string };
+
+/**
+ * A batch for one request. Its parts are decided when the request body reaches them
+ * ({@link PreparedBatch.next}, the policy of `part_policy.ts`), so `how` fills in as it is sent.
+ */
 export interface PreparedBatch {
-  items: StowBatchItem[];
-  /** How each instance goes, by SOP Instance UID: the compressed transfer syntax, or the cause of an original. */
-  how: Map<
-    string,
-    { transferSyntaxUid: string; bytesIn: number; bytesOut: number; namedInPart: boolean } | { cause: string }
-  >;
-  /** Removes temporary files of the compressed instances. */
+  /** Every instance of the request, in claim order (the answer is read against these). */
+  instances: readonly PrepareItem[];
+  /** The next part of the body, decided now; null after the last. Call after {@link PrepareStage.start}. */
+  next(): Promise<StowBatchItem | null>;
+  /** How each instance went, by SOP Instance UID (for the parts decided so far). */
+  how: Map<string, PartHow>;
+  /** Removes temporary files of the compressed instances; results not sent are discarded. */
   close(): Promise<void>;
   /** This request is the probe whose answer tells whether the destination stores parts naming their syntax. */
   probe: boolean;
+}
+
+/** What the pool made of one instance. */
+type Outcome = { kind: "compressed"; out: SendCompressed } | { kind: "original"; cause: string };
+
+/** Cause of an instance sent as received because the pool had not started it when the body reached it. */
+export const ENCODER_BEHIND = "encoder-behind";
+
+/** A batch whose instances the pool compresses; parts decided as the body reaches them. */
+class CompressedBatch implements PreparedBatch {
+  readonly how: PreparedBatch["how"] = new Map();
+  probe = false;
+  /** Compressed parts name their syntax (decided when the request starts). */
+  named = false;
+  readonly #sent: SendCompressed[] = [];
+
+  constructor(
+    readonly lot: Lot<PrepareItem, Outcome>,
+    readonly instances: readonly PrepareItem[],
+    private readonly context: {
+      adaptive: () => boolean;
+      active: () => boolean;
+      inactiveCause: () => string;
+    },
+  ) {}
+
+  next(): Promise<StowBatchItem | null> {
+    return this.take(this.context.adaptive());
+  }
+
+  /** The next part; with `adaptive`, not-started instances go as received rather than waited for. */
+  async take(adaptive: boolean): Promise<StowBatchItem | null> {
+    const part = await this.lot.next({ adaptive });
+    if (part === null) return null;
+    const { item } = part;
+    if ("behind" in part) {
+      this.how.set(item.sopInstanceUid, { cause: ENCODER_BEHIND });
+      return { ...item };
+    }
+    const outcome = part.result;
+    if (outcome.kind === "original") {
+      this.how.set(item.sopInstanceUid, { cause: outcome.cause });
+      return { ...item };
+    }
+    const out = outcome.out;
+    if (!this.context.active()) {
+      // Refused (or switched off) while it waited: as received after all.
+      await out.close();
+      this.how.set(item.sopInstanceUid, { cause: this.context.inactiveCause() });
+      return { ...item };
+    }
+    this.#sent.push(out);
+    const namedInPart = this.named;
+    this.how.set(item.sopInstanceUid, {
+      transferSyntaxUid: out.transferSyntaxUid,
+      bytesIn: item.size,
+      bytesOut: out.size,
+      namedInPart,
+    });
+    return { ...item, content: Object.assign(out, { namedInPart }) };
+  }
+
+  async close(): Promise<void> {
+    this.lot.close();
+    await Promise.allSettled(this.#sent.map((c) => c.close()));
+  }
 }
 
 /** Options of {@link PrepareStage}. */
@@ -184,6 +251,9 @@ export class PrepareStage {
   #record: CompressionRecord;
   /** A request naming the syntax in its parts is out to learn whether this destination stores them. */
   #probing = false;
+  /** A request of this run of uploads has been answered (see {@link noteAnswered}). */
+  #linkWarm = false;
+  readonly #ahead: EncodeAhead<PrepareItem, Outcome>;
 
   constructor(options: PrepareStageOptions) {
     this.#index = options.index;
@@ -192,6 +262,27 @@ export class PrepareStage {
     this.#createCompressor = options.createCompressor ??
       ((workers) => createCompressor({ workers, memoryLimit: CODESTREAM_MEMORY_BYTES }));
     this.#record = readCompressionRecord(this.#index);
+    this.#ahead = new EncodeAhead<PrepareItem, Outcome>({
+      // One instance more than the pool has workers keeps it busy; each one in progress holds its
+      // frames, so memory stays flat whatever the batches.
+      limit: () => this.#workers() + 1,
+      prepare: (item) => this.#encode(item),
+      failed: (item, error) => {
+        log.debug("Instance {uid} goes as received: {error}", {
+          uid: item.sopInstanceUid,
+          error: String(error),
+        });
+        return { kind: "original", cause: "error" };
+      },
+      discard: (outcome) => {
+        if (outcome.kind === "compressed") void outcome.out.close().catch(() => {});
+      },
+    });
+  }
+
+  #workers(): number {
+    const configured = this.#config?.compressionWorkers ?? 0;
+    return configured > 0 ? configured : defaultWorkerCount();
   }
 
   /** Applies the settings; refusals learnt under other settings are forgotten. */
@@ -235,88 +326,119 @@ export class PrepareStage {
     return refused ? null : config.compression;
   }
 
+  /** Why an instance goes as received when compression is not active now: `"off"` or `"refused"`. */
+  #inactiveCause(): string {
+    return this.#config === null || this.#config.compression === "none" ? "off" : "refused";
+  }
+
+  /** Compresses one instance in the pool (the look-ahead's preparation). */
+  async #encode(item: PrepareItem): Promise<Outcome> {
+    const syntax = this.activeSyntax();
+    if (syntax === null) return { kind: "original", cause: this.#inactiveCause() };
+    this.#compressor ??= this.#createCompressor(this.#workers());
+    const compressor = this.#compressor;
+    try {
+      const out = await compressor.prepare(absolutePath(this.#dataDir, item.path), { syntax });
+      if (out.kind === "compressed" && out.size >= item.size) {
+        await out.close();
+        return { kind: "original", cause: "no-gain" };
+      }
+      if (out.kind === "compressed") return { kind: "compressed", out };
+      if (out.cause === "mismatch" || out.cause === "high-bits") {
+        log.info("Instance {uid} goes as received: {reason}", {
+          uid: item.sopInstanceUid,
+          reason: out.reason,
+        });
+      }
+      return { kind: "original", cause: out.cause };
+    } catch (error) {
+      // A file that vanished or cannot be read is the sender's business (it reports it); send as is.
+      log.debug("Instance {uid} goes as received: {error}", {
+        uid: item.sopInstanceUid,
+        error: String(error),
+      });
+      return { kind: "original", cause: "error" };
+    }
+  }
+
   /**
-   * Prepares `items` for one request: compressed in the worker pool, or as received when
-   * `asReceived`, compression is off, or refused here. A few instances at a time (one more than the
-   * pool has workers, so the pool stays busy), not the whole batch: each one in progress holds its
-   * frames, so memory stays flat whatever the batch. An instance whose compressed form is not
-   * smaller (noise, tiny images) goes as received ("no-gain").
+   * Registers `items` (one request's batch) with the pool, which starts compressing them when it
+   * has nothing more urgent: the batches of requests being sent come first
+   * ({@link PrepareStage.start}). As received when `asReceived` (the fallback), when compression is
+   * off, or refused here. Nothing is held but a ticket per instance until the pool reaches it.
+   */
+  open(items: readonly PrepareItem[], options: { asReceived?: boolean } = {}): PreparedBatch {
+    const syntax = options.asReceived === true ? null : this.activeSyntax();
+    if (syntax === null) {
+      const cause = options.asReceived ? "refused" : this.#inactiveCause();
+      const how: PreparedBatch["how"] = new Map();
+      let next = 0;
+      return {
+        instances: items,
+        how,
+        probe: false,
+        next: () => {
+          const item = items[next++];
+          if (item === undefined) return Promise.resolve(null);
+          how.set(item.sopInstanceUid, { cause });
+          return Promise.resolve({ ...item });
+        },
+        close: () => Promise.resolve(),
+      };
+    }
+    return new CompressedBatch(this.#ahead.open(items), items, {
+      adaptive: () => (this.#config?.compressionAdaptive ?? true) && this.#linkWarm,
+      active: () => this.activeSyntax() !== null,
+      inactiveCause: () => this.#inactiveCause(),
+    });
+  }
+
+  /**
+   * The request of `batch` is being sent now (once; later calls do nothing): its instances go
+   * before those claimed ahead, and
+   * whether its compressed parts name their syntax is decided. Not yet known whether this
+   * destination stores such parts: this request is the probe (all its compressed parts name it)
+   * unless another probe is out (then all are plain). A request never mixes the two. Read now,
+   * not when the batch was claimed: another request's answer may have taught it meanwhile.
+   */
+  start(batch: PreparedBatch): void {
+    if (!(batch instanceof CompressedBatch) || batch.lot.startedAt !== null) return;
+    const url = this.#config?.url ?? "";
+    const plain = this.#record.plainPartType.includes(url);
+    const proven = this.#record.namedPartOk.includes(url);
+    const probe = !plain && !proven && !this.#probing;
+    if (probe) this.#probing = true;
+    batch.probe = probe;
+    batch.named = proven || probe;
+    batch.lot.start();
+  }
+
+  /**
+   * Prepares the whole of `items` before returning, waiting for the encoder (never "encoder
+   * behind"): the parts in claim order, for a caller that needs them all before sending.
    */
   async prepare(
     items: readonly PrepareItem[],
     options: { asReceived?: boolean } = {},
-  ): Promise<PreparedBatch> {
-    const syntax = options.asReceived === true ? null : this.activeSyntax();
-    const how: PreparedBatch["how"] = new Map();
-    if (syntax === null) {
-      for (const item of items) {
-        how.set(item.sopInstanceUid, { cause: options.asReceived ? "refused" : "off" });
-      }
-      return { items: items.map((item) => ({ ...item })), how, close: () => Promise.resolve(), probe: false };
+  ): Promise<PreparedBatch & { items: StowBatchItem[] }> {
+    const batch = this.open(items, options);
+    this.start(batch);
+    const parts: StowBatchItem[] = [];
+    for (;;) {
+      const part = batch instanceof CompressedBatch ? await batch.take(false) : await batch.next();
+      if (part === null) break;
+      parts.push(part);
     }
-    this.#compressor ??= this.#createCompressor(
-      this.#config!.compressionWorkers > 0 ? this.#config!.compressionWorkers : defaultWorkerCount(),
-    );
-    const compressor = this.#compressor;
-    const compressed: SendCompressed[] = [];
-    const url = this.#config!.url;
-    const prepareOne = async (item: PrepareItem): Promise<StowBatchItem> => {
-      let cause: OriginalCause | "error" | "no-gain";
-      try {
-        const out = await compressor.prepare(absolutePath(this.#dataDir, item.path), { syntax });
-        if (out.kind === "compressed" && out.size >= item.size) {
-          await out.close();
-          how.set(item.sopInstanceUid, { cause: "no-gain" });
-          return { ...item };
-        }
-        if (out.kind === "compressed") {
-          compressed.push(out);
-          const namedInPart = false; // decided below, once the whole request is ready
-          how.set(item.sopInstanceUid, {
-            transferSyntaxUid: out.transferSyntaxUid,
-            bytesIn: item.size,
-            bytesOut: out.size,
-            namedInPart,
-          });
-          return { ...item, content: Object.assign(out, { namedInPart }) };
-        }
-        cause = out.cause;
-        if (out.cause === "mismatch" || out.cause === "high-bits") {
-          log.info("Instance {uid} goes as received: {reason}", {
-            uid: item.sopInstanceUid,
-            reason: out.reason,
-          });
-        }
-      } catch (error) {
-        // A file that vanished or cannot be read is the sender's business (it reports it); send as is.
-        cause = "error";
-        log.debug("Instance {uid} goes as received: {error}", {
-          uid: item.sopInstanceUid,
-          error: String(error),
-        });
-      }
-      how.set(item.sopInstanceUid, { cause });
-      return { ...item };
-    };
-    const prepared = await mapLimited(items, compressor.workers + 1, prepareOne);
-    // Not yet known whether this destination stores parts naming their syntax: this request is
-    // the probe (all its parts name it) unless another probe is out (then all are plain).
-    // Read now, not before compressing: another request's answer may have taught it meanwhile.
-    const plain = this.#record.plainPartType.includes(url);
-    const proven = this.#record.namedPartOk.includes(url);
-    const probe = !plain && !proven && !this.#probing && compressed.length > 0;
-    if (probe) this.#probing = true;
-    if (proven || probe) {
-      for (const item of prepared) if (item.content !== undefined) item.content.namedInPart = true;
-      for (const entry of how.values()) if ("namedInPart" in entry) entry.namedInPart = true;
-    }
+    const order = new Map(items.map((item, i) => [item.sopInstanceUid, i]));
+    parts.sort((a, b) => order.get(a.sopInstanceUid)! - order.get(b.sopInstanceUid)!);
+    let given = 0;
     return {
-      items: prepared,
-      how,
-      close: async () => {
-        await Promise.allSettled(compressed.map((c) => c.close()));
-      },
-      probe,
+      instances: batch.instances,
+      how: batch.how,
+      probe: batch.probe,
+      close: () => batch.close(),
+      items: parts,
+      next: () => Promise.resolve(parts[given++] ?? null),
     };
   }
 
@@ -374,7 +496,9 @@ export class PrepareStage {
    * and {@link noteUnproven}, called at once after it.)
    */
   release(batch: PreparedBatch): void {
-    if (batch.probe) this.#probing = false;
+    if (!batch.probe) return;
+    this.#probing = false;
+    batch.probe = false; // once: a later call must not end another request's probe
   }
 
   /** Counts the delivered instances of `batch` (compressed, or original by cause). */
@@ -395,6 +519,22 @@ export class PrepareStage {
       }
     }
     this.#save();
+  }
+
+  /**
+   * A request was answered. Until the first answer of a run of uploads, no instance goes as
+   * received for the encoder being behind: whatever the link, the first megabytes the bodies give
+   * only fill the socket and TLS buffers (measured over the emulated 20 Mbit/s uplink: some 50
+   * instances as received in the first seconds, the encoder ahead all the time after), so the
+   * bodies wait for the encoder until one request has gone the whole way.
+   */
+  noteAnswered(): void {
+    this.#linkWarm = true;
+  }
+
+  /** Nothing is being sent: the next run of uploads starts cold again (see {@link noteAnswered}). */
+  noteIdle(): void {
+    this.#linkWarm = false;
   }
 
   /** Stops the worker pool. */

@@ -110,7 +110,7 @@ export function streamSource(stream: ReadableStream<Uint8Array>): ByteSource {
 /** A streamed multipart body. */
 export interface MultipartBody {
   stream: ReadableStream<Uint8Array>;
-  /** Total bytes the stream yields. */
+  /** Total bytes the stream yields (for a body of parts decided as it goes: the bytes yielded so far). */
   length: number;
   /** Closes any open part (idempotent); call when the request ends, whatever happened. */
   dispose(): void;
@@ -122,17 +122,24 @@ export interface MultipartBody {
  * chunk or two are in memory. `onProgress` is called with the byte count of every chunk handed to
  * the HTTP client (the uploader's idle timer). A part that yields fewer or more bytes than its
  * declared size errors the stream: a truncated or grown file is never sent as if complete.
+ *
+ * `parts` may also be a function giving the next part when the stream reaches it (null after the
+ * last): the parts of a request decided as it is sent (adaptive compression, `prepare.ts`).
  */
 export function multipartBody(
-  parts: readonly MultipartPart[],
+  parts: readonly MultipartPart[] | (() => Promise<MultipartPart | null>),
   options: { boundary: string; chunkSize?: number; onProgress?: (bytes: number) => void },
 ): MultipartBody {
   const chunkSize = options.chunkSize ?? 256 * 1024;
   const boundary = options.boundary;
-  let partIndex = 0;
+  let given = 0;
+  const nextPart = typeof parts === "function" ? parts : () => Promise.resolve(parts[given++] ?? null);
+  let partCount = 0;
+  let part: MultipartPart | null = null;
   let source: ByteSource | null = null;
   let remaining = 0;
   let finished = false;
+  let yielded = 0;
 
   const closeSource = () => {
     if (source !== null) {
@@ -147,7 +154,25 @@ export function multipartBody(
 
   const emit = (controller: ReadableStreamDefaultController<Uint8Array>, bytes: Uint8Array) => {
     controller.enqueue(bytes);
+    yielded += bytes.length;
     options.onProgress?.(bytes.length);
+  };
+
+  /** Opens the next part and emits its preamble, or emits the close delimiter after the last. */
+  const openNext = async (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    const next = await nextPart();
+    if (finished) return; // disposed while the next part was being decided
+    if (next === null) {
+      finished = true;
+      emit(controller, closeDelimiter(boundary));
+      controller.close();
+      return;
+    }
+    part = next;
+    source = await next.open();
+    remaining = next.size;
+    emit(controller, partPreamble(boundary, partCount === 0, next.contentType));
+    partCount++;
   };
 
   let streamController: ReadableStreamDefaultController<Uint8Array> | null = null;
@@ -158,20 +183,10 @@ export function multipartBody(
     async pull(controller) {
       try {
         if (finished) return;
-        if (source === null) {
-          const part = parts[partIndex];
-          if (part === undefined) {
-            finished = true;
-            emit(controller, closeDelimiter(boundary));
-            controller.close();
-            return;
-          }
-          source = await part.open();
-          remaining = part.size;
-          emit(controller, partPreamble(boundary, partIndex === 0, part.contentType));
+        if (source === null || part === null) {
+          await openNext(controller);
           return;
         }
-        const part = parts[partIndex]!;
         if (remaining === 0) {
           // Declared size reached: the file must end here.
           const probe = await source.read(new Uint8Array(1));
@@ -181,18 +196,8 @@ export function multipartBody(
             );
           }
           closeSource();
-          partIndex++;
-          // Re-enter to emit the next preamble or the close delimiter in the same pull.
-          const next = parts[partIndex];
-          if (next === undefined) {
-            finished = true;
-            emit(controller, closeDelimiter(boundary));
-            controller.close();
-          } else {
-            source = await next.open();
-            remaining = next.size;
-            emit(controller, partPreamble(boundary, false, next.contentType));
-          }
+          // Emit the next preamble or the close delimiter in the same pull.
+          await openNext(controller);
           return;
         }
         const buffer = new Uint8Array(Math.min(chunkSize, remaining));
@@ -224,7 +229,11 @@ export function multipartBody(
 
   return {
     stream,
-    length: multipartLength(parts.map((p) => p.size), boundary, parts.map((p) => p.contentType)),
+    get length() {
+      return typeof parts === "function"
+        ? yielded
+        : multipartLength(parts.map((p) => p.size), boundary, parts.map((p) => p.contentType));
+    },
     dispose: () => {
       closeSource();
       if (!finished) {

@@ -52,6 +52,18 @@ export interface StowBatchItem extends SentInstance {
 }
 
 /**
+ * The instances of one request. Either all parts are known before the request (an array), or
+ * `next` decides each part when the body reaches it (adaptive compression, `prepare.ts`): the
+ * request starts once its first part is decided, so no connection waits for the encoder.
+ */
+export interface StowBatch {
+  /** Every instance of the request (the answer is read against these). */
+  instances: readonly SentInstance[];
+  /** The next part of the body; null after the last. Each instance once. */
+  next(): Promise<StowBatchItem | null>;
+}
+
+/**
  * The server refused the request's media type (HTTP 415) while parts named a compressed transfer
  * syntax: the uploader sends them again as received (the fallback, `prepare.ts`).
  */
@@ -79,11 +91,27 @@ function isStopped(error: unknown): boolean {
   return error instanceof StoppedError || (error instanceof Error && error.name === "StoppedError");
 }
 
-/** Sends `items` as one STOW-RS request and interprets the answer (see the module documentation). */
+/** Sends `batch` as one STOW-RS request and interprets the answer (see the module documentation). */
 export async function sendStowBatch(
-  items: readonly StowBatchItem[],
+  batch: readonly StowBatchItem[] | StowBatch,
   context: StowRequestContext,
 ): Promise<StowOutcome | SyntaxRefused | { kind: "stopped" }> {
+  let given = 0;
+  const instances = "next" in batch ? batch.instances : batch;
+  const next = "next" in batch
+    ? () => batch.next()
+    : () => Promise.resolve((batch as readonly StowBatchItem[])[given++] ?? null);
+  // The parts put in the body so far (what went compressed is known only as it is sent).
+  const items: StowBatchItem[] = [];
+  let first: StowBatchItem | null;
+  try {
+    // Before any connection or sign-in: the first part may wait for the encoder.
+    first = await next();
+    if (first !== null) items.push(first);
+  } catch (error) {
+    return { kind: "retry", reason: messageOf(error), retryAfterMs: null };
+  }
+  if (context.stopSignal.aborted) return { kind: "stopped" };
   let authorization: Record<string, string>;
   try {
     authorization = await context.auth.headers(context.stopSignal);
@@ -100,7 +128,7 @@ export async function sendStowBatch(
   }
   const timer = startIdleTimer(context.config.idleTimeoutMs);
   const boundary = makeBoundary();
-  const parts: MultipartPart[] = items.map((item) => {
+  const toPart = (item: StowBatchItem): MultipartPart => {
     const content = item.content;
     if (content === undefined) {
       return {
@@ -115,8 +143,19 @@ export async function sendStowBatch(
       contentType: partContentType(content.namedInPart ? content.transferSyntaxUid : undefined),
       open: () => Promise.resolve(streamSource(content.stream())),
     };
-  });
-  const body = multipartBody(parts, { boundary, onProgress: () => timer.touch() });
+  };
+  let firstTaken = false;
+  const nextPart = async (): Promise<MultipartPart | null> => {
+    if (!firstTaken) {
+      firstTaken = true;
+      return first === null ? null : toPart(first);
+    }
+    const item = await next();
+    if (item === null) return null;
+    items.push(item);
+    return toPart(item);
+  };
+  const body = multipartBody(nextPart, { boundary, onProgress: () => timer.touch() });
   const limiter = context.limiter;
   const stream = limiter === undefined || limiter.unlimited
     ? body.stream
@@ -156,7 +195,7 @@ export async function sendStowBatch(
     }
     const outcome = interpretStowResponse(
       { status: result.status, statusText: result.statusText, headers: result.headers, body: result.body },
-      items.map((item) => ({ sopInstanceUid: item.sopInstanceUid, sopClassUid: item.sopClassUid })),
+      instances.map((item) => ({ sopInstanceUid: item.sopInstanceUid, sopClassUid: item.sopClassUid })),
       { now: context.now(), where: context.where },
     );
     if (
@@ -170,7 +209,7 @@ export async function sendStowBatch(
         delivered: [],
         failed: [],
         isolate: [],
-        unproven: items.map((item) => item.sopInstanceUid),
+        unproven: instances.map((item) => item.sopInstanceUid),
         unprovenReason: outcome.reason,
       };
     }

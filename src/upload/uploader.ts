@@ -59,7 +59,13 @@ import type { StowOutcome } from "./response.ts";
 import { DEFAULT_RETRY_BASE_MS } from "./retry.ts";
 import { type VerificationHealth, Verifier } from "./verifier.ts";
 import { sendStowBatch, type SyntaxRefused } from "./stow_request.ts";
-import { type CompressionRecord, type PreparedBatch, PrepareStage, refusesSyntax } from "./prepare.ts";
+import {
+  type CompressionRecord,
+  type PreparedBatch,
+  type PrepareItem,
+  PrepareStage,
+  refusesSyntax,
+} from "./prepare.ts";
 import { RateLimiter, type RateLimiterOptions } from "./rate_limit.ts";
 import type { Compressor } from "./compress/compressor.ts";
 
@@ -114,11 +120,29 @@ interface SendItem {
 
 const log = logger("upload");
 
+/**
+ * Batches claimed ahead of a free request slot while compressing, so the pool has work when every
+ * request in flight has all its instances compressed or sent (it never idles while the link is
+ * fed instances as received). One batch: an urgent study claimed later still goes first (see
+ * `#nextBatch`), and what waits in memory stays a batch's compressed instances.
+ */
+const LOOKAHEAD_BATCHES = 1;
+
+/** A batch claimed ahead, registered with the compression pool. */
+interface StagedBatch {
+  claims: ClaimedInstance[];
+  prepared: PreparedBatch;
+}
+
 function refs(items: readonly SendItem[]): ClaimRef[] {
   return items.map((item) => ({
     sopInstanceUid: item.claim.sopInstanceUid,
     generation: item.claim.generation,
   }));
+}
+
+function prepareItem(claim: ClaimedInstance, size: number): PrepareItem {
+  return { sopInstanceUid: claim.sopInstanceUid, sopClassUid: claim.sopClassUid, path: claim.path, size };
 }
 
 function seconds(ms: number): string {
@@ -157,6 +181,8 @@ export class Uploader {
   #retentionTimer: ReturnType<typeof setInterval> | undefined;
   #setupTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #active = new Set<Promise<void>>();
+  /** Batches claimed ahead of a free request slot (the look-ahead), oldest first. */
+  #staged: StagedBatch[] = [];
 
   #inFlight = 0;
   #gate: GateState = OPEN_GATE;
@@ -256,6 +282,7 @@ export class Uploader {
 
   /** Replaces the configuration (e.g. new credentials): the pause and backoff are cleared and everything due now. */
   async setConfig(config: UploadConfig): Promise<void> {
+    this.#releaseStaged(0);
     this.#config = config;
     this.#prepare.configure(config);
     this.#limiter.setSchedule(config);
@@ -324,6 +351,7 @@ export class Uploader {
     if (this.#wakeTimer !== undefined) clearTimeout(this.#wakeTimer);
     if (this.#retentionTimer !== undefined) clearInterval(this.#retentionTimer);
     if (this.#setupTimer !== undefined) clearTimeout(this.#setupTimer);
+    this.#releaseStaged(0);
     if (this.#active.size > 0) {
       let timeout: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
@@ -442,6 +470,7 @@ export class Uploader {
       return;
     }
     if (!isOpen(this.#gate, now)) {
+      this.#releaseStaged(this.#gate.closedUntil);
       this.#armWake(this.#gate.closedUntil);
       this.#publish(false);
       return;
@@ -449,12 +478,21 @@ export class Uploader {
     // While failing, one probe at a time; full concurrency once the server answers again.
     const limit = concurrencyLimit(this.#gate, this.#config.concurrency);
     while (this.#inFlight < limit) {
-      const batch = this.#index.claimBatch(this.#limits(), now, {
-        urgentAeTitles: this.#config.urgentAeTitles,
-      });
-      if (batch.length === 0) break;
-      this.#launch(batch);
+      const next = this.#nextBatch(now);
+      if (next === null) break;
+      this.#launch(next.claims, next.prepared ?? this.#stage(next.claims).prepared);
     }
+    if (limit < this.#config.concurrency) {
+      this.#releaseStaged(0);
+    } else if (this.#inFlight >= limit && this.#prepare.activeSyntax() !== null) {
+      // Every slot busy: claim ahead so the pool compresses the next batch meanwhile.
+      while (this.#staged.length < LOOKAHEAD_BATCHES) {
+        const claims = this.#claim(now);
+        if (claims.length === 0) break;
+        this.#staged.push(this.#stage(claims));
+      }
+    }
+    if (this.#inFlight === 0) this.#prepare.noteIdle();
     if (this.#inFlight < limit) {
       const due = this.#index.nextDueAt();
       const rescan = this.#rescanMs > 0 ? now + this.#rescanMs : Infinity;
@@ -464,11 +502,58 @@ export class Uploader {
     this.#publish(false);
   }
 
-  #launch(batch: ClaimedInstance[]): void {
+  #claim(now: number): ClaimedInstance[] {
+    return this.#index.claimBatch(this.#limits(), now, { urgentAeTitles: this.#config.urgentAeTitles });
+  }
+
+  #stage(claims: ClaimedInstance[]): StagedBatch {
+    return { claims, prepared: this.#prepare.open(claims.map((claim) => prepareItem(claim, claim.size))) };
+  }
+
+  /**
+   * The batch for a free request slot: the look-ahead's oldest, unless an urgent study was queued
+   * after it was claimed (that one goes first, the look-ahead waits); else a fresh claim.
+   */
+  #nextBatch(now: number): { claims: ClaimedInstance[]; prepared?: PreparedBatch } | null {
+    const staged = this.#staged[0];
+    if (staged === undefined) {
+      const claims = this.#claim(now);
+      return claims.length === 0 ? null : { claims };
+    }
+    if (staged.claims[0]?.urgent !== true) {
+      const fresh = this.#claim(now);
+      if (fresh[0]?.urgent === true) return { claims: fresh };
+      this.#staged.shift();
+      if (fresh.length > 0) this.#staged.push(this.#stage(fresh));
+      return staged;
+    }
+    this.#staged.shift();
+    return staged;
+  }
+
+  /** Gives the look-ahead back to the queue (not an attempt): a pause, a settings change, a stop. */
+  #releaseStaged(nextAttemptAt: number): void {
+    for (const staged of this.#staged.splice(0)) {
+      void this.#discard(staged.prepared);
+      try {
+        this.#index.release(
+          staged.claims.map((c) => ({ sopInstanceUid: c.sopInstanceUid, generation: c.generation })),
+          { nextAttemptAt, countAttempt: false },
+        );
+      } catch {
+        // index closed
+      }
+    }
+  }
+
+  #launch(batch: ClaimedInstance[], staged: PreparedBatch): void {
+    // Sending from now on: its instances go before the look-ahead's in the pool.
+    this.#prepare.start(staged);
     this.#inFlight++;
-    const task = this.#process(batch)
+    const task = this.#process(batch, staged)
       .catch((error) => {
         log.error("Unexpected upload error: {error}", { error: this.#redact(String(error)) });
+        void this.#discard(staged);
         try {
           this.#index.release(batch, { nextAttemptAt: this.#now() + 5_000, countAttempt: true });
         } catch {
@@ -485,7 +570,7 @@ export class Uploader {
     this.#active.add(task);
   }
 
-  async #process(batch: ClaimedInstance[]): Promise<void> {
+  async #process(batch: ClaimedInstance[], staged?: PreparedBatch): Promise<void> {
     const items: SendItem[] = [];
     const missing: (ClaimRef & { reason: string })[] = [];
     for (const claim of batch) {
@@ -505,20 +590,28 @@ export class Uploader {
       const changed = this.#index.markFailed(missing, this.#now());
       if (changed > 0) log.error("{count} queued files are missing from the data folder", { count: changed });
     }
-    if (items.length > 0) await this.#sendBatch(items, false);
+    // The look-ahead was claimed with the sizes the index holds: a file missing or changed since
+    // makes it compress again for what is sent.
+    if (
+      staged !== undefined &&
+      (missing.length > 0 || items.some((item) => item.size !== item.claim.size))
+    ) {
+      await this.#discard(staged);
+      staged = undefined;
+    }
+    if (items.length > 0) await this.#sendBatch(items, false, staged);
+    else if (staged !== undefined) await this.#discard(staged);
   }
 
-  async #sendBatch(items: SendItem[], authRetried: boolean): Promise<void> {
+  async #sendBatch(items: SendItem[], authRetried: boolean, staged?: PreparedBatch): Promise<void> {
     const now = this.#now();
-    if (this.#stopping) {
-      this.#index.release(refs(items), { nextAttemptAt: 0, countAttempt: false });
+    if (this.#stopping || !isOpen(this.#gate, now)) {
+      if (staged !== undefined) await this.#discard(staged);
+      const nextAttemptAt = this.#stopping ? 0 : this.#gate.closedUntil;
+      this.#index.release(refs(items), { nextAttemptAt, countAttempt: false });
       return;
     }
-    if (!isOpen(this.#gate, now)) {
-      this.#index.release(refs(items), { nextAttemptAt: this.#gate.closedUntil, countAttempt: false });
-      return;
-    }
-    const { outcome, prepared } = await this.#post(items);
+    const { outcome, prepared } = await this.#post(items, staged);
     switch (outcome.kind) {
       case "syntax-refused":
         this.#onServerAnswered();
@@ -598,14 +691,21 @@ export class Uploader {
           return false;
         });
         // An answer that accounts for none of the request (an archive skipping parts that name their
-        // syntax): its compressed parts go again with a plain part type, then as received. A partial
-        // answer is only unproven, retried with backoff below.
+        // syntax): its compressed parts go again with a plain part type, then as received; its parts
+        // sent as received go again too when others named their syntax (skipped with them). A
+        // partial answer is only unproven, retried with backoff below.
         const nothingAccounted = delivered.length === 0 && outcome.failed.length === 0 && again.length === 0;
+        const named = [...(prepared?.how.values() ?? [])].some((h) => "namedInPart" in h && h.namedInPart);
         outcome.unproven = outcome.unproven.filter((uid) => {
           if (!nothingAccounted) return true;
           const item = byUid.get(uid);
           const how = prepared?.how.get(uid);
-          if (item === undefined || how === undefined || !("transferSyntaxUid" in how)) return true;
+          if (item === undefined || how === undefined) return true;
+          if (!("transferSyntaxUid" in how)) {
+            if (!named) return true;
+            again.push({ ...item });
+            return false;
+          }
           const next = this.#prepare.noteUnproven(how.transferSyntaxUid, how.namedInPart);
           again.push({ ...item, asReceived: next === "as-received" });
           return false;
@@ -658,6 +758,12 @@ export class Uploader {
     }
   }
 
+  /** A prepared batch that will not be sent: a probe it was is over, its pool results are freed. */
+  async #discard(prepared: PreparedBatch): Promise<void> {
+    this.#prepare.release(prepared);
+    await prepared.close();
+  }
+
   #noteRefused(prepared: PreparedBatch | null, reason: string): void {
     const syntax = [...(prepared?.how.values() ?? [])].find((h) => "transferSyntaxUid" in h);
     if (syntax !== undefined && "transferSyntaxUid" in syntax) {
@@ -689,26 +795,25 @@ export class Uploader {
 
   async #post(
     items: SendItem[],
+    staged?: PreparedBatch,
   ): Promise<{ outcome: StowOutcome | SyntaxRefused | { kind: "stopped" }; prepared: PreparedBatch | null }> {
     const transport = this.#transport;
     const auth = this.#auth;
     if (transport === null || auth === null) {
+      if (staged !== undefined) await this.#discard(staged);
       const reason = this.#setupError ?? "the uploader is not ready";
       return { outcome: { kind: "retry", reason, retryAfterMs: null }, prepared: null };
     }
-    // Compressed here, in the worker pool, while other batches are on the wire.
-    const prepared = await this.#prepare.prepare(
-      items.map((item) => ({
-        sopInstanceUid: item.claim.sopInstanceUid,
-        sopClassUid: item.claim.sopClassUid,
-        path: item.claim.path,
-        size: item.size,
-      })),
+    // Compressed in the worker pool ahead of the sender; each part is decided as the body reaches
+    // it (compressed when ready, else as received while the encoder is behind, `prepare.ts`).
+    const prepared = staged ?? this.#prepare.open(
+      items.map((item) => prepareItem(item.claim, item.size)),
       { asReceived: items.some((item) => item.asReceived === true) },
     );
+    this.#prepare.start(prepared);
     let settled = false;
     try {
-      const outcome = await sendStowBatch(prepared.items, {
+      const outcome = await sendStowBatch(prepared, {
         transport,
         auth,
         config: this.#config,
@@ -735,6 +840,7 @@ export class Uploader {
   // ---- state changes ----
 
   #onServerAnswered(): void {
+    this.#prepare.noteAnswered();
     const { gate, resumed } = afterAnswer(this.#gate);
     if (resumed) log.info("Upload resumed: {url} is answering again", { url: this.#safeUrl() });
     this.#gate = gate;

@@ -261,6 +261,13 @@ interopTest(
       assertEquals(final.failed, 0);
       assertEquals(final.pending + final.sending, 0);
       assert(final.delivered >= answered.length + 60, JSON.stringify(final));
+    } catch (error) {
+      // What the running gateway said and what its queue holds: the test's only view of why.
+      if (gateway !== null) {
+        console.error(`gateway output (last 6000 characters):\n${gateway.output().slice(-6000)}`);
+      }
+      console.error(`queue: ${JSON.stringify(queueCounts(dataDir))}`);
+      throw error;
     } finally {
       if (gateway !== null) await gateway.stop("SIGKILL", 1000);
       await central.stop();

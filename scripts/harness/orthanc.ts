@@ -287,13 +287,28 @@ http {
     async start(mode: NginxMode = { kind: "proxy" }) {
       await nginx.stop();
       await Deno.writeTextFile(`${dir}/nginx.conf`, config(mode));
-      const c = spawnChild("nginx", ["-e", `${dir}/error.log`, "-p", dir, "-c", `${dir}/nginx.conf`]);
-      child = c;
-      try {
-        await waitForPort(port, 10_000, c);
-      } catch (error) {
-        const log = await Deno.readTextFile(`${dir}/error.log`).catch(() => "");
-        throw new Error(`${error instanceof Error ? error.message : error}\nnginx error.log:\n${log}`);
+      // While nginx was down another test running in parallel may have taken the port for a
+      // moment (its own free-port pick): then this nginx cannot bind and exits, and the connection
+      // that waitForPort made was to that other process. Seen once in ten parallel runs: the
+      // gateway then met "connection refused" for a minute. So nginx must still be running a
+      // moment after the port answers; if it exited on a taken address, it is started again.
+      for (let attempt = 1;; attempt++) {
+        const c = spawnChild("nginx", ["-e", `${dir}/error.log`, "-p", dir, "-c", `${dir}/nginx.conf`]);
+        child = c;
+        try {
+          await waitForPort(port, 10_000, c);
+          await delay(300);
+          if (!c.exited()) return;
+          throw new Error(`nginx exited after the port answered:\n${c.output()}`);
+        } catch (error) {
+          const log = await Deno.readTextFile(`${dir}/error.log`).catch(() => "");
+          if (c.exited() && /Address already in use/.test(log + c.output()) && attempt < 20) {
+            child = null;
+            await delay(250);
+            continue;
+          }
+          throw new Error(`${error instanceof Error ? error.message : error}\nnginx error.log:\n${log}`);
+        }
       }
     },
   };
